@@ -1,0 +1,13 @@
+"""flopcalc: exact output sizes, parameters and multiply-adds of MobileNet V1 and V2.
+
+The analytical core (this package's top level) is pure Python and imports neither torch
+nor numpy; the PyTorch side lives in :mod:`flopcalc.nn`.
+"""
+
+from .analyze import Analysis, LayerRow, Total, analyze, separable
+from .spec import SpecError
+from .zoo import MODELS, get_spec
+
+__version__ = "0.1.0"
+__all__ = ["Analysis", "LayerRow", "MODELS", "SpecError", "Total", "analyze", "get_spec",
+           "separable", "__version__"]

@@ -1,0 +1,188 @@
+"""The analyzer: walk a spec tree with an input shape, one row per layer, exact totals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .costs import COST_FORMULAS, KINDS, ShapeError, conv2d_cost
+from .spec import Conv2d, Layer, Network, Node, ResidualAdd, Shape, SpecError
+from .zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION, get_spec
+
+if TYPE_CHECKING:
+    from fractions import Fraction
+
+
+@dataclass(frozen=True, slots=True)
+class LayerRow:
+    """One layer: its dotted name (the module's qualified name in the built model)."""
+
+    name: str
+    kind: str
+    spec: Layer
+    input_shape: Shape
+    output_shape: Shape
+    params: int
+    macs: int
+
+
+@dataclass(frozen=True, slots=True)
+class Total:
+    params: int
+    macs: int
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """``layers`` in execution order; ``total`` is their sum; ``by_kind`` splits it."""
+
+    model: str
+    config: dict
+    input_shape: Shape
+    layers: tuple[LayerRow, ...]
+    total: Total
+    by_kind: dict[str, Total]
+
+    def layer(self, name: str) -> LayerRow:
+        for row in self.layers:
+            if row.name == name:
+                return row
+        raise KeyError(name)
+
+
+def check_resolution(resolution: object) -> tuple[int, int]:
+    """A positive int, or a (height, width) pair of them."""
+    pair = resolution if isinstance(resolution, tuple) else (resolution, resolution)
+    if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in pair):
+        raise SpecError(f"resolution must be a positive integer (or a pair of them), got {resolution!r}")
+    return pair
+
+
+def flatten(node: Node, prefix: str = "") -> tuple[tuple[str, Layer, int], ...]:
+    """Every layer under ``node`` in execution order, as ``(dotted name, layer, skip)``.
+
+    ``skip`` is -1, except for a residual add: there it is the index of the first layer
+    of the enclosing block, whose input the add takes back.
+    """
+    out: list[tuple[str, Layer, int]] = []
+    _flatten(node, prefix, out)
+    return tuple(out)
+
+
+def _flatten(node: Node, prefix: str, out: list) -> None:
+    if type(node) in COST_FORMULAS:
+        out.append((prefix, node, -1))
+        return
+    children = getattr(node, "children", None)
+    if children is None:
+        raise SpecError(f"{prefix or 'spec'}: {type(node).__name__} is neither a layer with a "
+                        "cost formula nor a block with children")
+    first = len(out)
+    for name, child in children():
+        path = f"{prefix}.{name}" if prefix else name
+        if type(child) is ResidualAdd:
+            # With no layer before it in the block, the add takes x + x: nothing to check.
+            out.append((path, child, first if first < len(out) else -1))
+        else:
+            _flatten(child, path, out)
+
+
+# Flattening is the costly part of a walk and does not depend on the input shape;
+# zoo specs are cached objects, so keep their flat form beside them (keyed by identity,
+# holding the spec so the id stays valid).
+_FLAT: dict[int, tuple[Node, tuple]] = {}
+
+
+def _flat(node: Node) -> tuple:
+    hit = _FLAT.get(id(node))
+    if hit is None or hit[0] is not node:
+        if len(_FLAT) > 512:
+            _FLAT.clear()
+        hit = _FLAT[id(node)] = (node, flatten(node))
+    return hit[1]
+
+
+def walk(node: Node, x: Shape) -> tuple[list[LayerRow], Shape]:
+    """Rows for every layer under ``node`` fed an ``x``-shaped input, and the output shape."""
+    rows: list[LayerRow] = []
+    for name, layer, skip in _flat(node):
+        if skip >= 0 and rows[skip].input_shape != x:
+            raise ShapeError(f"{name}: residual add of block output {x} and block input "
+                             f"{rows[skip].input_shape}")
+        try:
+            c = COST_FORMULAS[type(layer)](layer, x)
+        except ShapeError as e:
+            raise ShapeError(f"{name or type(layer).__name__}: {e}") from None
+        rows.append(LayerRow(name, c.kind, layer, x, c.output_shape, c.params, c.macs))
+        x = c.output_shape
+    return rows, x
+
+
+def totals(rows: list[LayerRow] | tuple[LayerRow, ...]) -> tuple[Total, dict[str, Total]]:
+    params = macs = 0
+    kinds: dict[str, list[int]] = {}
+    for r in rows:
+        params += r.params
+        macs += r.macs
+        acc = kinds.setdefault(r.kind, [0, 0])
+        acc[0] += r.params
+        acc[1] += r.macs
+    by_kind = {k: Total(*kinds[k]) for k in KINDS if k in kinds}
+    return Total(params, macs), by_kind
+
+
+def analyze(model: str | Network, alpha: float = 1.0, resolution: int | tuple[int, int] = DEFAULT_RESOLUTION,
+            num_classes: int = DEFAULT_CLASSES) -> Analysis:
+    """Per-layer output shapes, parameters and multiply-adds of a model.
+
+    ``model`` is a zoo name (``"mobilenet_v1"``, ``"mobilenet_v2"``) built with width
+    multiplier ``alpha`` and ``num_classes``, or a :class:`~flopcalc.spec.Network` (then
+    ``alpha`` and ``num_classes`` are the spec's own business and are ignored).
+
+    Totals count every learnable parameter (what ``sum(p.numel())`` gives on the built
+    model) and the conv + fully connected multiply-adds (the papers' Mult-Adds).
+    """
+    h, w = check_resolution(resolution)
+    if isinstance(model, Network):
+        spec = model
+        config = {"resolution": h if h == w else [h, w]}
+    else:
+        spec = get_spec(model, alpha, num_classes)
+        config = {"alpha": float(alpha), "resolution": h if h == w else [h, w],
+                  "num_classes": num_classes}
+    x = (spec.in_channels, h, w)
+    rows, _ = walk(spec, x)
+    total, by_kind = totals(rows)
+    return Analysis(spec.name, config, x, tuple(rows), total, by_kind)
+
+
+@dataclass(frozen=True)
+class Separable:
+    """A standard conv against its depthwise-separable factorization (V1 paper, 3.1)."""
+
+    kernel: int
+    in_c: int
+    out_c: int
+    size: int
+    stride: int
+    out_size: int
+    standard: Total
+    depthwise: Total
+    pointwise: Total
+    separable: Total
+    ratio: Fraction        # separable / standard MAdds, exact
+    closed_form: Fraction  # eq. (5): 1/N + 1/D_K^2
+
+
+def separable(kernel: int, in_c: int, out_c: int, size: int, stride: int = 1) -> Separable:
+    """Eq. (4) over eq. (1): D_K^2 M D_F^2 + M N D_F^2 against D_K^2 M N D_F^2."""
+    from fractions import Fraction  # only this command needs exact ratios; keep start-up light
+    x = (in_c, size, size)
+    std = conv2d_cost(Conv2d(in_c, out_c, kernel, stride), x)
+    dw = conv2d_cost(Conv2d(in_c, in_c, kernel, stride, groups=in_c), x)
+    pw = conv2d_cost(Conv2d(in_c, out_c, 1), dw.output_shape)
+    sep = Total(dw.params + pw.params, dw.macs + pw.macs)
+    return Separable(kernel, in_c, out_c, size, stride, std.output_shape[1],
+                     Total(std.params, std.macs), Total(dw.params, dw.macs),
+                     Total(pw.params, pw.macs), sep, Fraction(sep.macs, std.macs),
+                     Fraction(1, out_c) + Fraction(1, kernel * kernel))

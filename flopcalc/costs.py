@@ -1,0 +1,165 @@
+"""Cost formulas, one per layer spec type, in the MobileNet papers' notation.
+
+Every formula maps a layer and its input shape to a :class:`LayerCost`: the output
+shape, the learnable parameters and the multiply-adds, as exact Python ints. One
+multiply-add (MAdd) is one multiplication plus one accumulation: the papers'
+"Mult-Adds", fvcore's "flop", half of torch's FlopCounterMode "flop". Only convolution
+and fully connected layers have MAdds here; batch norm folds into the preceding conv at
+inference and activations, pooling and adds are not multiply-adds. What other counters
+charge for those layers is a *convention* (:mod:`flopcalc.conventions`), derived from
+the shapes recorded here, never stored twice.
+
+Formulas are registered with :func:`cost_formula`, which refuses a second formula for
+the same type, so ``COST_FORMULAS`` is the complete list of what can be costed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .spec import (Activation, BatchNorm2d, Conv2d, Dropout, GlobalAvgPool, Linear,
+                   ResidualAdd, Shape, SpecError)
+
+
+class ShapeError(SpecError):
+    """A layer cannot take the shape it is given (a vanished map, a channel mismatch)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LayerCost:
+    kind: str
+    output_shape: Shape
+    params: int
+    macs: int
+
+
+# Kinds in the order the V1 paper's Table 2 lists resource use, then the free layers.
+KINDS: dict[str, str] = {
+    "pointwise": "Conv 1x1 (pointwise)",
+    "depthwise": "Conv DW (depthwise)",
+    "conv": "Conv (standard)",
+    "linear": "Fully connected",
+    "batchnorm": "Batch norm",
+    "activation": "Activation",
+    "pool": "Global avg pool",
+    "add": "Residual add",
+    "dropout": "Dropout",
+}
+
+COST_FORMULAS: dict[type, Callable[..., LayerCost]] = {}
+
+
+def cost_formula(spec_type: type) -> Callable:
+    """Register the cost formula of ``spec_type``; a second registration is an error."""
+    def register(fn: Callable[..., LayerCost]) -> Callable[..., LayerCost]:
+        if spec_type in COST_FORMULAS:
+            raise RuntimeError(f"a cost formula for {spec_type.__name__} is already registered")
+        COST_FORMULAS[spec_type] = fn
+        return fn
+    return register
+
+
+def out_size(d_in: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
+    """Output length along one axis: floor((in + 2p - d(k - 1) - 1) / s) + 1.
+
+    Zero or less means the window no longer fits: the feature map vanishes.
+    """
+    return (d_in + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _feature_map(owner: str, x: Shape) -> tuple[int, int, int]:
+    if len(x) != 3:
+        raise ShapeError(f"{owner} needs a (C, H, W) feature map, got shape {x}")
+    return x
+
+
+@cost_formula(Conv2d)
+def conv2d_cost(layer: Conv2d, x: Shape) -> LayerCost:
+    """Eq. (1) of the V1 paper: D_K * D_K * (M / g) * N * D_F * D_F multiply-adds, where
+    D_F x D_F is the output map (eq. (2) with M = 1 per group: depthwise, D_K^2 M D_F^2).
+
+    Parameters: D_K * D_K * (M / g) * N weights, plus N biases.
+    """
+    m, h, w = _feature_map("Conv2d", x)
+    if m != layer.in_c:
+        raise ShapeError(f"Conv2d expects {layer.in_c} input channels, got {m}")
+    d_k, n, g = layer.kernel, layer.out_c, layer.groups
+    h_out = out_size(h, d_k, layer.stride, layer.padding, layer.dilation)
+    w_out = out_size(w, d_k, layer.stride, layer.padding, layer.dilation)
+    if h_out < 1 or w_out < 1:
+        raise ShapeError(f"Conv2d {d_k}x{d_k}/{layer.stride} (padding {layer.padding}, "
+                         f"dilation {layer.dilation}) on a {h}x{w} map leaves {h_out}x{w_out}: "
+                         "the feature map vanishes")
+    weights = d_k * d_k * (m // g) * n
+    if layer.is_depthwise:
+        kind = "depthwise"
+    elif d_k == 1 and g == 1:
+        kind = "pointwise"
+    else:
+        kind = "conv"
+    return LayerCost(kind, (n, h_out, w_out), weights + (n if layer.bias else 0),
+                     weights * h_out * w_out)
+
+
+def conv2d_padding_macs(layer: Conv2d, x: Shape) -> int:
+    """How many of ``conv2d_cost``'s multiply-adds multiply zero padding.
+
+    The formula charges every kernel tap at every output position. Along one axis a tap
+    i at output position o reads input o*s - p + i*d; it is in the map when that lies in
+    [0, D_in). In-map taps factor over the two axes, so the padding taps are
+    D_K^2 * H_out * W_out - inside_h * inside_w, each costing (M / g) * N multiply-adds.
+    """
+    m, h, w = _feature_map("Conv2d", x)
+    k, s, p, d = layer.kernel, layer.stride, layer.padding, layer.dilation
+
+    def inside(d_in: int) -> tuple[int, int]:
+        n_out = out_size(d_in, k, s, p, d)
+        count = sum(1 for o in range(n_out) for i in range(k) if 0 <= o * s - p + i * d < d_in)
+        return n_out, count
+
+    (h_out, in_h), (w_out, in_w) = inside(h), inside(w)
+    per_tap = (m // layer.groups) * layer.out_c
+    return (k * k * h_out * w_out - in_h * in_w) * per_tap
+
+
+@cost_formula(BatchNorm2d)
+def batchnorm2d_cost(layer: BatchNorm2d, x: Shape) -> LayerCost:
+    """gamma and beta, 2C learnable values when affine; no MAdds (folded into the conv)."""
+    c = _feature_map("BatchNorm2d", x)[0]
+    if c != layer.num_features:
+        raise ShapeError(f"BatchNorm2d expects {layer.num_features} channels, got {c}")
+    return LayerCost("batchnorm", x, 2 * c if layer.affine else 0, 0)
+
+
+@cost_formula(Activation)
+def activation_cost(layer: Activation, x: Shape) -> LayerCost:
+    """Elementwise; no parameters, no MAdds."""
+    return LayerCost("activation", x, 0, 0)
+
+
+@cost_formula(ResidualAdd)
+def residual_add_cost(layer: ResidualAdd, x: Shape) -> LayerCost:
+    """Elementwise sum with the block input; no parameters, no MAdds."""
+    return LayerCost("add", x, 0, 0)
+
+
+@cost_formula(GlobalAvgPool)
+def global_avg_pool_cost(layer: GlobalAvgPool, x: Shape) -> LayerCost:
+    """(C, H, W) -> (C,); sums, not multiply-adds."""
+    return LayerCost("pool", (_feature_map("GlobalAvgPool", x)[0],), 0, 0)
+
+
+@cost_formula(Dropout)
+def dropout_cost(layer: Dropout, x: Shape) -> LayerCost:
+    """Identity at inference."""
+    return LayerCost("dropout", x, 0, 0)
+
+
+@cost_formula(Linear)
+def linear_cost(layer: Linear, x: Shape) -> LayerCost:
+    """M * N multiply-adds and M * N weights (+ N biases): a 1x1 conv on a 1x1 map."""
+    if len(x) != 1 or x[0] != layer.in_features:
+        raise ShapeError(f"Linear expects a vector of {layer.in_features} features, got shape {x}")
+    m, n = layer.in_features, layer.out_features
+    return LayerCost("linear", (n,), m * n + (n if layer.bias else 0), m * n)

@@ -1,0 +1,23 @@
+"""Width and resolution rules: how a width multiplier alpha becomes channel counts."""
+
+from __future__ import annotations
+
+
+def make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> int:
+    """Round ``v`` channels to the nearest multiple of ``divisor`` (ties up), at least
+    ``min_value`` (default ``divisor``) and never below 90% of ``v``.
+
+    This is torchvision's (and TF-Slim V2's) ``_make_divisible``; the 90% floor keeps
+    rounding from removing more than 10% of a layer's channels.
+    """
+    if min_value is None:
+        min_value = divisor
+    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    if new_v < 0.9 * v:
+        new_v += divisor
+    return new_v
+
+
+def resolution_from_rho(rho: float, base: int = 224) -> int:
+    """The MobileNet paper's resolution multiplier: input size ``round(base * rho)``."""
+    return round(base * rho)

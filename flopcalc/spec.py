@@ -1,0 +1,258 @@
+"""Declarative layer specs: the one description of each architecture.
+
+A network is a tree of frozen dataclasses. Leaves are *layers* (one PyTorch module
+each, one cost formula each); inner nodes are *blocks* (the V1 depthwise-separable
+block, the V2 inverted residual, a conv-BN-activation triple, a plain sequence) that
+expand into named children. The analyzer (:mod:`flopcalc.analyze`) and the PyTorch
+builder (:mod:`flopcalc.nn.build`) both walk this tree, so the numbers and the model
+cannot drift apart. A layer's dotted name is the path of child names from the root,
+which is also its qualified module name in the built model.
+
+Channel counts are concrete ints: width multipliers and rounding rules are applied by
+the zoo (:mod:`flopcalc.zoo`) before specs are made, so a spec says exactly what is
+built. Shapes are tuples ``(C, H, W)`` for feature maps and ``(C,)`` for vectors, batch
+dimension excluded.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import Enum
+from typing import Iterator, Union
+
+Shape = tuple  # (C, H, W) or (C,): ints, batch dimension excluded
+
+
+class SpecError(ValueError):
+    """A spec or an argument that cannot describe a network; the message is one line."""
+
+
+def _check_int(owner: str, name: str, value: object, minimum: int) -> None:
+    # bool is an int subclass; True channels is a bug, not a count.
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise SpecError(f"{owner}: {name} must be an integer >= {minimum}, got {value!r}")
+
+
+class Act(str, Enum):
+    """Activation functions: ReLU (V1), ReLU6 (V2), identity (the linear bottleneck)."""
+
+    RELU = "relu"
+    RELU6 = "relu6"
+    IDENTITY = "identity"
+
+
+# --------------------------------------------------------------------------- layers
+
+
+@dataclass(frozen=True, slots=True)
+class Conv2d:
+    """Square 2-D convolution, M = ``in_c`` input and N = ``out_c`` output channels.
+
+    ``padding`` defaults to torchvision's ``(kernel - 1) // 2 * dilation`` ("same" for
+    odd kernels at stride 1). ``groups = in_c = out_c`` is a depthwise convolution.
+    """
+
+    in_c: int
+    out_c: int
+    kernel: int
+    stride: int = 1
+    padding: int | None = None
+    dilation: int = 1
+    groups: int = 1
+    bias: bool = False
+
+    def __post_init__(self) -> None:
+        for name, minimum in (("in_c", 1), ("out_c", 1), ("kernel", 1), ("stride", 1),
+                              ("dilation", 1), ("groups", 1)):
+            _check_int("Conv2d", name, getattr(self, name), minimum)
+        if self.padding is None:
+            object.__setattr__(self, "padding", (self.kernel - 1) // 2 * self.dilation)
+        _check_int("Conv2d", "padding", self.padding, 0)
+        if self.in_c % self.groups or self.out_c % self.groups:
+            raise SpecError(f"Conv2d: groups={self.groups} must divide in_c={self.in_c} "
+                            f"and out_c={self.out_c}")
+
+    @property
+    def is_depthwise(self) -> bool:
+        return self.groups > 1 and self.groups == self.in_c == self.out_c
+
+
+@dataclass(frozen=True, slots=True)
+class BatchNorm2d:
+    """Batch norm over C channels; affine adds gamma and beta (2C learnable values)."""
+
+    num_features: int
+    affine: bool = True
+    eps: float = 1e-5
+
+    def __post_init__(self) -> None:
+        _check_int("BatchNorm2d", "num_features", self.num_features, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Activation:
+    fn: Act
+
+
+@dataclass(frozen=True, slots=True)
+class ResidualAdd:
+    """``out = block(x) + x``: adds the enclosing block's input to the running output."""
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalAvgPool:
+    """Average over all spatial positions: (C, H, W) -> (C,)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Dropout:
+    p: float
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.p, (int, float)) and 0.0 <= self.p < 1.0):
+            raise SpecError(f"Dropout: p must be a number in [0, 1), got {self.p!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Linear:
+    """Fully connected layer, M = ``in_features`` to N = ``out_features``."""
+
+    in_features: int
+    out_features: int
+    bias: bool = True
+
+    def __post_init__(self) -> None:
+        _check_int("Linear", "in_features", self.in_features, 1)
+        _check_int("Linear", "out_features", self.out_features, 1)
+
+
+LAYER_TYPES: tuple[type, ...] = (Conv2d, BatchNorm2d, Activation, ResidualAdd,
+                                 GlobalAvgPool, Dropout, Linear)
+Layer = Union[Conv2d, BatchNorm2d, Activation, ResidualAdd, GlobalAvgPool, Dropout, Linear]
+
+# ---------------------------------------------------------------------------- blocks
+
+Children = tuple  # tuple[tuple[str, Node], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Sequential:
+    """Children run one after another; ``children`` pairs each with its name."""
+
+    items: Children
+
+    def children(self) -> Children:
+        return self.items
+
+
+@dataclass(frozen=True, slots=True)
+class ConvBNAct:
+    """Conv -> BatchNorm -> activation, named ``0``, ``1``, ``2`` like torchvision's
+    ``Conv2dNormActivation``; ``act=None`` leaves the activation out."""
+
+    in_c: int
+    out_c: int
+    kernel: int = 3
+    stride: int = 1
+    groups: int = 1
+    act: Act | None = Act.RELU6
+
+    def children(self) -> Children:
+        conv = Conv2d(self.in_c, self.out_c, self.kernel, self.stride, groups=self.groups)
+        items: tuple = (("0", conv), ("1", BatchNorm2d(self.out_c)))
+        if self.act is not None:
+            items += (("2", Activation(self.act)),)
+        return items
+
+
+@dataclass(frozen=True, slots=True)
+class DepthwiseSeparable:
+    """MobileNet V1 block (paper Fig. 3): a D_K x D_K depthwise conv on M channels, then
+    a 1x1 pointwise conv M -> N, each followed by BN and ReLU. Children: ``conv.0``
+    (depthwise triple) and ``conv.1`` (pointwise triple)."""
+
+    in_c: int
+    out_c: int
+    stride: int = 1
+    kernel: int = 3
+    act: Act = Act.RELU
+
+    def children(self) -> Children:
+        m, n = self.in_c, self.out_c
+        return (("conv", Sequential((
+            ("0", ConvBNAct(m, m, self.kernel, self.stride, groups=m, act=self.act)),
+            ("1", ConvBNAct(m, n, 1, act=self.act)),
+        ))),)
+
+
+@dataclass(frozen=True, slots=True)
+class InvertedResidual:
+    """MobileNet V2 bottleneck (paper Table 1): 1x1 expansion to t*k channels (left out
+    when t = 1), 3x3 depthwise at stride s, linear 1x1 projection to k' channels with
+    no activation; the input is added back when s = 1 and k = k'. Children follow
+    torchvision: ``conv.0`` .. ``conv.3`` and, for the residual, ``add``."""
+
+    in_c: int
+    out_c: int
+    stride: int
+    expand_ratio: int
+    kernel: int = 3
+    act: Act = Act.RELU6
+
+    @property
+    def hidden(self) -> int:
+        # torchvision: hidden_dim = int(round(inp * expand_ratio))
+        return int(round(self.in_c * self.expand_ratio))
+
+    @property
+    def residual(self) -> bool:
+        return self.stride == 1 and self.in_c == self.out_c
+
+    def children(self) -> Children:
+        m, h, n = self.in_c, self.hidden, self.out_c
+        layers: list = []
+        if self.expand_ratio != 1:
+            layers.append(ConvBNAct(m, h, 1, act=self.act))
+        layers.append(ConvBNAct(h, h, self.kernel, self.stride, groups=h, act=self.act))
+        layers.append(Conv2d(h, n, 1))
+        layers.append(BatchNorm2d(n))
+        items: tuple = (("conv", Sequential(tuple((str(i), l) for i, l in enumerate(layers)))),)
+        if self.residual:
+            items += (("add", ResidualAdd()),)
+        return items
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    """The root: a named architecture with its configuration and top-level children."""
+
+    name: str
+    in_channels: int
+    items: Children
+
+    def children(self) -> Children:
+        return self.items
+
+
+BLOCK_TYPES: tuple[type, ...] = (Sequential, ConvBNAct, DepthwiseSeparable,
+                                 InvertedResidual, Network)
+Node = Union[Layer, Sequential, ConvBNAct, DepthwiseSeparable, InvertedResidual, Network]
+
+
+def iter_layers(node: Node, prefix: str = "") -> Iterator[tuple[str, Layer]]:
+    """Every layer under ``node`` in execution order, with its dotted name."""
+    if isinstance(node, LAYER_TYPES):
+        yield prefix, node
+        return
+    for name, child in node.children():
+        yield from iter_layers(child, f"{prefix}.{name}" if prefix else name)
+
+
+def check_number(name: str, value: object, *, accepted: str) -> float:
+    """A finite real number, or a SpecError naming the value and what is accepted."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(f"{name} must be {accepted}, got {value!r}")
+    if not math.isfinite(value):
+        raise SpecError(f"{name} must be {accepted}, got {value!r}")
+    return value
