@@ -120,7 +120,7 @@ def _models_text() -> str:
         "                   make_divisible(c * A, 8) as torchvision; V2's last conv 1280 * max(1, A)",
         f"  --resolution R   input R x R, any integer R >= 1 (default {DEFAULT_RESOLUTION})",
         f"  --rho P          input round({DEFAULT_RESOLUTION} * P)",
-        f"  --classes N      classifier outputs, N >= 1 (default {DEFAULT_CLASSES}; table only)",
+        f"  --classes N      classifier outputs, N >= 1 (default {DEFAULT_CLASSES})",
     ]
     return "\n".join(lines) + "\n"
 
@@ -132,7 +132,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "separable":
         from .analyze import separable
         from .render import render_separable
-        s = separable(args.kernel, args.in_c, args.out_c, args.size, args.stride)
+        try:
+            s = separable(args.kernel, args.in_c, args.out_c, args.size, args.stride)
+        except SpecError as e:
+            raise UsageError(f"flopcalc separable: error: --size {args.size} is too small for "
+                             f"this kernel and stride ({e})") from None
         sys.stdout.write(render_separable(s, args.format))
         return 0
     if args.command == "table":

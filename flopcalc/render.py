@@ -8,10 +8,10 @@ from .analyze import Analysis, LayerRow, Separable
 from .costs import KINDS
 from .spec import Activation, Conv2d, Dropout, Linear
 
-MADDS_NOTE = ("MAdds: multiply-adds of conv and fully connected layers (the papers' Mult-Adds; "
-              "batch norm folded into the conv, activations, pooling and adds free).")
-PARAMS_NOTE = ("params: every learnable parameter of the PyTorch model (weights, biases, "
-               "batch-norm gamma and beta), what sum(p.numel()) gives.")
+MADDS_NOTE = ("MAdds: multiply-adds of conv and fully connected layers (the papers' Mult-Adds;\n"
+              "  batch norm folded into the conv; activations, pooling and adds are free).")
+PARAMS_NOTE = ("params: every learnable parameter (weights, biases, batch-norm gamma and beta),\n"
+               "  what sum(p.numel() for p in model.parameters()) gives.")
 
 
 def shape_str(shape: Sequence[int]) -> str:
@@ -59,8 +59,17 @@ def _csv(rows: Iterable[Sequence[Any]]) -> str:
 
 
 def _json(obj: dict) -> str:
+    """Indented JSON, except that each element of a top-level list (a layer) is one line."""
     import json
-    return json.dumps(obj, indent=2) + "\n"
+    parts = []
+    for key, value in obj.items():
+        if isinstance(value, list):
+            inner = ",\n".join(f"    {json.dumps(e)}" for e in value)
+            text = f"[\n{inner}\n  ]" if value else "[]"
+        else:
+            text = json.dumps(value, indent=2).replace("\n", "\n  ")
+        parts.append(f"  {json.dumps(key)}: {text}")
+    return "{\n" + ",\n".join(parts) + "\n}\n"
 
 
 def describe(a: Analysis) -> str:
@@ -104,13 +113,13 @@ def render_table(a: Analysis, fmt: str) -> str:
                  f"{t.params:,}", f"{t.macs:,}", "100.00%"])
     layers = _table(rows, ["layer", "kind", "op", "input", "output", "params", "MAdds", "MAdds %"], fmt, 5)
     kinds = _table([[KINDS[k], f"{v.macs:,}", _pct(v.macs, t.macs), f"{v.params:,}",
-                     _pct(v.params, t.params)] for k, v in a.by_kind.items()],
+                     _pct(v.params, t.params)] for k, v in a.by_kind.items() if v.macs or v.params],
                    ["kind", "MAdds", "MAdds %", "params", "params %"], fmt, 1)
     summary = (f"total: {t.macs:,} MAdds ({t.macs / 1e6:.2f} M), "
                f"{t.params:,} params ({t.params / 1e6:.2f} M)")
     if fmt == "github":
-        return (f"**{describe(a)}**\n\n{layers}\n\n{kinds}\n\n{summary}\n\n"
-                f"- {MADDS_NOTE}\n- {PARAMS_NOTE}\n")
+        notes = "\n".join(f"- {n.replace(chr(10) + '  ', ' ')}" for n in (MADDS_NOTE, PARAMS_NOTE))
+        return f"**{describe(a)}**\n\n{layers}\n\n{kinds}\n\n{summary}\n\n{notes}\n"
     return f"{describe(a)}\n\n{layers}\n\n{kinds}\n\n{summary}\n{MADDS_NOTE}\n{PARAMS_NOTE}\n"
 
 

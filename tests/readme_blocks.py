@@ -1,0 +1,56 @@
+"""The README's ``console`` blocks: ``$ command`` lines followed by their output.
+
+Shared by ``tests/test_readme.py`` (checks every flopcalc command's shown output is what
+it prints) and ``tools/update_readme.py`` (rewrites the shown output from real runs).
+A command may end in ``| head -n N`` or ``| tail -n N``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+BLOCK = re.compile(r"```console\n(.*?)```", re.S)
+
+
+@dataclass
+class Example:
+    command: str
+    shown: str
+    start: int  # offsets of the shown output in the README text
+    end: int
+
+
+def examples(text: str) -> list[Example]:
+    found = []
+    for block in BLOCK.finditer(text):
+        body, base = block.group(1), block.start(1)
+        for m in re.finditer(r"^\$ (.*)\n((?:(?!\$ ).*\n)*)", body, re.M):
+            found.append(Example(m.group(1), m.group(2), base + m.start(2), base + m.end(2)))
+    return found
+
+
+def is_flopcalc(command: str) -> bool:
+    return command.startswith("flopcalc ")
+
+
+def run(command: str) -> str:
+    """stdout + stderr of a README flopcalc command, run in-process."""
+    from flopcalc.cli import main
+
+    cmd, _, pipe = command.partition("|")
+    argv = shlex.split(cmd)[1:]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        main(argv)
+    lines = out.getvalue().splitlines(keepends=True)
+    if pipe:
+        tool, flag, n = shlex.split(pipe)
+        assert flag == "-n", command
+        lines = lines[: int(n)] if tool == "head" else lines[-int(n):]
+    return "".join(lines)

@@ -1,0 +1,148 @@
+"""The zoo against the papers' tables, the issue's golden totals and torchvision's counts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, strategies as st
+
+from flopcalc import analyze
+from flopcalc.spec import InvertedResidual, iter_layers
+from flopcalc.zoo import get_spec
+
+DATA = Path(__file__).parent / "data"
+TORCHVISION = json.loads((DATA / "torchvision_mobilenet_v2.json").read_text())
+
+# Golden totals at 224 with 1000 classes (issue #2); V2's equal torchvision's
+# `sum(p.numel())` and fvcore's conv + linear counts (tests/data), V1's the paper's 569M.
+GOLDEN = [
+    ("mobilenet_v2", 1.0, 3_504_872, 300_774_272),
+    ("mobilenet_v2", 0.75, 2_636_424, 209_069_792),
+    ("mobilenet_v1", 1.0, 4_231_976, 568_740_352),
+]
+
+
+@pytest.mark.parametrize("model, alpha, params, macs", GOLDEN)
+def test_golden_totals(model, alpha, params, macs):
+    a = analyze(model, alpha=alpha, resolution=224, num_classes=1000)
+    assert (a.total.params, a.total.macs) == (params, macs)
+
+
+@pytest.mark.parametrize("alpha", sorted(TORCHVISION["models"], key=float))
+def test_v2_equals_torchvision_and_fvcore(alpha):
+    """Live torchvision 0.29.1 + fvcore 0.1.5 figures, recorded by tools/make_torchvision_fixtures.py."""
+    tv = TORCHVISION["models"][alpha]
+    for res, ops in tv["fvcore"].items():
+        a = analyze("mobilenet_v2", alpha=float(alpha), resolution=int(res))
+        assert a.total.params == tv["params"]
+        assert a.total.macs == ops["conv"] + ops["linear"], (alpha, res)
+
+
+# MobileNets (Howard et al. 2017), Table 1, transcribed row by row as
+# (filter shape K x K x M_per_group x N, stride, input size); every dw row has M_per_group 1.
+# The last dw row is printed "s2" in the paper; the network keeps 7x7, so stride 1.
+V1_TABLE1 = [
+    (3, 3, 32, 2, 224),
+    (3, 1, 32, 1, 112), (1, 32, 64, 1, 112),
+    (3, 1, 64, 2, 112), (1, 64, 128, 1, 56),
+    (3, 1, 128, 1, 56), (1, 128, 128, 1, 56),
+    (3, 1, 128, 2, 56), (1, 128, 256, 1, 28),
+    (3, 1, 256, 1, 28), (1, 256, 256, 1, 28),
+    (3, 1, 256, 2, 28), (1, 256, 512, 1, 14),
+    *[(3, 1, 512, 1, 14), (1, 512, 512, 1, 14)] * 5,
+    (3, 1, 512, 2, 14), (1, 512, 1024, 1, 7),
+    (3, 1, 1024, 1, 7), (1, 1024, 1024, 1, 7),
+]
+
+
+def test_v1_matches_paper_table1():
+    a = analyze("mobilenet_v1")
+    convs = [r for r in a.layers if r.kind in ("conv", "depthwise", "pointwise")]
+    assert len(convs) == len(V1_TABLE1)
+    for row, (k, m, n, s, d_in) in zip(convs, V1_TABLE1):
+        d_out = d_in // s
+        assert row.input_shape[1:] == (d_in, d_in), row.name
+        assert row.output_shape[1:] == (d_out, d_out), row.name
+        assert row.macs == k * k * m * n * d_out * d_out, row.name
+    fc = a.layer("classifier.1")
+    assert fc.macs == 1024 * 1000
+    assert a.total.macs == sum(k * k * m * n * (d // s) ** 2 for k, m, n, s, d in V1_TABLE1) + 1024 * 1000
+
+
+def test_v1_breakdown_matches_paper_table2():
+    """Table 2: Conv 1x1 94.86% / 74.59%, Conv DW 3.06% / 1.06%, Conv 3x3 1.19% / 0.02%,
+    FC 0.18% / 24.33% of Mult-Adds / parameters. The paper's parameter shares count
+    weights only (no biases, no batch norm). Its 1.19% for the first conv is a digit swap:
+    the four shares must add to 100%, and 10,838,016 / 568,740,352 is 1.91%."""
+    a = analyze("mobilenet_v1")
+    k = a.by_kind
+    weights = {name: t.params for name, t in k.items() if name in ("pointwise", "depthwise", "conv")}
+    weights["linear"] = k["linear"].params - 1000  # less the classifier's biases
+    all_weights = sum(weights.values())
+    share = lambda part, whole: round(100 * part / whole, 2)  # noqa: E731
+    assert share(k["pointwise"].macs, a.total.macs) == 94.86
+    assert share(k["depthwise"].macs, a.total.macs) == 3.06
+    assert share(k["conv"].macs, a.total.macs) == 1.91
+    assert share(k["linear"].macs, a.total.macs) == 0.18
+    assert [share(weights[n], all_weights) for n in ("pointwise", "depthwise", "conv", "linear")] == \
+        [74.59, 1.06, 0.02, 24.33]
+
+
+# MobileNetV2 (Sandler et al. 2018), Table 2: the input (H = W, C) of each row.
+V2_TABLE2_INPUTS = [(224, 3), (112, 32), (112, 16), (56, 24), (28, 32), (14, 64), (14, 96),
+                    (7, 160), (7, 320), (7, 1280)]
+
+
+def test_v2_matches_paper_table2():
+    a = analyze("mobilenet_v2")
+    # first layer of the stem, of each stage's first block, of the last conv, the pool
+    firsts = ["features.0.0", "features.1.conv.0.0", "features.2.conv.0.0", "features.4.conv.0.0",
+              "features.7.conv.0.0", "features.11.conv.0.0", "features.14.conv.0.0",
+              "features.17.conv.0.0", "features.18.0", "avgpool"]
+    for name, (d, c) in zip(firsts, V2_TABLE2_INPUTS):
+        assert a.layer(name).input_shape == (c, d, d), name
+    assert a.layer("classifier.1").input_shape == (1280,)
+
+
+def test_v2_block_structure():
+    spec = get_spec("mobilenet_v2")
+    blocks = [b for _, b in spec.children()[0][1].children() if isinstance(b, InvertedResidual)]
+    assert len(blocks) == 17  # sum of n in Table 2
+    assert [b.residual for b in blocks].count(True) == 10
+    first = dict(iter_layers(blocks[0]))
+    assert blocks[0].expand_ratio == 1 and "conv.0.0" in first and first["conv.0.0"].groups == 16 * 2
+    names = [n for n, _ in iter_layers(spec)]
+    assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize("alpha, last", [(0.35, 1280), (1.0, 1280), (1.3, 1664), (1.4, 1792)])
+def test_v2_last_conv_width(alpha, last):
+    assert analyze("mobilenet_v2", alpha=alpha).layer("features.18.0").output_shape[0] == last
+
+
+@given(st.sampled_from(["mobilenet_v1", "mobilenet_v2"]), st.floats(0.05, 3.0),
+       st.integers(1, 512), st.integers(1, 512))
+def test_params_do_not_depend_on_resolution(model, alpha, r1, r2):
+    assert analyze(model, alpha, r1).total.params == analyze(model, alpha, r2).total.params
+
+
+@given(st.sampled_from(["mobilenet_v1", "mobilenet_v2"]), st.floats(0.05, 3.0), st.floats(0.05, 3.0),
+       st.integers(1, 400), st.integers(1, 400))
+def test_macs_grow_with_alpha_and_resolution(model, a1, a2, r1, r2):
+    (a1, a2), (r1, r2) = sorted((a1, a2)), sorted((r1, r2))
+    assert analyze(model, a1, r1).total.macs <= analyze(model, a2, r1).total.macs
+    assert analyze(model, a1, r1).total.macs <= analyze(model, a1, r2).total.macs
+    assert analyze(model, a1, r1).total.params <= analyze(model, a2, r1).total.params
+
+
+@given(st.sampled_from(["mobilenet_v1", "mobilenet_v2"]), st.floats(0.05, 3.0), st.integers(1, 400),
+       st.integers(1, 5000))
+def test_layers_add_up_to_totals(model, alpha, res, classes):
+    a = analyze(model, alpha, res, classes)
+    assert sum(r.params for r in a.layers) == a.total.params
+    assert sum(r.macs for r in a.layers) == a.total.macs
+    assert sum(t.params for t in a.by_kind.values()) == a.total.params
+    assert sum(t.macs for t in a.by_kind.values()) == a.total.macs
+    assert a.layers[-1].output_shape == (classes,)
