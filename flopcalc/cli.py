@@ -56,16 +56,16 @@ _rho = _number("rho", lambda v: round(DEFAULT_RESOLUTION * v) >= 1,
                f"a finite number with round({DEFAULT_RESOLUTION} * rho) >= 1")
 
 
-def _add_config_args(p: argparse.ArgumentParser, *, classes: bool = True) -> None:
-    p.add_argument("--alpha", type=_alpha, default=1.0,
-                   help="width multiplier alpha > 0 (default 1.0)")
+def _add_config_args(p: argparse.ArgumentParser, *, alpha_default: float | None = 1.0) -> None:
+    p.add_argument("--alpha", type=_alpha, default=alpha_default,
+                   help="width multiplier alpha > 0 (default 1.0" + (
+                       "; with --grid, every grid alpha)" if alpha_default is None else ")"))
     res = p.add_mutually_exclusive_group()
     res.add_argument("--resolution", type=_integer("resolution", 1), default=None,
                      help=f"input height and width in pixels (default {DEFAULT_RESOLUTION})")
     res.add_argument("--rho", type=_rho, default=None,
                      help=f"resolution multiplier: input {DEFAULT_RESOLUTION} * rho, rounded")
-    if classes:
-        p.add_argument("--classes", type=_integer("classes", 1), default=DEFAULT_CLASSES,
+    p.add_argument("--classes", type=_integer("classes", 1), default=DEFAULT_CLASSES,
                        help=f"number of classes (default {DEFAULT_CLASSES})")
 
 
@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", help="build the PyTorch model and check every figure against fvcore")
     p.add_argument("model", metavar="MODEL", nargs="?", choices=tuple(MODELS),
                    help=f"one of: {', '.join(MODELS)} (with --grid: both when left out)")
-    _add_config_args(p)
+    _add_config_args(p, alpha_default=None)
     p.add_argument("--grid", action="store_true", help=(
         "check every model x alpha {0.35, 0.5, 0.75, 1.0, 1.4} x resolution {96, ..., 224}"))
     p.add_argument("--max-memory", type=_integer("max-memory", 1), default=None, metavar="BYTES",

@@ -41,7 +41,7 @@ def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.2f}%" if whole and part else ""
 
 
-def _table(rows: list[list[Any]], headers: list[str], fmt: str, n_text: int) -> str:
+def table_text(rows: list[list[Any]], headers: list[str], fmt: str, n_text: int) -> str:
     """The first ``n_text`` columns are left-aligned text, the rest right-aligned numbers."""
     from tabulate import tabulate  # deferred: the JSON and CSV paths need no table layout
     align = ("left",) * n_text + ("right",) * (len(headers) - n_text)
@@ -49,7 +49,7 @@ def _table(rows: list[list[Any]], headers: list[str], fmt: str, n_text: int) -> 
                     disable_numparse=True, colalign=align)
 
 
-def _csv(rows: Iterable[Sequence[Any]]) -> str:
+def csv_text(rows: Iterable[Sequence[Any]]) -> str:
     import csv
     import io
     buf = io.StringIO()
@@ -58,7 +58,7 @@ def _csv(rows: Iterable[Sequence[Any]]) -> str:
     return buf.getvalue()
 
 
-def _json(obj: dict) -> str:
+def json_text(obj: dict) -> str:
     """Indented JSON, except that each element of a top-level list (a layer) is one line."""
     import json
     parts = []
@@ -97,22 +97,22 @@ def analysis_json(a: Analysis) -> dict:
 
 def render_table(a: Analysis, fmt: str) -> str:
     if fmt == "json":
-        return _json(analysis_json(a))
+        return json_text(analysis_json(a))
     if fmt == "csv":
         head = ["name", "kind", "layer", "input_shape", "output_shape", "params", "macs"]
         body = [[r.name, r.kind, detail(r), shape_str(r.input_shape), shape_str(r.output_shape),
                  r.params, r.macs] for r in a.layers]
         body.append(["total", "total", "", shape_str(a.input_shape),
                      shape_str(a.layers[-1].output_shape), a.total.params, a.total.macs])
-        return _csv([head] + body)
+        return csv_text([head] + body)
 
     t = a.total
     rows = [[r.name, r.kind, detail(r), shape_str(r.input_shape), shape_str(r.output_shape),
              f"{r.params:,}", f"{r.macs:,}", _pct(r.macs, t.macs)] for r in a.layers]
     rows.append(["total", "", "", shape_str(a.input_shape), shape_str(a.layers[-1].output_shape),
                  f"{t.params:,}", f"{t.macs:,}", "100.00%"])
-    layers = _table(rows, ["layer", "kind", "op", "input", "output", "params", "MAdds", "MAdds %"], fmt, 5)
-    kinds = _table([[KINDS[k], f"{v.macs:,}", _pct(v.macs, t.macs), f"{v.params:,}",
+    layers = table_text(rows, ["layer", "kind", "op", "input", "output", "params", "MAdds", "MAdds %"], fmt, 5)
+    kinds = table_text([[KINDS[k], f"{v.macs:,}", _pct(v.macs, t.macs), f"{v.params:,}",
                      _pct(v.params, t.params)] for k, v in a.by_kind.items() if v.macs or v.params],
                    ["kind", "MAdds", "MAdds %", "params", "params %"], fmt, 1)
     summary = (f"total: {t.macs:,} MAdds ({t.macs / 1e6:.2f} M), "
@@ -134,7 +134,7 @@ def separable_json(s: Separable) -> dict:
 
 def render_separable(s: Separable, fmt: str) -> str:
     if fmt == "json":
-        return _json(separable_json(s))
+        return json_text(separable_json(s))
     k, m, n = s.kernel, s.in_c, s.out_c
     rows = [
         ["standard", f"{k}x{k}, {m}->{n}", s.standard.params, s.standard.macs],
@@ -143,9 +143,9 @@ def render_separable(s: Separable, fmt: str) -> str:
         ["separable", "depthwise + pointwise", s.separable.params, s.separable.macs],
     ]
     if fmt == "csv":
-        return _csv([["conv", "shape", "params", "macs"]] + rows
+        return csv_text([["conv", "shape", "params", "macs"]] + rows
                     + [["ratio", "", "", float(s.ratio)], ["closed_form", "", "", float(s.closed_form)]])
-    table = _table([r[:2] + [f"{r[2]:,}", f"{r[3]:,}"] for r in rows],
+    table = table_text([r[:2] + [f"{r[2]:,}", f"{r[3]:,}"] for r in rows],
                    ["conv", "shape", "params", "MAdds"], fmt, 2)
     where = (f"D_K={k}, M={m}, N={n}, D_F={s.size}" + (f", stride {s.stride}" if s.stride > 1 else "")
              + f" -> {s.out_size}x{s.out_size} output")

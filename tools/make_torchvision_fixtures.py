@@ -41,7 +41,7 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     record: dict = {
         "generated_by": "tools/make_torchvision_fixtures.py",
-        "versions": {"torch": torch.__version__, "torchvision": torchvision.__version__,
+        "versions": {"torch": str(torch.__version__), "torchvision": str(torchvision.__version__),
                      "fvcore": getattr(fvcore, "__version__", "unknown"),
                      "python": sys.version.split()[0]},
         "models": {},
