@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(p, alpha_default=None)
     p.add_argument("--grid", action="store_true", help=(
         "check every model x alpha {0.35, 0.5, 0.75, 1.0, 1.4} x resolution {96, ..., 224}"))
+    p.add_argument("--reference", action="store_true", help=(
+        "also run the NumPy reference kernels: outputs vs torch, executed vs formula MAdds, "
+        "and the MAdds that multiply zero padding"))
     p.add_argument("--max-memory", type=_integer("max-memory", 1), default=None, metavar="BYTES",
                    help="refuse a model whose estimated size exceeds this (default: half of RAM)")
     p.add_argument("--format", choices=FORMATS, default="plain")

@@ -48,6 +48,15 @@ def _fvcore():
     return FlopCountAnalysis, parameter_count
 
 
+def fvcore_flops(module: nn.Module, x: torch.Tensor):
+    """fvcore's ``FlopCountAnalysis`` of ``module(x)``, its warnings off: ``verify`` reports
+    the unsupported ops by name instead."""
+    flops = _fvcore()[0](module, x)
+    flops.unsupported_ops_warnings(False)
+    flops.uncalled_modules_warnings(False)
+    return flops
+
+
 class TooLarge(SpecError):
     """The model would not fit in memory; refused before anything is allocated."""
 
@@ -56,13 +65,16 @@ class TooLarge(SpecError):
 class Check:
     """One quantity of one module: what the analyzer says and what was measured."""
 
-    quantity: str  # "shape", "params", "numel", "fvcore", "flop_counter"
+    quantity: str  # "shape", "params", "numel", "fvcore", "flop_counter", "executed", "values"
     expected: object
     measured: object
+    tolerance: float | None = None  # None: exact equality (every count); else |difference| bound
 
     @property
     def ok(self) -> bool:
-        return self.expected == self.measured
+        if self.tolerance is None:
+            return self.expected == self.measured
+        return abs(self.measured - self.expected) <= self.tolerance
 
 
 @dataclass
@@ -86,6 +98,7 @@ class Report:
     blocks: list[ModuleChecks]
     totals: list[ModuleChecks]  # whole-model and per-operator sums
     unsupported: dict[str, int] = field(default_factory=dict)
+    padding: dict[str, int] = field(default_factory=dict)  # NumPy reference: MAdds on zero padding
 
     @property
     def ok(self) -> bool:
@@ -130,37 +143,63 @@ def _describe(a: Analysis) -> str:
     return f"{a.model} alpha={c['alpha']:g} resolution={c['resolution']}"
 
 
-def _shape_hooks(net: nn.Module, names: Iterable[str], seen: dict[str, tuple]) -> list:
+def _output_hooks(net: nn.Module, names: Iterable[str], seen: dict[str, torch.Tensor]) -> list:
     modules = dict(net.named_modules())
     handles = []
     for name in names:
         def hook(module, inputs, output, name=name):
-            seen[name] = tuple(output.shape[1:])
+            seen[name] = output.detach().clone()  # in-place activations rewrite the tensor later
         handles.append(modules[name].register_forward_hook(hook))
     return handles
 
 
+REFERENCE_RTOL = 1e-4  # float32 torch against float64 NumPy, relative to the layer's largest value
+
+
+def _reference_checks(a: Analysis, net: nn.Module, x: torch.Tensor, outputs: dict[str, torch.Tensor],
+                      layers: list[ModuleChecks]) -> dict[str, int]:
+    """Run the NumPy reference kernels; add its checks to ``layers``; return padding MAdds."""
+    from .reference import forward
+
+    state = {k: v.detach().double().numpy() for k, v in net.state_dict().items()}
+    run = forward(get_spec(a.model, a.config["alpha"], a.config["num_classes"]), state,
+                  x.double().numpy(), keep_outputs=True)
+    padding = {}
+    for m, r in zip(layers, a.layers):
+        torch_out = outputs[r.name].double().numpy()
+        scale = max(float(abs(torch_out).max()), 1e-30)
+        err = float(abs(run.outputs[r.name] - torch_out).max()) / scale
+        m.checks.append(Check("values", 0.0, err, REFERENCE_RTOL))
+        if r.kind in ("conv", "depthwise", "pointwise", "linear"):
+            m.checks.append(Check("executed", r.macs, run.executed[r.name].macs // x.shape[0]))
+            padding[r.name] = run.executed[r.name].padding_macs // x.shape[0]
+    return padding
+
+
 def verify(model: str, alpha: float = 1.0, resolution: int = 224, num_classes: int = DEFAULT_CLASSES,
-           max_memory: int | None = None) -> Report:
-    """Build ``model``, measure it three ways, and compare every layer and block."""
+           max_memory: int | None = None, reference: bool = False) -> Report:
+    """Build ``model``, measure it three ways, and compare every layer and block.
+
+    ``reference`` also runs the NumPy reference kernels: their outputs against torch's,
+    their executed multiply-adds against the formula, and the share that multiplies padding.
+    """
     a = analyze(model, alpha, resolution, num_classes)
     check_fits(a, default_memory_limit() if max_memory is None else max_memory)
-    FlopCountAnalysis, parameter_count = _fvcore()
+    parameter_count = _fvcore()[1]
 
     torch.manual_seed(0)
     net = build(get_spec(model, alpha, num_classes)).eval()
     x = torch.randn(1, *a.input_shape)
 
-    shapes: dict[str, tuple] = {}
-    handles = _shape_hooks(net, (r.name for r in a.layers), shapes)
+    outputs: dict[str, torch.Tensor] = {}
+    handles = _output_hooks(net, (r.name for r in a.layers), outputs)
     with torch.no_grad():
         net(x)
     for h in handles:
         h.remove()
+    shapes = {name: tuple(t.shape[1:]) for name, t in outputs.items()}
 
-    flops = FlopCountAnalysis(net, x)
-    flops.unsupported_ops_warnings(False)  # reported below, by name
-    flops.uncalled_modules_warnings(False)
+    flops = fvcore_flops(net, x)
     by_module = flops.by_module()
     by_operator = flops.by_operator()
     params = parameter_count(net)
@@ -208,7 +247,8 @@ def verify(model: str, alpha: float = 1.0, resolution: int = 224, num_classes: i
         ModuleChecks("average pool", "total", [Check(
             "fvcore", FVCORE.total(kinds("pool")), int(by_operator.get("adaptive_avg_pool2d", 0)))]),
     ]
-    return Report(a, layers, blocks, totals, dict(sorted(flops.unsupported_ops().items())))
+    padding = _reference_checks(a, net, x, outputs, layers) if reference else {}
+    return Report(a, layers, blocks, totals, dict(sorted(flops.unsupported_ops().items())), padding)
 
 
 def verify_grid(models: Iterable[str], alphas=GRID_ALPHAS, resolutions=GRID_RESOLUTIONS,
@@ -219,10 +259,13 @@ def verify_grid(models: Iterable[str], alphas=GRID_ALPHAS, resolutions=GRID_RESO
 # ----------------------------------------------------------------------------- output
 
 QUANTITY_LABEL = {"shape": "shape", "params": "params", "numel": "sum(p.numel())", "fvcore": "fvcore",
-                  "flop_counter": "FlopCounterMode"}
+                  "flop_counter": "FlopCounterMode", "executed": "NumPy executed MAdds",
+                  "values": "NumPy output (relative difference)"}
 
 
 def _value(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:.1e}"
     if isinstance(v, tuple):
         return "x".join(map(str, v))
     return f"{v:,}" if isinstance(v, int) else str(v)
@@ -249,7 +292,8 @@ def report_json(r: Report) -> dict:
                            for c in m.checks}}
     return {"model": r.analysis.model, "config": r.analysis.config, "ok": r.ok,
             "layers": [module(m) for m in r.layers], "blocks": [module(m) for m in r.blocks],
-            "totals": [module(m) for m in r.totals], "unsupported_ops": r.unsupported}
+            "totals": [module(m) for m in r.totals], "unsupported_ops": r.unsupported,
+            **({"padding_macs": r.padding} if r.padding else {})}
 
 
 def _plain(v: object) -> object:
@@ -285,7 +329,25 @@ def render_report(r: Report, fmt: str) -> str:
                  "fvcore's convention (MAdds, batch norm 2 per output element, pooling 1 per input "
                  "element); FlopCounterMode = 2 x MAdds of conv and linear. A row is ok when the built "
                  "model's hooks, fvcore and FlopCounterMode measure exactly these numbers.")
+    if r.padding:
+        lines += ["", _padding_text(r, fmt)]
     return "\n".join(lines) + "\n"
+
+
+def _padding_text(r: Report, fmt: str) -> str:
+    from ..render import table_text
+
+    macs = {row.name: row.macs for row in r.analysis.layers}
+    rows = [[name, f"{macs[name]:,}", f"{pad:,}", f"{100 * pad / macs[name]:.2f}%"]
+            for name, pad in r.padding.items() if pad]
+    total = sum(r.padding.values())
+    values = [m.get("values").measured for m in r.layers]
+    return (f"NumPy reference kernels: outputs equal torch's on all {len(values)} layers (largest "
+            f"relative difference {max(values):.1e}, tolerance {REFERENCE_RTOL:g}); executed multiply-adds "
+            f"equal the formula on every conv and linear layer.\n"
+            f"{total:,} of {r.analysis.total.macs:,} MAdds ({100 * total / r.analysis.total.macs:.2f}%) "
+            "multiply zero padding; the formula counts them, as every counter does:\n\n"
+            + table_text(rows, ["layer", "MAdds", "on padding", "share"], fmt, 1))
 
 
 def render_grid(reports: list[Report], fmt: str) -> str:
@@ -332,6 +394,6 @@ def run_cli(args, resolution: int | None) -> int:
         sys.stdout.write(render_grid(reports, args.format))
         return 0 if all(r.ok for r in reports) else 1
     alpha = 1.0 if args.alpha is None else args.alpha
-    report = verify(args.model, alpha, resolution or 224, args.classes, args.max_memory)
+    report = verify(args.model, alpha, resolution or 224, args.classes, args.max_memory, args.reference)
     sys.stdout.write(render_report(report, args.format))
     return 0 if report.ok else 1

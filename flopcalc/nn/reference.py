@@ -1,0 +1,149 @@
+"""Reference kernels in NumPy that count what they execute.
+
+An independent implementation of the layers (grouped conv2d, fully connected, batch norm in
+eval mode, global average pooling, activations, residual add) whose outputs must equal
+torch's within float tolerance, and which count the multiply-adds they actually perform:
+the count is taken from the sizes of the arrays each step multiplies, not from a formula.
+A convolution multiplies every kernel tap at every output position, including the taps
+that fall on zero padding; those are counted separately, so the cost of padding (large on
+7x7 maps) is visible.
+
+``forward`` walks the same flattened spec the analyzer walks, with weights taken from a
+built model's ``state_dict``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import numpy as np
+
+from ..analyze import flatten
+from ..spec import (Act, Activation, BatchNorm2d, Conv2d, Dropout, GlobalAvgPool, Linear, Network,
+                    ResidualAdd)
+
+
+@dataclass
+class Executed:
+    """Operations one kernel call performed, for the whole batch."""
+
+    macs: int = 0          # multiply-adds (one product accumulated into a sum)
+    padding_macs: int = 0  # of those, products with a zero-padding value
+    adds: int = 0          # additions outside multiply-adds (pooling sums, residual adds)
+    other: int = 0         # other elementwise operations (activations, the pooling divide)
+
+
+def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, stride: int, padding: int,
+           dilation: int, groups: int, ex: Executed) -> np.ndarray:
+    """Grouped 2-D convolution by kernel taps: for each tap (i, j), one batched matrix
+    product of the tap's (N/g x M/g) weights with the input window it reads."""
+    b, c, h, w = x.shape
+    n, cg, k, _ = weight.shape
+    g, ng = groups, n // groups
+    span = dilation * (k - 1)
+    ho = (h + 2 * padding - span - 1) // stride + 1
+    wo = (w + 2 * padding - span - 1) // stride + 1
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    on_pad = np.pad(np.zeros((h, w), dtype=bool), padding, constant_values=True)
+    xg = xp.reshape(b, g, cg, h + 2 * padding, w + 2 * padding)
+    wg = weight.reshape(g, ng, cg, k, k)
+    y = np.zeros((b, g, ng, ho * wo), dtype=np.result_type(x, weight))
+    for i in range(k):
+        rows = slice(i * dilation, i * dilation + stride * (ho - 1) + 1, stride)
+        for j in range(k):
+            cols = slice(j * dilation, j * dilation + stride * (wo - 1) + 1, stride)
+            window = xg[:, :, :, rows, cols].reshape(b, g, cg, ho * wo)  # (B, G, M/g, Ho*Wo)
+            tap = wg[:, :, :, i, j]                                       # (G, N/g, M/g)
+            y += np.matmul(tap, window)                                   # (B, G, N/g, Ho*Wo)
+            # each output element of the product took one multiply-add per input channel
+            products = b * tap.size * window.shape[-1]
+            ex.macs += products
+            ex.padding_macs += products // window.shape[-1] * int(on_pad[rows, cols].sum())
+    y = y.reshape(b, n, ho, wo)
+    if bias is not None:
+        y = y + bias[None, :, None, None]
+        ex.adds += y.size
+    return y
+
+
+def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, ex: Executed) -> np.ndarray:
+    y = x @ weight.T
+    ex.macs += x.shape[0] * weight.size
+    if bias is not None:
+        y = y + bias
+        ex.adds += y.size
+    return y
+
+
+def batch_norm(x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | None, mean: np.ndarray,
+               var: np.ndarray, eps: float, ex: Executed) -> np.ndarray:
+    """Eval mode, folded into one multiply-add per element: x * scale + shift."""
+    scale = 1.0 / np.sqrt(var + eps)
+    shift = -mean * scale
+    if gamma is not None:
+        scale, shift = scale * gamma, shift * gamma + beta
+    ex.macs += x.size
+    return x * scale[None, :, None, None] + shift[None, :, None, None]
+
+
+def global_avg_pool(x: np.ndarray, ex: Executed) -> np.ndarray:
+    b, c, h, w = x.shape
+    ex.adds += b * c * (h * w - 1)
+    ex.other += b * c  # one divide per channel
+    return x.sum(axis=(2, 3)) / (h * w)
+
+
+def activation(x: np.ndarray, fn: Act, ex: Executed) -> np.ndarray:
+    if fn is Act.IDENTITY:
+        return x
+    ex.other += x.size
+    return np.clip(x, 0.0, 6.0 if fn is Act.RELU6 else None)
+
+
+def residual_add(skip: np.ndarray, x: np.ndarray, ex: Executed) -> np.ndarray:
+    ex.adds += x.size
+    return skip + x
+
+
+# One reference kernel per layer type: (layer, input, weights of that module, counter).
+Kernel = Callable[..., np.ndarray]
+REFERENCE_KERNELS: dict[type, Kernel] = {
+    Conv2d: lambda s, x, p, ex: conv2d(x, p["weight"], p.get("bias"), s.stride, s.padding,
+                                       s.dilation, s.groups, ex),
+    Linear: lambda s, x, p, ex: linear(x, p["weight"], p.get("bias"), ex),
+    BatchNorm2d: lambda s, x, p, ex: batch_norm(x, p.get("weight"), p.get("bias"), p["running_mean"],
+                                                p["running_var"], s.eps, ex),
+    GlobalAvgPool: lambda s, x, p, ex: global_avg_pool(x, ex),
+    Activation: lambda s, x, p, ex: activation(x, s.fn, ex),
+    Dropout: lambda s, x, p, ex: x,  # identity at inference
+}
+
+
+@dataclass
+class Run:
+    output: np.ndarray
+    executed: dict[str, Executed] = field(default_factory=dict)
+    outputs: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def forward(spec: Network, state: Mapping[str, np.ndarray], x: np.ndarray, keep_outputs: bool = False) -> Run:
+    """Run ``spec`` on ``x`` (N, C, H, W) with the weights in ``state`` (state_dict keys)."""
+    plan = flatten(spec)
+    skips = {skip for _, _, skip in plan if skip >= 0}
+    inputs: dict[int, np.ndarray] = {}
+    run = Run(x)
+    for index, (name, layer, skip) in enumerate(plan):
+        if index in skips:
+            inputs[index] = x
+        ex = run.executed[name] = Executed()
+        if isinstance(layer, ResidualAdd):
+            x = residual_add(inputs[skip] if skip >= 0 else x, x, ex)
+        else:
+            prefix = name + "."
+            params = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+            x = REFERENCE_KERNELS[type(layer)](layer, x, params, ex)
+        if keep_outputs:
+            run.outputs[name] = x
+    run.output = x
+    return run
