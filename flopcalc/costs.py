@@ -1,7 +1,9 @@
 """Cost formulas, one per layer spec type, in the MobileNet papers' notation.
 
-Every formula maps a layer and its input shape to a :class:`LayerCost`: the output
-shape, the learnable parameters and the multiply-adds, as exact Python ints. One
+Every formula maps a layer and its input shape to a :class:`LayerCost` tuple ``(kind,
+output_shape, params, macs)``: the layer kind, the output shape, the learnable parameters
+and the multiply-adds, as exact Python ints. Formulas return it as a plain tuple (they run
+~150 times a walk; :func:`layer_cost` gives the named form). One
 multiply-add (MAdd) is one multiplication plus one accumulation: the papers'
 "Mult-Adds", fvcore's "flop", half of torch's FlopCounterMode "flop". Only convolution
 and fully connected layers have MAdds here; batch norm folds into the preceding conv at
@@ -15,8 +17,7 @@ the same type, so ``COST_FORMULAS`` is the complete list of what can be costed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from .spec import (Activation, BatchNorm2d, Conv2d, Dropout, GlobalAvgPool, Linear,
                    ResidualAdd, Shape, SpecError)
@@ -26,8 +27,9 @@ class ShapeError(SpecError):
     """A layer cannot take the shape it is given (a vanished map, a channel mismatch)."""
 
 
-@dataclass(frozen=True, slots=True)
-class LayerCost:
+class LayerCost(NamedTuple):
+    """What a formula computes, with names."""
+
     kind: str
     output_shape: Shape
     params: int
@@ -60,6 +62,11 @@ def cost_formula(spec_type: type) -> Callable:
     return register
 
 
+def layer_cost(layer, x: Shape) -> LayerCost:
+    """The cost of one layer fed an ``x``-shaped input, by its registered formula."""
+    return LayerCost(*COST_FORMULAS[type(layer)](layer, x))
+
+
 def out_size(d_in: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
     """Output length along one axis: floor((in + 2p - d(k - 1) - 1) / s) + 1.
 
@@ -71,7 +78,7 @@ def out_size(d_in: int, kernel: int, stride: int = 1, padding: int = 0, dilation
 def _feature_map(owner: str, x: Shape) -> tuple[int, int, int]:
     if len(x) != 3:
         raise ShapeError(f"{owner} needs a (C, H, W) feature map, got shape {x}")
-    return x
+    return x  # type: ignore[return-value]
 
 
 @cost_formula(Conv2d)
@@ -81,25 +88,25 @@ def conv2d_cost(layer: Conv2d, x: Shape) -> LayerCost:
 
     Parameters: D_K * D_K * (M / g) * N weights, plus N biases.
     """
-    m, h, w = _feature_map("Conv2d", x)
+    m, h, w = x if len(x) == 3 else _feature_map("Conv2d", x)
     if m != layer.in_c:
         raise ShapeError(f"Conv2d expects {layer.in_c} input channels, got {m}")
-    d_k, n, g = layer.kernel, layer.out_c, layer.groups
-    h_out = out_size(h, d_k, layer.stride, layer.padding, layer.dilation)
-    w_out = out_size(w, d_k, layer.stride, layer.padding, layer.dilation)
+    d_k, n, g, s, p = layer.kernel, layer.out_c, layer.groups, layer.stride, layer.padding
+    span = layer.dilation * (d_k - 1) + 1  # out_size(), inlined: this is the hot loop
+    h_out = (h + 2 * p - span) // s + 1
+    w_out = (w + 2 * p - span) // s + 1
     if h_out < 1 or w_out < 1:
         raise ShapeError(f"Conv2d {d_k}x{d_k}/{layer.stride} (padding {layer.padding}, "
                          f"dilation {layer.dilation}) on a {h}x{w} map leaves {h_out}x{w_out}: "
                          "the feature map vanishes")
     weights = d_k * d_k * (m // g) * n
-    if layer.is_depthwise:
+    if g > 1 and g == m == n:  # Conv2d.is_depthwise
         kind = "depthwise"
     elif d_k == 1 and g == 1:
         kind = "pointwise"
     else:
         kind = "conv"
-    return LayerCost(kind, (n, h_out, w_out), weights + (n if layer.bias else 0),
-                     weights * h_out * w_out)
+    return kind, (n, h_out, w_out), weights + (n if layer.bias else 0), weights * h_out * w_out
 
 
 def conv2d_padding_macs(layer: Conv2d, x: Shape) -> int:
@@ -126,34 +133,34 @@ def conv2d_padding_macs(layer: Conv2d, x: Shape) -> int:
 @cost_formula(BatchNorm2d)
 def batchnorm2d_cost(layer: BatchNorm2d, x: Shape) -> LayerCost:
     """gamma and beta, 2C learnable values when affine; no MAdds (folded into the conv)."""
-    c = _feature_map("BatchNorm2d", x)[0]
+    c = x[0] if len(x) == 3 else _feature_map("BatchNorm2d", x)
     if c != layer.num_features:
         raise ShapeError(f"BatchNorm2d expects {layer.num_features} channels, got {c}")
-    return LayerCost("batchnorm", x, 2 * c if layer.affine else 0, 0)
+    return "batchnorm", x, 2 * c if layer.affine else 0, 0
 
 
 @cost_formula(Activation)
 def activation_cost(layer: Activation, x: Shape) -> LayerCost:
     """Elementwise; no parameters, no MAdds."""
-    return LayerCost("activation", x, 0, 0)
+    return "activation", x, 0, 0
 
 
 @cost_formula(ResidualAdd)
 def residual_add_cost(layer: ResidualAdd, x: Shape) -> LayerCost:
     """Elementwise sum with the block input; no parameters, no MAdds."""
-    return LayerCost("add", x, 0, 0)
+    return "add", x, 0, 0
 
 
 @cost_formula(GlobalAvgPool)
 def global_avg_pool_cost(layer: GlobalAvgPool, x: Shape) -> LayerCost:
     """(C, H, W) -> (C,); sums, not multiply-adds."""
-    return LayerCost("pool", (_feature_map("GlobalAvgPool", x)[0],), 0, 0)
+    return "pool", (_feature_map("GlobalAvgPool", x)[0],), 0, 0
 
 
 @cost_formula(Dropout)
 def dropout_cost(layer: Dropout, x: Shape) -> LayerCost:
     """Identity at inference."""
-    return LayerCost("dropout", x, 0, 0)
+    return "dropout", x, 0, 0
 
 
 @cost_formula(Linear)
@@ -162,4 +169,4 @@ def linear_cost(layer: Linear, x: Shape) -> LayerCost:
     if len(x) != 1 or x[0] != layer.in_features:
         raise ShapeError(f"Linear expects a vector of {layer.in_features} features, got shape {x}")
     m, n = layer.in_features, layer.out_features
-    return LayerCost("linear", (n,), m * n + (n if layer.bias else 0), m * n)
+    return "linear", (n,), m * n + (n if layer.bias else 0), m * n

@@ -8,7 +8,7 @@ from itertools import product
 import pytest
 from hypothesis import given, strategies as st
 
-from flopcalc.costs import (COST_FORMULAS, ShapeError, conv2d_cost, conv2d_padding_macs,
+from flopcalc.costs import (COST_FORMULAS, ShapeError, conv2d_padding_macs, layer_cost,
                             linear_cost, out_size)
 from flopcalc.spec import LAYER_TYPES, BatchNorm2d, Conv2d, Linear
 from flopcalc import separable
@@ -46,7 +46,7 @@ def brute_conv(conv: Conv2d, x):
 def test_conv_cost_equals_enumeration(case):
     conv, x = case
     shape, macs, pad = brute_conv(conv, x)
-    cost = conv2d_cost(conv, x)
+    cost = layer_cost(conv, x)
     assert cost.output_shape == shape
     assert cost.macs == macs
     assert conv2d_padding_macs(conv, x) == pad
@@ -56,10 +56,10 @@ def test_conv_cost_equals_enumeration(case):
 
 def test_conv_kinds():
     x = (32, 8, 8)
-    assert conv2d_cost(Conv2d(32, 32, 3, groups=32), x).kind == "depthwise"
-    assert conv2d_cost(Conv2d(32, 64, 1), x).kind == "pointwise"
-    assert conv2d_cost(Conv2d(32, 64, 3), x).kind == "conv"
-    assert conv2d_cost(Conv2d(32, 64, 3, groups=4), x).kind == "conv"  # grouped, not depthwise
+    assert layer_cost(Conv2d(32, 32, 3, groups=32), x).kind == "depthwise"
+    assert layer_cost(Conv2d(32, 64, 1), x).kind == "pointwise"
+    assert layer_cost(Conv2d(32, 64, 3), x).kind == "conv"
+    assert layer_cost(Conv2d(32, 64, 3, groups=4), x).kind == "conv"  # grouped, not depthwise
 
 
 @given(separable_args)
@@ -83,23 +83,23 @@ def test_separable_worked_example():
     assert f"{float(r.ratio):.4f}" == "0.1150"
 
 
-def test_linear_cost():
-    c = linear_cost(Linear(1280, 1000), (1280,))
+def test_layer_cost():
+    c = layer_cost(Linear(1280, 1000), (1280,))
     assert (c.output_shape, c.params, c.macs) == ((1000,), 1_281_000, 1_280_000)
     with pytest.raises(ShapeError, match="1280 features"):
-        linear_cost(Linear(1280, 1000), (1024,))
+        layer_cost(Linear(1280, 1000), (1024,))
 
 
 def test_vanishing_map_is_a_shape_error():
     with pytest.raises(ShapeError, match="vanishes"):
-        conv2d_cost(Conv2d(3, 8, 7, padding=0), (3, 5, 5))
+        layer_cost(Conv2d(3, 8, 7, padding=0), (3, 5, 5))
 
 
 def test_channel_mismatch_is_a_shape_error():
     with pytest.raises(ShapeError, match="expects 16 input channels, got 8"):
-        conv2d_cost(Conv2d(16, 8, 1), (8, 4, 4))
+        layer_cost(Conv2d(16, 8, 1), (8, 4, 4))
     with pytest.raises(ShapeError, match="expects 4 channels"):
-        COST_FORMULAS[BatchNorm2d](BatchNorm2d(4), (8, 2, 2))
+        layer_cost(BatchNorm2d(4), (8, 2, 2))
 
 
 def test_every_layer_type_has_a_cost_formula():

@@ -11,7 +11,7 @@ np = pytest.importorskip("numpy")
 from torch.nn import functional as F  # noqa: E402
 
 from flopcalc import analyze, get_spec  # noqa: E402
-from flopcalc.costs import conv2d_cost, conv2d_padding_macs  # noqa: E402
+from flopcalc.costs import conv2d_padding_macs, layer_cost  # noqa: E402
 from flopcalc.nn import build  # noqa: E402
 from flopcalc.nn import reference as ref  # noqa: E402
 from flopcalc.spec import LAYER_TYPES, ResidualAdd  # noqa: E402
@@ -36,7 +36,7 @@ def test_conv2d_matches_torch_and_counts_what_it_executes(case, batch):
     got = ref.conv2d(x.numpy(), weight.numpy(), None if bias is None else bias.numpy(), conv.stride,
                      conv.padding, conv.dilation, conv.groups, ex)
     np.testing.assert_allclose(got, expected.numpy(), rtol=1e-10, atol=1e-10)
-    assert ex.macs == batch * conv2d_cost(conv, (c, h, w)).macs
+    assert ex.macs == batch * layer_cost(conv, (c, h, w)).macs
     assert ex.padding_macs == batch * conv2d_padding_macs(conv, (c, h, w))
 
 
@@ -45,7 +45,7 @@ def test_padding_share_is_large_on_small_maps():
     dw = Conv2d(960, 960, 3, groups=960)
     # 7x7 map: along an axis 19 of the 21 (position, tap) pairs are inside, so 80 of 441 taps pad
     assert conv2d_padding_macs(dw, (960, 7, 7)) == 960 * (9 * 49 - 19 * 19)
-    assert conv2d_padding_macs(dw, (960, 112, 112)) / conv2d_cost(dw, (960, 112, 112)).macs < 0.02
+    assert conv2d_padding_macs(dw, (960, 112, 112)) / layer_cost(dw, (960, 112, 112)).macs < 0.02
 
 
 def test_linear_batchnorm_pool_match_torch():

@@ -70,7 +70,7 @@ def off_by_one_depthwise(monkeypatch):
     honest = COST_FORMULAS[Conv2d]
 
     def wrong(layer, x):
-        c = honest(layer, x)
+        c = LayerCost(*honest(layer, x))
         return LayerCost(c.kind, c.output_shape, c.params, c.macs + (1 if c.kind == "depthwise" else 0))
     monkeypatch.setitem(COST_FORMULAS, Conv2d, wrong)
 
@@ -87,7 +87,7 @@ def test_a_wrong_conv_formula_is_caught(monkeypatch, capsys):
 def test_a_wrong_param_count_is_caught(monkeypatch):
     honest = COST_FORMULAS[BatchNorm2d]
     monkeypatch.setitem(COST_FORMULAS, BatchNorm2d, lambda l, x: LayerCost(
-        "batchnorm", x, honest(l, x).params + 1, 0))
+        "batchnorm", x, LayerCost(*honest(l, x)).params + 1, 0))
     r = verify("mobilenet_v1", 0.25, 32)
     assert not r.ok
     assert {(name, c.quantity) for name, c in r.mismatches} >= {("features.0.1", "params"), ("model", "params")}
@@ -97,7 +97,7 @@ def test_a_wrong_shape_is_caught(monkeypatch):
     honest = COST_FORMULAS[Conv2d]
     monkeypatch.setitem(COST_FORMULAS, Conv2d, lambda l, x: (lambda c: LayerCost(
         c.kind, (c.output_shape[0], c.output_shape[1] + (l.stride == 2), c.output_shape[2]),
-        c.params, c.macs))(honest(l, x)))
+        c.params, c.macs))(LayerCost(*honest(l, x))))
     r = verify("mobilenet_v2", 0.35, 64)  # one row too many after every stride-2 conv
     assert ("features.0.0", "shape") in {(n, c.quantity) for n, c in r.mismatches}
 
