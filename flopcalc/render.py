@@ -42,11 +42,28 @@ def _pct(part: int, whole: int) -> str:
 
 
 def table_text(rows: list[list[Any]], headers: list[str], fmt: str, n_text: int) -> str:
-    """The first ``n_text`` columns are left-aligned text, the rest right-aligned numbers."""
-    from tabulate import tabulate  # deferred: the JSON and CSV paths need no table layout
-    align = ("left",) * n_text + ("right",) * (len(headers) - n_text)
-    return tabulate(rows, headers=headers, tablefmt="github" if fmt == "github" else "simple",
-                    disable_numparse=True, colalign=align)
+    """Aligned columns: the first ``n_text`` left-aligned text, the rest right-aligned numbers.
+
+    ``plain`` is tabulate's "simple" layout, ``github`` a Markdown pipe table. Written here
+    rather than through tabulate: importing and running tabulate on a 150-row table took 13 ms
+    of the 72 ms a whole `flopcalc table` process took (benchmarks/bench_analyzer.py); this
+    takes under 1 ms.
+    """
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max(len(c) for c in col) for col in zip(headers, *cells)]
+    if fmt == "github":
+        widths = [max(w, 3) for w in widths]
+
+    def line(row: list[str]) -> str:
+        parts = [c.ljust(w) if i < n_text else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        return f"| {' | '.join(parts)} |" if fmt == "github" else "  ".join(parts).rstrip()
+
+    if fmt == "github":
+        rule = "|" + "|".join(("-" * (w + 1) + ":") if i >= n_text else (":" + "-" * (w + 1))
+                              for i, w in enumerate(widths)) + "|"
+    else:
+        rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(headers), rule] + [line(r) for r in cells])
 
 
 def csv_text(rows: Iterable[Sequence[Any]]) -> str:

@@ -18,12 +18,15 @@ def test_readme_has_examples():
 
 @pytest.mark.parametrize("example", SHOWN, ids=[e.command for e in SHOWN])
 def test_readme_example(example):
+    if example.command.startswith("flopcalc verify"):
+        pytest.importorskip("torch")
+        pytest.importorskip("fvcore")
     assert run(example.command) == example.shown
 
 
 def test_readme_names_the_commands_ci_runs():
     ci = (README.parent / ".ci" / "run").read_text()
     assert "python -m pytest" in TEXT and "python -m pytest" in ci
-    for step in (r"pip install (-q )?torch==2\.13\.0", r"pip install (-q )?-e '\.\[torch,dev\]'"):
+    for step in (r"pip install (-q )?torch==2\.13\.0", r"pip install (-q )?'\.\[torch,dev\]'"):
         assert re.search(step, TEXT) and re.search(step, ci), step
     assert re.search(r"flopcalc table mobilenet_v2 --alpha 0\.75", TEXT)

@@ -342,9 +342,9 @@ def _padding_text(r: Report, fmt: str) -> str:
             for name, pad in r.padding.items() if pad]
     total = sum(r.padding.values())
     values = [m.get("values").measured for m in r.layers]
-    return (f"NumPy reference kernels: outputs equal torch's on all {len(values)} layers (largest "
-            f"relative difference {max(values):.1e}, tolerance {REFERENCE_RTOL:g}); executed multiply-adds "
-            f"equal the formula on every conv and linear layer.\n"
+    return (f"NumPy reference kernels: largest relative difference from torch {max(values):.1e}.\n"
+            f"Outputs equal torch's on all {len(values)} layers (relative tolerance {REFERENCE_RTOL:g}); "
+            "executed multiply-adds equal the formula on every conv and linear layer.\n"
             f"{total:,} of {r.analysis.total.macs:,} MAdds ({100 * total / r.analysis.total.macs:.2f}%) "
             "multiply zero padding; the formula counts them, as every counter does:\n\n"
             + table_text(rows, ["layer", "MAdds", "on padding", "share"], fmt, 1))
