@@ -12,42 +12,28 @@ neighbour's burst of load moves one sample, not the answer.
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from timing import ROOT, median_seconds, wall_seconds
+
 sys.path.insert(0, str(ROOT))
 
 ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.4)
 RESOLUTIONS = (96, 128, 160, 192, 224)
 
 
-def wall(cmd: list[str], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def grid_time(runs: int) -> float:
     from flopcalc import analyze
     from flopcalc.zoo import _cached
 
-    times = []
-    for _ in range(runs):
-        _cached.cache_clear()
-        t0 = time.perf_counter()
+    def grid() -> None:
+        _cached.cache_clear()  # build every spec too
         for model in ("mobilenet_v1", "mobilenet_v2"):
             for alpha in ALPHAS:
                 for r in RESOLUTIONS:
                     analyze(model, alpha, r)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return median_seconds(grid, runs)
 
 
 def main() -> None:
@@ -55,10 +41,10 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=21)
     runs = p.parse_args().runs
     py = sys.executable
-    table = wall([py, "-m", "flopcalc", "table", "mobilenet_v2", "--alpha", "0.75"], runs)
-    bare = wall([py, "-c", "pass"], runs)
+    table = wall_seconds([py, "-m", "flopcalc", "table", "mobilenet_v2", "--alpha", "0.75"], runs)
+    bare = wall_seconds([py, "-c", "pass"], runs)
     try:
-        torch = wall([py, "-c", "import torch"], max(5, runs // 3))
+        torch = wall_seconds([py, "-c", "import torch"], max(5, runs // 3))
     except subprocess.CalledProcessError:
         torch = None
     grid = grid_time(runs)

@@ -13,24 +13,14 @@ Run: ``python benchmarks/bench_verify.py [--runs N]``.
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import time
 import warnings
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from timing import ROOT, median_seconds
+
 sys.path.insert(0, str(ROOT))
-
-
-def median_time(fn, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -56,10 +46,10 @@ def main() -> None:
     x = torch.zeros(1, 3, config[2], config[2])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        t_fvcore = median_time(lambda: fvcore_flops(net, x).total(), runs)
-    t_cold = median_time(cold, runs * 20)
+        t_fvcore = median_seconds(lambda: fvcore_flops(net, x).total(), runs)
+    t_cold = median_seconds(cold, runs * 20)
     analyze(*config)
-    t_analyzer = median_time(lambda: analyze(*config), runs * 200)
+    t_analyzer = median_seconds(lambda: analyze(*config), runs * 200)
     print(f"torch threads: {torch.get_num_threads()}")
     print(f"fvcore trace of the built model               {t_fvcore * 1e3:10.3f} ms")
     print(f"analyze() of the built spec                   {t_analyzer * 1e3:10.3f} ms"

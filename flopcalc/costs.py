@@ -17,8 +17,9 @@ the same type, so ``COST_FORMULAS`` is the complete list of what can be costed.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
+from .registry import Registry
 from .spec import (Activation, BatchNorm2d, Conv2d, Dropout, GlobalAvgPool, Linear,
                    ResidualAdd, Shape, SpecError)
 
@@ -49,17 +50,8 @@ KINDS: dict[str, str] = {
     "dropout": "Dropout",
 }
 
-COST_FORMULAS: dict[type, Callable[..., LayerCost]] = {}
-
-
-def cost_formula(spec_type: type) -> Callable:
-    """Register the cost formula of ``spec_type``; a second registration is an error."""
-    def register(fn: Callable[..., LayerCost]) -> Callable[..., LayerCost]:
-        if spec_type in COST_FORMULAS:
-            raise RuntimeError(f"a cost formula for {spec_type.__name__} is already registered")
-        COST_FORMULAS[spec_type] = fn
-        return fn
-    return register
+COST_FORMULAS = Registry("cost formula")
+cost_formula = COST_FORMULAS.register  # @cost_formula(Conv2d) registers a formula
 
 
 def layer_cost(layer, x: Shape) -> LayerCost:

@@ -13,14 +13,8 @@ from flopcalc import analyze
 from flopcalc.cli import main
 
 
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_table_json_schema(capsys):
-    code, out, err = run(capsys, "table", "mobilenet_v2", "--alpha", "0.75", "--format", "json")
+def test_table_json_schema(cli):
+    code, out, err = cli("table", "mobilenet_v2", "--alpha", "0.75", "--format", "json")
     assert code == 0 and err == ""
     doc = json.loads(out)
     assert set(doc) == {"model", "config", "layers", "total", "by_kind"}
@@ -41,8 +35,8 @@ def test_table_json_schema(capsys):
     assert len(names) == len(set(names)) and "total" not in names
 
 
-def test_table_plain_has_totals_and_notes(capsys):
-    code, out, _ = run(capsys, "table", "mobilenet_v1", "--rho", "0.857142857")
+def test_table_plain_has_totals_and_notes(cli):
+    code, out, _ = cli("table", "mobilenet_v1", "--rho", "0.857142857")
     assert code == 0
     assert "input=3x192x192" in out
     a = analyze("mobilenet_v1", resolution=192)
@@ -50,8 +44,8 @@ def test_table_plain_has_totals_and_notes(capsys):
     assert "MAdds: multiply-adds of conv and fully connected layers" in out
 
 
-def test_table_csv(capsys):
-    code, out, _ = run(capsys, "table", "mobilenet_v2", "--resolution", "160", "--classes", "10",
+def test_table_csv(cli):
+    code, out, _ = cli("table", "mobilenet_v2", "--resolution", "160", "--classes", "10",
                        "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(out)))
     a = analyze("mobilenet_v2", resolution=160, num_classes=10)
@@ -60,20 +54,20 @@ def test_table_csv(capsys):
     assert int(rows[-1]["macs"]) == a.total.macs == sum(int(r["macs"]) for r in rows[:-1])
 
 
-def test_table_github_is_markdown(capsys):
-    code, out, _ = run(capsys, "table", "mobilenet_v2", "--format", "github")
+def test_table_github_is_markdown(cli):
+    code, out, _ = cli("table", "mobilenet_v2", "--format", "github")
     assert code == 0 and "| features.0.0 " in out and "|---" in out.replace(":", "-")
 
 
-def test_separable_plain(capsys):
-    code, out, _ = run(capsys, "separable", "--kernel", "3", "--in", "128", "--out", "256", "--size", "56")
+def test_separable_plain(cli):
+    code, out, _ = cli("separable", "--kernel", "3", "--in", "128", "--out", "256", "--size", "56")
     assert code == 0
     assert "924,844,032" in out and "106,373,120" in out
     assert "ratio separable / standard: 0.1150" in out
 
 
-def test_separable_json(capsys):
-    code, out, _ = run(capsys, "separable", "--kernel", "3", "--in", "128", "--out", "256",
+def test_separable_json(cli):
+    code, out, _ = cli("separable", "--kernel", "3", "--in", "128", "--out", "256",
                        "--size", "56", "--format", "json")
     doc = json.loads(out)
     assert set(doc) == {"standard", "separable", "ratio", "closed_form"}
@@ -83,8 +77,8 @@ def test_separable_json(capsys):
     assert doc["closed_form"] == float(Fraction(1, 256) + Fraction(1, 9))
 
 
-def test_models(capsys):
-    code, out, _ = run(capsys, "models")
+def test_models(cli):
+    code, out, _ = cli("models")
     assert code == 0 and "mobilenet_v1" in out and "mobilenet_v2" in out and "--alpha" in out
 
 
@@ -120,8 +114,8 @@ BAD = [
 
 
 @pytest.mark.parametrize("argv, value, accepted", BAD)
-def test_bad_input_is_one_line_exit_2(capsys, argv, value, accepted):
-    code, out, err = run(capsys, *argv)
+def test_bad_input_is_one_line_exit_2(cli, argv, value, accepted):
+    code, out, err = cli(*argv)
     assert code == 2
     assert out == ""
     assert err.endswith("\n") and err.count("\n") == 1, err
@@ -129,8 +123,8 @@ def test_bad_input_is_one_line_exit_2(capsys, argv, value, accepted):
     assert "Traceback" not in err
 
 
-def test_large_valid_values_answer(capsys):
-    code, out, _ = run(capsys, "table", "mobilenet_v1", "--alpha", "250", "--resolution", "50000",
+def test_large_valid_values_answer(cli):
+    code, out, _ = cli("table", "mobilenet_v1", "--alpha", "250", "--resolution", "50000",
                        "--classes", "1000000", "--format", "json")
     doc = json.loads(out)
     assert code == 0 and doc["total"]["macs"] == analyze("mobilenet_v1", 250.0, 50_000, 1_000_000).total.macs
@@ -143,7 +137,7 @@ def test_help_exits_zero(capsys):
     assert "--alpha" in capsys.readouterr().out
 
 
-def test_python_dash_m_runs(tmp_path):
+def test_python_dash_m_runs():
     import subprocess
     import sys
     r = subprocess.run([sys.executable, "-m", "flopcalc", "table", "mobilenet_v2", "--alpha", "nan"],

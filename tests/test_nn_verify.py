@@ -9,21 +9,14 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("fvcore")
 
-from flopcalc.cli import main  # noqa: E402
 from flopcalc.costs import COST_FORMULAS, LayerCost  # noqa: E402
 from flopcalc.nn.verify import verify  # noqa: E402
 from flopcalc.spec import BatchNorm2d, Conv2d  # noqa: E402
 
 
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_grid_agrees_exactly(capsys):
+def test_grid_agrees_exactly(cli):
     """The issue's acceptance run: V1 and V2 x 5 alphas x 5 resolutions, every layer and block."""
-    code, out, err = run(capsys, "verify", "--grid", "--format", "json")
+    code, out, err = cli("verify", "--grid", "--format", "json")
     doc = json.loads(out)
     assert code == 0 and err == ""
     assert doc["ok"] is True and len(doc["configs"]) == 50
@@ -45,8 +38,8 @@ def test_report_names_what_fvcore_cannot_count():
     assert r1.ok and r1.unsupported == {}  # ReLU is on fvcore's ignore list
 
 
-def test_single_report_plain_and_reference(capsys):
-    code, out, _ = run(capsys, "verify", "mobilenet_v2", "--alpha", "0.5", "--resolution", "96",
+def test_single_report_plain_and_reference(cli):
+    code, out, _ = cli("verify", "mobilenet_v2", "--alpha", "0.5", "--resolution", "96",
                        "--reference")
     assert code == 0
     assert "all " in out.splitlines()[0] and "checks agree" in out.splitlines()[0]
@@ -55,8 +48,8 @@ def test_single_report_plain_and_reference(capsys):
     assert "multiply zero padding" in out and "MISMATCH" not in out
 
 
-def test_single_report_json(capsys):
-    code, out, _ = run(capsys, "verify", "mobilenet_v1", "--alpha", "0.25", "--resolution", "64",
+def test_single_report_json(cli):
+    code, out, _ = cli("verify", "mobilenet_v1", "--alpha", "0.25", "--resolution", "64",
                        "--format", "json")
     doc = json.loads(out)
     assert code == 0 and doc["ok"] is True
@@ -75,9 +68,9 @@ def off_by_one_depthwise(monkeypatch):
     monkeypatch.setitem(COST_FORMULAS, Conv2d, wrong)
 
 
-def test_a_wrong_conv_formula_is_caught(monkeypatch, capsys):
+def test_a_wrong_conv_formula_is_caught(monkeypatch, cli):
     off_by_one_depthwise(monkeypatch)
-    code, out, _ = run(capsys, "verify", "mobilenet_v2", "--alpha", "0.35", "--resolution", "64")
+    code, out, _ = cli("verify", "mobilenet_v2", "--alpha", "0.35", "--resolution", "64")
     assert code == 1
     line = next(l for l in out.splitlines() if l.startswith("features.1.conv.0.0 "))
     assert "MISMATCH fvcore: flopcalc" in line and "FlopCounterMode" in line
@@ -102,9 +95,9 @@ def test_a_wrong_shape_is_caught(monkeypatch):
     assert ("features.0.0", "shape") in {(n, c.quantity) for n, c in r.mismatches}
 
 
-def test_grid_mismatch_exits_1(monkeypatch, capsys):
+def test_grid_mismatch_exits_1(monkeypatch, cli):
     off_by_one_depthwise(monkeypatch)
-    code, out, _ = run(capsys, "verify", "--grid", "mobilenet_v1", "--alpha", "0.25", "--resolution", "32")
+    code, out, _ = cli("verify", "--grid", "mobilenet_v1", "--alpha", "0.25", "--resolution", "32")
     assert code == 1 and "MISMATCHES" in out and "1 of 1 configs DISAGREE" in out
 
 
@@ -118,8 +111,8 @@ def test_grid_mismatch_exits_1(monkeypatch, capsys):
     (["verify", "mobilenet_v3"], ["'mobilenet_v3'", "mobilenet_v2"]),
     (["verify", "mobilenet_v2", "--max-memory", "lots"], ["'lots'", "integer >= 1"]),
 ])
-def test_verify_refusals_are_one_line(capsys, argv, words):
-    code, out, err = run(capsys, *argv)
+def test_verify_refusals_are_one_line(cli, argv, words):
+    code, out, err = cli(*argv)
     assert code == 2 and out == "" and err.count("\n") == 1 and "Traceback" not in err
     for w in words:
         assert w in err, (w, err)

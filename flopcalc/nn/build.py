@@ -8,27 +8,17 @@ names, shapes and ``state_dict`` keys are torchvision's: its checkpoints load st
 
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..registry import Registry
 from ..spec import (BLOCK_TYPES, Act, Activation, BatchNorm2d, Conv2d, Dropout, GlobalAvgPool,
                     Layer, Linear, Network, Node, ResidualAdd, SpecError)
 from ..zoo import DEFAULT_CLASSES, get_spec
 
-BUILDERS: dict[type, Callable[..., nn.Module]] = {}
-
-
-def builder(spec_type: type) -> Callable:
-    """Register the module builder of ``spec_type``; a second registration is an error."""
-    def register(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        if spec_type in BUILDERS:
-            raise RuntimeError(f"a builder for {spec_type.__name__} is already registered")
-        BUILDERS[spec_type] = fn
-        return fn
-    return register
+BUILDERS = Registry("builder")
+builder = BUILDERS.register  # @builder(Conv2d) registers a module builder
 
 
 class Add(nn.Module):
