@@ -156,7 +156,7 @@ def _run(args: argparse.Namespace) -> int:
             from .nn.verify import run_cli
         except ImportError as e:
             raise UsageError(f"flopcalc verify: error: needs torch, fvcore and numpy ({e}); install "
-                             "them with: pip install torch==2.13.0 -e '.[torch]'") from None
+                             "them with: pip install torch==2.13.0 'flopcalc[torch]'") from None
         return run_cli(args, resolution_of(args) if (args.resolution or args.rho) else None)
     raise UsageError(f"flopcalc: error: unknown command {args.command!r}")  # argparse prevents this
 
@@ -168,6 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, SpecError) as e:
         message = str(e) if isinstance(e, UsageError) else f"flopcalc: error: {e}"
         sys.stderr.write(message + "\n")
+        return 2
+    except MemoryError:
+        sys.stderr.write("flopcalc: error: out of memory; choose a smaller alpha or resolution\n")
         return 2
     except BrokenPipeError:
         # `flopcalc table ... | head`: the reader left. Point stdout at /dev/null so the

@@ -143,3 +143,14 @@ def test_python_dash_m_runs():
     r = subprocess.run([sys.executable, "-m", "flopcalc", "table", "mobilenet_v2", "--alpha", "nan"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and r.stdout == "" and r.stderr.count("\n") == 1
+
+
+def test_closed_pipe_is_quiet():
+    """`flopcalc table ... | head -n 1`: no traceback when the reader leaves early."""
+    import subprocess
+    import sys
+    proc = subprocess.Popen([sys.executable, "-m", "flopcalc", "table", "mobilenet_v2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    with proc, proc.stderr:
+        proc.stdout.close()  # before the process has written: its first write meets a closed pipe
+        err = proc.stderr.read().decode()
+        assert proc.wait() == 0 and err == ""
