@@ -116,3 +116,18 @@ def test_verify_refusals_are_one_line(cli, argv, words):
     assert code == 2 and out == "" and err.count("\n") == 1 and "Traceback" not in err
     for w in words:
         assert w in err, (w, err)
+
+
+def test_a_module_the_analyzer_does_not_know_is_caught(monkeypatch):
+    from torch import nn
+
+    import flopcalc.nn.verify as verify_module
+    real = verify_module.build
+
+    def with_extra(spec, *args, **kwargs):
+        net = real(spec, *args, **kwargs)
+        net.add_module("extra", nn.Identity())  # built, never analyzed
+        return net
+    monkeypatch.setattr(verify_module, "build", with_extra)
+    r = verify("mobilenet_v1", 0.25, 32)
+    assert [(n, c.quantity) for n, c in r.mismatches] == [("model", "modules")]

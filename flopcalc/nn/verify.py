@@ -65,7 +65,7 @@ class TooLarge(SpecError):
 class Check:
     """One quantity of one module: what the analyzer says and what was measured."""
 
-    quantity: str  # "shape", "params", "numel", "fvcore", "flop_counter", "executed", "values"
+    quantity: str  # "modules", "shape", "params", "numel", "fvcore", "flop_counter", "executed", "values"
     expected: object
     measured: object
     tolerance: float | None = None  # None: exact equality (every count); else |difference| bound
@@ -222,6 +222,7 @@ def verify(model: str, alpha: float = 1.0, resolution: int = 224, num_classes: i
 
     blocks = []
     leaf_names = {r.name for r in a.layers}
+    module_leaves = tuple(n for n, m in net.named_modules() if not m._modules)
     for name, _ in net.named_modules():
         if not name or name in leaf_names:
             continue
@@ -235,6 +236,7 @@ def verify(model: str, alpha: float = 1.0, resolution: int = 224, num_classes: i
     kinds = lambda *ks: [r for r in a.layers if r.kind in ks]  # noqa: E731
     totals = [
         ModuleChecks("model", "total", [
+            Check("modules", tuple(r.name for r in a.layers), module_leaves),
             Check("params", a.total.params, params[""]),
             Check("numel", a.total.params, sum(p.numel() for p in net.parameters())),
             Check("fvcore", FVCORE.total(a.layers), int(flops.total())),
@@ -258,7 +260,7 @@ def verify_grid(models: Iterable[str], alphas=GRID_ALPHAS, resolutions=GRID_RESO
 
 # ----------------------------------------------------------------------------- output
 
-QUANTITY_LABEL = {"shape": "shape", "params": "params", "numel": "sum(p.numel())", "fvcore": "fvcore",
+QUANTITY_LABEL = {"modules": "layer names", "shape": "shape", "params": "params", "numel": "sum(p.numel())", "fvcore": "fvcore",
                   "flop_counter": "FlopCounterMode", "executed": "NumPy executed MAdds",
                   "values": "NumPy output (relative difference)"}
 
@@ -266,6 +268,8 @@ QUANTITY_LABEL = {"shape": "shape", "params": "params", "numel": "sum(p.numel())
 def _value(v: object) -> str:
     if isinstance(v, float):
         return f"{v:.1e}"
+    if isinstance(v, tuple) and v and isinstance(v[0], str):
+        return f"{len(v)} modules"
     if isinstance(v, tuple):
         return "x".join(map(str, v))
     return f"{v:,}" if isinstance(v, int) else str(v)
