@@ -12,6 +12,7 @@ import math
 import sys
 from typing import Callable, Sequence
 
+from .scaling import resolution_from_rho
 from .spec import SpecError
 from .zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION, MODELS
 
@@ -52,7 +53,7 @@ def _integer(what: str, minimum: int) -> Callable[[str], int]:
 
 
 _alpha = _number("alpha", lambda v: v > 0, "a finite number > 0")
-_rho = _number("rho", lambda v: round(DEFAULT_RESOLUTION * v) >= 1,
+_rho = _number("rho", lambda v: resolution_from_rho(v) >= 1,
                f"a finite number with round({DEFAULT_RESOLUTION} * rho) >= 1")
 
 
@@ -71,7 +72,7 @@ def _add_config_args(p: argparse.ArgumentParser, *, alpha_default: float | None 
 
 def resolution_of(args: argparse.Namespace) -> int:
     if args.rho is not None:
-        return round(DEFAULT_RESOLUTION * args.rho)
+        return resolution_from_rho(args.rho)
     return DEFAULT_RESOLUTION if args.resolution is None else args.resolution
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+DEFAULT_RESOLUTION = 224  # both papers' full input size; rho scales from it
+
 
 def make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> int:
     """Round ``v`` channels to the nearest multiple of ``divisor`` (ties up), at least
@@ -18,6 +20,6 @@ def make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> 
     return new_v
 
 
-def resolution_from_rho(rho: float, base: int = 224) -> int:
+def resolution_from_rho(rho: float, base: int = DEFAULT_RESOLUTION) -> int:
     """The MobileNet paper's resolution multiplier: input size ``round(base * rho)``."""
     return round(base * rho)

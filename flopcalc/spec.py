@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import Enum
-from typing import Iterator, Union
+from typing import Union
 
 Shape = tuple  # (C, H, W) or (C,): ints, batch dimension excluded
 
@@ -225,7 +225,7 @@ class InvertedResidual:
 
 @dataclass(frozen=True, slots=True)
 class Network:
-    """The root: a named architecture with its configuration and top-level children."""
+    """The root: a named architecture, its input channels and its top-level children."""
 
     name: str
     in_channels: int
@@ -240,19 +240,8 @@ BLOCK_TYPES: tuple[type, ...] = (Sequential, ConvBNAct, DepthwiseSeparable,
 Node = Union[Layer, Sequential, ConvBNAct, DepthwiseSeparable, InvertedResidual, Network]
 
 
-def iter_layers(node: Node, prefix: str = "") -> Iterator[tuple[str, Layer]]:
-    """Every layer under ``node`` in execution order, with its dotted name."""
-    if isinstance(node, LAYER_TYPES):
-        yield prefix, node
-        return
-    for name, child in node.children():
-        yield from iter_layers(child, f"{prefix}.{name}" if prefix else name)
-
-
 def check_number(name: str, value: object, *, accepted: str) -> float:
     """A finite real number, or a SpecError naming the value and what is accepted."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SpecError(f"{name} must be {accepted}, got {value!r}")
-    if not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise SpecError(f"{name} must be {accepted}, got {value!r}")
     return value

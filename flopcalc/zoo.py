@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
 
-from .scaling import make_divisible
+from .scaling import DEFAULT_RESOLUTION, make_divisible
 from .spec import (Act, ConvBNAct, DepthwiseSeparable, Dropout, GlobalAvgPool,
                    InvertedResidual, Linear, Network, Sequential, SpecError, check_number)
 
-DEFAULT_RESOLUTION = 224
 DEFAULT_CLASSES = 1000
+__all__ = ["DEFAULT_CLASSES", "DEFAULT_RESOLUTION", "MODELS", "get_spec", "mobilenet_v1", "mobilenet_v2"]
 
 # MobileNets (Howard et al. 2017), Table 1: a full 3x3 conv at stride 2 to 32 channels,
 # then 13 depthwise-separable blocks, each given as (c: pointwise output channels,

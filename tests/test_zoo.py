@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 from flopcalc import analyze
-from flopcalc.spec import InvertedResidual, iter_layers
+from flopcalc.analyze import flatten
+from flopcalc.spec import InvertedResidual
 from flopcalc.zoo import get_spec
 
 DATA = Path(__file__).parent / "data"
@@ -111,9 +112,9 @@ def test_v2_block_structure():
     blocks = [b for _, b in spec.children()[0][1].children() if isinstance(b, InvertedResidual)]
     assert len(blocks) == 17  # sum of n in Table 2
     assert [b.residual for b in blocks].count(True) == 10
-    first = dict(iter_layers(blocks[0]))
+    first = {name: layer for name, layer, _ in flatten(blocks[0])}
     assert blocks[0].expand_ratio == 1 and "conv.0.0" in first and first["conv.0.0"].groups == 16 * 2
-    names = [n for n, _ in iter_layers(spec)]
+    names = [n for n, _, _ in flatten(spec)]
     assert len(names) == len(set(names))
 
 
