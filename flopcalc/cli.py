@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from typing import Callable, Sequence
+from typing import Callable, NoReturn, Sequence
 
 from .scaling import resolution_from_rho
 from .spec import SpecError
@@ -24,7 +24,7 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse prints usage + message; we want one line
+    def error(self, message: str) -> NoReturn:  # argparse prints usage + message; we want one line
         raise UsageError(f"{self.prog}: error: {message}")
 
 

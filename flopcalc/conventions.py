@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .analyze import LayerRow
-
-_MULTIPLY_ADDS = ("conv", "depthwise", "pointwise", "linear")
+from .costs import MULTIPLY_ADD_KINDS
 
 
 def elements(shape: tuple) -> int:
@@ -34,7 +33,7 @@ class Convention:
 
 
 def _fvcore(row: LayerRow) -> int:
-    if row.kind in _MULTIPLY_ADDS:
+    if row.kind in MULTIPLY_ADD_KINDS:
         return row.macs
     if row.kind == "batchnorm":  # fvcore charges scale and shift, folded or not
         return (2 if row.spec.affine else 1) * elements(row.output_shape)
@@ -57,6 +56,6 @@ FVCORE = Convention(
 FLOP_COUNTER = Convention(
     "flop_counter",
     "torch.utils.flop_counter.FlopCounterMode: 2 flops per multiply-add of convolution and "
-    "matrix multiply; nothing else", lambda row: 2 * row.macs if row.kind in _MULTIPLY_ADDS else 0)
+    "matrix multiply; nothing else", lambda row: 2 * row.macs)
 
 CONVENTIONS: dict[str, Convention] = {c.name: c for c in (PAPER, FVCORE, FLOP_COUNTER)}

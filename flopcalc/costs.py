@@ -50,6 +50,9 @@ KINDS: dict[str, str] = {
     "dropout": "Dropout",
 }
 
+# The kinds whose formulas have multiply-adds; every other kind has none.
+MULTIPLY_ADD_KINDS = ("pointwise", "depthwise", "conv", "linear")
+
 COST_FORMULAS = Registry("cost formula")
 cost_formula = COST_FORMULAS.register  # @cost_formula(Conv2d) registers a formula
 

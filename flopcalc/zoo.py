@@ -55,11 +55,14 @@ V2_BLOCKS: tuple[tuple[int, int, int, int], ...] = (
 V2_DROPOUT = 0.2  # torchvision
 
 
-def _width(alpha: float) -> Callable[[float], int]:
+RoundChannels = Callable[[float], int]
+
+
+def _width(alpha: float, round_channels: RoundChannels) -> Callable[[float], int]:
     """The channel rule for width multiplier alpha, as one function of a paper width."""
     def channels(c: float) -> int:
         try:
-            return make_divisible(c * alpha, 8)
+            return round_channels(c * alpha)
         except OverflowError:
             raise SpecError(f"alpha {alpha!r} is too large: {c} * alpha channels is not a "
                             "finite number; use a finite alpha > 0") from None
@@ -74,8 +77,11 @@ def _head(in_c: int, num_classes: int, dropout: float) -> tuple:
     )
 
 
-def mobilenet_v1(alpha: float = 1.0, num_classes: int = DEFAULT_CLASSES) -> Network:
-    ch = _width(alpha)
+def mobilenet_v1(alpha: float = 1.0, num_classes: int = DEFAULT_CLASSES,
+                 round_channels: RoundChannels = make_divisible) -> Network:
+    """MobileNet V1 at width ``alpha``; ``round_channels`` turns ``c * alpha`` into a
+    channel count (torchvision's ``make_divisible`` by default; TF-Slim truncates)."""
+    ch = _width(alpha, round_channels)
     c_in = ch(V1_STEM)
     features: list = [ConvBNAct(3, c_in, 3, 2, act=Act.RELU)]
     for c, s in V1_BLOCKS:
@@ -87,8 +93,10 @@ def mobilenet_v1(alpha: float = 1.0, num_classes: int = DEFAULT_CLASSES) -> Netw
     ) + _head(c_in, num_classes, V1_DROPOUT))
 
 
-def mobilenet_v2(alpha: float = 1.0, num_classes: int = DEFAULT_CLASSES) -> Network:
-    ch = _width(alpha)
+def mobilenet_v2(alpha: float = 1.0, num_classes: int = DEFAULT_CLASSES,
+                 round_channels: RoundChannels = make_divisible) -> Network:
+    """MobileNet V2 at width ``alpha``, channels rounded by ``round_channels``."""
+    ch = _width(alpha, round_channels)
     c_in = ch(V2_STEM)
     features: list = [ConvBNAct(3, c_in, 3, 2)]
     for t, c, n, s in V2_BLOCKS:
@@ -97,7 +105,7 @@ def mobilenet_v2(alpha: float = 1.0, num_classes: int = DEFAULT_CLASSES) -> Netw
             features.append(InvertedResidual(c_in, c_out, s if i == 0 else 1, t))
             c_in = c_out
     # The last conv is never narrowed: 1280 * max(1, alpha), rounded the same way.
-    last = _width(max(1.0, alpha))(V2_LAST)
+    last = _width(max(1.0, alpha), round_channels)(V2_LAST)
     features.append(ConvBNAct(c_in, last, 1))
     return Network("mobilenet_v2", 3, (
         ("features", Sequential(tuple((str(i), f) for i, f in enumerate(features)))),

@@ -149,7 +149,8 @@ def test_closed_pipe_is_quiet():
     """`flopcalc table ... | head -n 1`: no traceback when the reader leaves early."""
     import subprocess
     import sys
-    proc = subprocess.Popen([sys.executable, "-m", "flopcalc", "table", "mobilenet_v2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "-m", "flopcalc", "table", "mobilenet_v2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     with proc, proc.stderr:
         proc.stdout.close()  # before the process has written: its first write meets a closed pipe
         err = proc.stderr.read().decode()

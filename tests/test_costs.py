@@ -8,8 +8,7 @@ from itertools import product
 import pytest
 from hypothesis import given, strategies as st
 
-from flopcalc.costs import (COST_FORMULAS, ShapeError, conv2d_padding_macs, layer_cost,
-                            linear_cost, out_size)
+from flopcalc.costs import COST_FORMULAS, ShapeError, conv2d_padding_macs, layer_cost, out_size
 from flopcalc.spec import LAYER_TYPES, BatchNorm2d, Conv2d, Linear
 from flopcalc import separable
 from strategies import conv_case, separable_args

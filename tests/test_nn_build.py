@@ -22,7 +22,7 @@ MODELS = ["mobilenet_v1", "mobilenet_v2"]
 def test_every_spec_kind_has_a_cost_formula_and_a_builder():
     assert set(LAYER_TYPES) == set(COST_FORMULAS) == set(BUILDERS)
     for block in BLOCK_TYPES:  # blocks have no formula of their own: they expand
-        assert callable(getattr(block, "children")) and block not in BUILDERS
+        assert callable(block.children) and block not in BUILDERS
 
 
 def test_a_second_builder_is_refused():
@@ -62,8 +62,8 @@ def torchvision_v2_state_dict(alpha: float) -> list[tuple[str, tuple[int, ...]]]
     c_in = div8(32 * alpha)
     keys += conv_bn("features.0", c_in, 3, 3)
     i = 1
-    for t, c, n, s in [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
-                       (6, 160, 3, 2), (6, 320, 1, 1)]:
+    for t, c, n, _s in [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
+                        (6, 160, 3, 2), (6, 320, 1, 1)]:
         c_out = div8(c * alpha)
         for _ in range(n):
             hidden, j = c_in * t, 0

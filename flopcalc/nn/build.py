@@ -67,8 +67,11 @@ def _batchnorm2d(s: BatchNorm2d) -> nn.Module:
 @builder(Activation)
 def _activation(s: Activation) -> nn.Module:
     # in place, as torchvision: fvcore then sees aten::relu_ / aten::hardtanh_
-    return {Act.RELU: lambda: nn.ReLU(inplace=True), Act.RELU6: lambda: nn.ReLU6(inplace=True),
-            Act.IDENTITY: nn.Identity}[s.fn]()
+    if s.fn is Act.RELU:
+        return nn.ReLU(inplace=True)
+    if s.fn is Act.RELU6:
+        return nn.ReLU6(inplace=True)
+    return nn.Identity()
 
 
 @builder(ResidualAdd)

@@ -26,6 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ..analyze import Analysis, analyze
 from ..conventions import FLOP_COUNTER, FVCORE, elements
+from ..costs import MULTIPLY_ADD_KINDS
 from ..spec import BatchNorm2d, SpecError
 from ..zoo import DEFAULT_CLASSES, get_spec
 from .build import build
@@ -170,7 +171,7 @@ def _reference_checks(a: Analysis, net: nn.Module, x: torch.Tensor, outputs: dic
         scale = max(float(abs(torch_out).max()), 1e-30)
         err = float(abs(run.outputs[r.name] - torch_out).max()) / scale
         m.checks.append(Check("values", 0.0, err, REFERENCE_RTOL))
-        if r.kind in ("conv", "depthwise", "pointwise", "linear"):
+        if r.kind in MULTIPLY_ADD_KINDS:
             m.checks.append(Check("executed", r.macs, run.executed[r.name].macs // x.shape[0]))
             padding[r.name] = run.executed[r.name].padding_macs // x.shape[0]
     return padding
@@ -204,7 +205,7 @@ def verify(model: str, alpha: float = 1.0, resolution: int = 224, num_classes: i
     by_operator = flops.by_operator()
     params = parameter_count(net)
 
-    with torch.no_grad(), FlopCounterMode(display=False, depth=None) as counter:
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
         net(x)
     # FlopCounterMode names modules "<root class>.<qualified name>"; "Global" is the total.
     fc: dict[str, int] = {}
@@ -260,8 +261,8 @@ def verify_grid(models: Iterable[str], alphas=GRID_ALPHAS, resolutions=GRID_RESO
 
 # ----------------------------------------------------------------------------- output
 
-QUANTITY_LABEL = {"modules": "layer names", "shape": "shape", "params": "params", "numel": "sum(p.numel())", "fvcore": "fvcore",
-                  "flop_counter": "FlopCounterMode", "executed": "NumPy executed MAdds",
+QUANTITY_LABEL = {"modules": "layer names", "shape": "shape", "params": "params", "numel": "sum(p.numel())",
+                  "fvcore": "fvcore", "flop_counter": "FlopCounterMode", "executed": "NumPy executed MAdds",
                   "values": "NumPy output (relative difference)"}
 
 
