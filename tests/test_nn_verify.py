@@ -104,7 +104,9 @@ def test_grid_mismatch_exits_1(monkeypatch, cli):
 @pytest.mark.parametrize("argv, words", [
     (["verify", "mobilenet_v2", "--alpha", "300"], ["needs about", "GB", "--max-memory"]),
     (["verify", "mobilenet_v2", "--resolution", "60000"], ["needs about", "largest activation"]),
-    (["verify", "mobilenet_v1", "--max-memory", "1000000"], ["needs about", "over the limit of 1.00 MB"]),
+    (["verify", "mobilenet_v1", "--max-memory", "1000000"], ["needs about", "over the limit of 1,000,000 bytes"]),
+    (["verify", "mobilenet_v2", "--resolution", "2000", "--reference", "--max-memory", "8000000000"],
+     ["every layer's output kept for --reference"]),
     (["verify", "--grid", "--alpha", "500"], ["needs about"]),
     (["verify"], ["MODEL is required unless --grid"]),
     (["verify", "mobilenet_v2", "--alpha", "0"], ["'0'", "> 0"]),

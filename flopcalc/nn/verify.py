@@ -125,18 +125,24 @@ def default_memory_limit() -> int:
         return 4 << 30
 
 
-def _gb(n: int) -> str:
-    return f"{n / 1e9:.2f} GB" if n >= 1e7 else f"{n / 1e6:.2f} MB"
+def _size(n: int) -> str:
+    human = f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.2f} MB"
+    return f"{n:,} bytes ({human})"
 
 
-def check_fits(a: Analysis, limit: int) -> None:
+def check_fits(a: Analysis, limit: int, reference: bool = False) -> None:
     weights, act, where = memory_estimate(a)
     need = weights + 3 * act  # input, output and the tracer's copy of the largest map
+    kept = ""
+    if reference:  # every layer's output kept: float32 from torch, two float64 copies
+        outputs = sum(elements(r.output_shape) for r in a.layers) * BYTES_PER_VALUE * 5
+        need += outputs
+        kept = f", every layer's output kept for --reference {_size(outputs)}"
     if need > limit:
         raise TooLarge(
-            f"{_describe(a)} needs about {_gb(need)} (parameters and buffers {_gb(weights)}, largest "
-            f"activation {_gb(act)} at {where}, counted 3 times), over the limit of {_gb(limit)}; "
-            "choose a smaller alpha or resolution, or raise --max-memory")
+            f"{_describe(a)} needs about {_size(need)}: parameters and buffers {_size(weights)}, "
+            f"largest activation {_size(act)} at {where}, counted 3 times{kept}; over the limit "
+            f"of {_size(limit)}; choose a smaller alpha or resolution, or raise --max-memory")
 
 
 def _describe(a: Analysis) -> str:
@@ -144,12 +150,14 @@ def _describe(a: Analysis) -> str:
     return f"{a.model} alpha={c['alpha']:g} resolution={c['resolution']}"
 
 
-def _output_hooks(net: nn.Module, names: Iterable[str], seen: dict[str, torch.Tensor]) -> list:
+def _output_hooks(net: nn.Module, names: Iterable[str], seen: dict[str, object], keep: bool) -> list:
+    """Record each named module's output: the tensor itself when ``keep``, else its shape."""
     modules = dict(net.named_modules())
     handles = []
     for name in names:
         def hook(module, inputs, output, name=name):
-            seen[name] = output.detach().clone()  # in-place activations rewrite the tensor later
+            # a copy: the in-place activation that follows rewrites the tensor
+            seen[name] = output.detach().clone() if keep else tuple(output.shape)
         handles.append(modules[name].register_forward_hook(hook))
     return handles
 
@@ -157,7 +165,7 @@ def _output_hooks(net: nn.Module, names: Iterable[str], seen: dict[str, torch.Te
 REFERENCE_RTOL = 1e-4  # float32 torch against float64 NumPy, relative to the layer's largest value
 
 
-def _reference_checks(a: Analysis, net: nn.Module, x: torch.Tensor, outputs: dict[str, torch.Tensor],
+def _reference_checks(a: Analysis, net: nn.Module, x: torch.Tensor, outputs: dict[str, object],
                       layers: list[ModuleChecks]) -> dict[str, int]:
     """Run the NumPy reference kernels; add its checks to ``layers``; return padding MAdds."""
     from .reference import forward
@@ -167,7 +175,7 @@ def _reference_checks(a: Analysis, net: nn.Module, x: torch.Tensor, outputs: dic
                   x.double().numpy(), keep_outputs=True)
     padding = {}
     for m, r in zip(layers, a.layers):
-        torch_out = outputs[r.name].double().numpy()
+        torch_out = outputs[r.name].double().numpy()  # type: ignore[attr-defined]
         scale = max(float(abs(torch_out).max()), 1e-30)
         err = float(abs(run.outputs[r.name] - torch_out).max()) / scale
         m.checks.append(Check("values", 0.0, err, REFERENCE_RTOL))
@@ -185,20 +193,20 @@ def verify(model: str, alpha: float = 1.0, resolution: int = 224, num_classes: i
     their executed multiply-adds against the formula, and the share that multiplies padding.
     """
     a = analyze(model, alpha, resolution, num_classes)
-    check_fits(a, default_memory_limit() if max_memory is None else max_memory)
+    check_fits(a, default_memory_limit() if max_memory is None else max_memory, reference)
     parameter_count = _fvcore()[1]
 
     torch.manual_seed(0)
     net = build(get_spec(model, alpha, num_classes)).eval()
     x = torch.randn(1, *a.input_shape)
 
-    outputs: dict[str, torch.Tensor] = {}
-    handles = _output_hooks(net, (r.name for r in a.layers), outputs)
+    outputs: dict[str, object] = {}
+    handles = _output_hooks(net, (r.name for r in a.layers), outputs, keep=reference)
     with torch.no_grad():
         net(x)
     for h in handles:
         h.remove()
-    shapes = {name: tuple(t.shape[1:]) for name, t in outputs.items()}
+    shapes = {name: tuple(getattr(o, "shape", o)[1:]) for name, o in outputs.items()}
 
     flops = fvcore_flops(net, x)
     by_module = flops.by_module()
