@@ -54,3 +54,28 @@ def run(command: str) -> str:
         assert flag == "-n", command
         lines = lines[: int(n)] if tool == "head" else lines[-int(n):]
     return "".join(lines)
+
+
+PYTHON = re.compile(r"```python\n(.*?)```", re.S)
+
+
+def python_blocks(text: str) -> list[str]:
+    return [m.group(1) for m in PYTHON.finditer(text)]
+
+
+def run_python(block: str) -> None:
+    """Execute a README Python block; a line ``expr  # value`` must evaluate to ``value``
+    (compared as ``repr``, or ``str`` for reprs that are not code)."""
+    env: dict = {}
+    for line in block.splitlines():
+        code, _, shown = line.partition("  # ")
+        if not code.strip() or code.lstrip().startswith("#"):
+            continue
+        try:
+            compiled = compile(code, "README.md", "eval")
+        except SyntaxError:  # a statement: import, assignment
+            exec(code, env)
+            continue
+        value = eval(compiled, env)
+        if shown:
+            assert shown.strip() in (repr(value), str(value)), (code, value, shown)
