@@ -154,7 +154,7 @@ def _run(args: argparse.Namespace) -> int:
             raise UsageError("flopcalc verify: error: MODEL is required unless --grid is given "
                              f"(one of: {', '.join(MODELS)})")
         try:
-            from .nn.verify import run_cli
+            from .nn.report import run_cli
         except ImportError as e:
             raise UsageError(f"flopcalc verify: error: needs torch, fvcore and numpy ({e}); install "
                              "them with: pip install torch==2.13.0 'flopcalc[torch]'") from None
