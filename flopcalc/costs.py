@@ -95,7 +95,7 @@ def conv2d_cost(layer: Conv2d, x: Shape) -> LayerCost:
                          f"dilation {layer.dilation}) on a {h}x{w} map leaves {h_out}x{w_out}: "
                          "the feature map vanishes")
     weights = d_k * d_k * (m // g) * n
-    if g > 1 and g == m == n:  # Conv2d.is_depthwise
+    if g > 1 and g == m == n:  # one filter per channel
         kind = "depthwise"
     elif d_k == 1 and g == 1:
         kind = "pointwise"

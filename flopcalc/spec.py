@@ -73,10 +73,6 @@ class Conv2d:
             raise SpecError(f"Conv2d: groups={self.groups} must divide in_c={self.in_c} "
                             f"and out_c={self.out_c}")
 
-    @property
-    def is_depthwise(self) -> bool:
-        return self.groups > 1 and self.groups == self.in_c == self.out_c
-
 
 @dataclass(frozen=True, slots=True)
 class BatchNorm2d:
