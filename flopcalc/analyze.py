@@ -41,6 +41,7 @@ class Analysis:
     layers: tuple[LayerRow, ...]
     total: Total
     by_kind: dict[str, Total]
+    spec: Network
 
     def layer(self, name: str) -> LayerRow:
         for row in self.layers:
@@ -51,10 +52,16 @@ class Analysis:
 
 def check_resolution(resolution: object) -> tuple[int, int]:
     """A positive int, or a (height, width) pair of them."""
-    pair = resolution if isinstance(resolution, tuple) else (resolution, resolution)
+    pair = tuple(resolution) if isinstance(resolution, (tuple, list)) else (resolution, resolution)
     if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in pair):
         raise SpecError(f"resolution must be a positive integer (or a pair of them), got {resolution!r}")
-    return pair
+    return pair  # type: ignore[return-value]
+
+
+def check_batch(batch: object) -> int:
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise SpecError(f"batch must be an integer >= 1, got {batch!r}")
+    return batch
 
 
 def flatten(node: Node, prefix: str = "") -> tuple[tuple[str, Layer, int], ...]:
@@ -134,28 +141,69 @@ def totals(rows: list[LayerRow] | tuple[LayerRow, ...]) -> tuple[Total, dict[str
 
 
 def analyze(model: str | Network, alpha: float = 1.0, resolution: int | tuple[int, int] = DEFAULT_RESOLUTION,
-            num_classes: int = DEFAULT_CLASSES) -> Analysis:
+            num_classes: int = DEFAULT_CLASSES, *, batch: int = 1) -> Analysis:
     """Per-layer output shapes, parameters and multiply-adds of a model.
 
     ``model`` is a zoo name (``"mobilenet_v1"``, ``"mobilenet_v2"``) built with width
     multiplier ``alpha`` and ``num_classes``, or a :class:`~flopcalc.spec.Network` (then
     ``alpha`` and ``num_classes`` are the spec's own business and are ignored).
+    ``resolution`` is the input size, or a (height, width) pair.
 
     Totals count every learnable parameter (what ``sum(p.numel())`` gives on the built
-    model) and the conv + fully connected multiply-adds (the papers' Mult-Adds).
+    model) and the conv + fully connected multiply-adds (the papers' Mult-Adds) for a
+    batch of ``batch`` inputs; shapes are per input.
     """
     h, w = check_resolution(resolution)
+    check_batch(batch)
     if isinstance(model, Network):
         spec = model
-        config = {"resolution": h if h == w else [h, w]}
+        config = {"resolution": [h, w], "batch": batch}
     else:
         spec = get_spec(model, alpha, num_classes)
-        config = {"alpha": float(alpha), "resolution": h if h == w else [h, w],
-                  "num_classes": num_classes}
+        config = {"alpha": float(alpha), "resolution": [h, w], "num_classes": num_classes, "batch": batch}
     x = (spec.in_channels, h, w)
     rows, _ = walk(spec, x)
+    if batch != 1:
+        rows = [r._replace(macs=r.macs * batch) for r in rows]
     total, by_kind = totals(rows)
-    return Analysis(spec.name, config, x, tuple(rows), total, by_kind)
+    return Analysis(spec.name, config, x, tuple(rows), total, by_kind, spec)
+
+
+def block_rows(a: Analysis, depth: int) -> list[LayerRow]:
+    """The analysis summed into the blocks ``depth`` levels below the root (1: the
+    network's top-level children), as torchinfo's ``depth`` shows them; a layer above that
+    depth stays a row of its own. The rows partition the layers, so they add up to the total."""
+    rows: list[LayerRow] = []
+    layers = a.layers
+
+    def visit(node: Node, name: str, level: int, start: int) -> int:
+        """Add ``node``'s row(s); return the index of the first layer after it."""
+        if type(node) in COST_FORMULAS:
+            rows.append(layers[start])
+            return start + 1
+        if level >= depth and name:
+            end = start + len(_flat(node))
+            part = layers[start:end]
+            rows.append(LayerRow(name, block_kind(node), node, part[0].input_shape, part[-1].output_shape,
+                                 sum(r.params for r in part), sum(r.macs for r in part)))
+            return end
+        for child_name, child in node.children():
+            start = visit(child, f"{name}.{child_name}" if name else child_name, level + 1, start)
+        return start
+
+    visit(a.spec, "", 0, 0)
+    return rows
+
+
+def block_kind(node: Node) -> str:
+    """``InvertedResidual`` -> ``inverted_residual``: a block row's kind."""
+    import re
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", type(node).__name__).lower()
+
+
+def top_rows(a: Analysis, n: int) -> list[LayerRow]:
+    """The ``n`` layers with the most multiply-adds (then parameters), most expensive first."""
+    return sorted(a.layers, key=lambda r: (-r.macs, -r.params))[:n]
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
 """Command line: ``flopcalc table | separable | models | verify``.
 
 Start-up is kept light (argparse and the pure-Python core): torch, fvcore and numpy are
-imported only by ``verify``. Bad input ends in one line on stderr that names the value
-and what is accepted, with exit status 2; never a traceback.
+imported only by the commands that need them. Exit status: 0 done; 1 the command ran and
+its answer is "no" (``verify`` found a mismatch); 2 the command could not do its job: bad
+input, a missing dependency, output that cannot be written. Every exit 2 is one line on
+stderr that names the value and what is accepted; never a traceback.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ import math
 import sys
 from typing import Callable, NoReturn, Sequence
 
+from .output import BUILTIN_FORMATS, FormatError, check_format
 from .scaling import resolution_from_rho
 from .spec import SpecError
 from .zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION, MODELS
 
-FORMATS = ("plain", "github", "csv", "json")
+VERSION = "0.1.0"
 
 
 class UsageError(Exception):
@@ -52,25 +55,53 @@ def _integer(what: str, minimum: int) -> Callable[[str], int]:
     return parse
 
 
+def _resolution(text: str) -> int | tuple[int, int]:
+    """``224`` or ``HEIGHTxWIDTH`` (``320x240``)."""
+    parts = text.lower().split("x")
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) not in (1, 2) or min(values) < 1:
+        raise argparse.ArgumentTypeError(
+            f"resolution must be an integer >= 1 or HEIGHTxWIDTH (such as 320x240), got {text!r}")
+    return values[0] if len(values) == 1 else (values[0], values[1])
+
+
+def _format(text: str) -> str:
+    try:
+        return check_format(text)
+    except FormatError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 _alpha = _number("alpha", lambda v: v > 0, "a finite number > 0")
 _rho = _number("rho", lambda v: resolution_from_rho(v) >= 1,
                f"a finite number with round({DEFAULT_RESOLUTION} * rho) >= 1")
 
+FORMAT_HELP = (f"output format: {', '.join(BUILTIN_FORMATS)} (built in), or any of tabulate's table formats "
+               "(grid, rst, latex_booktabs, html, tsv, mediawiki, ...; needs tabulate); default plain")
+
+
+def _add_format(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", type=_format, default="plain", metavar="FORMAT", help=FORMAT_HELP)
+
 
 def _add_config_args(p: argparse.ArgumentParser, *, alpha_default: float | None = 1.0) -> None:
-    p.add_argument("--alpha", type=_alpha, default=alpha_default,
-                   help="width multiplier alpha > 0 (default 1.0" + (
+    p.add_argument("--alpha", type=_alpha, default=alpha_default, metavar="A",
+                   help="width multiplier alpha, any finite A > 0 (default 1.0" + (
                        "; with --grid, every grid alpha)" if alpha_default is None else ")"))
     res = p.add_mutually_exclusive_group()
-    res.add_argument("--resolution", type=_integer("resolution", 1), default=None,
-                     help=f"input height and width in pixels (default {DEFAULT_RESOLUTION})")
-    res.add_argument("--rho", type=_rho, default=None,
-                     help=f"resolution multiplier: input {DEFAULT_RESOLUTION} * rho, rounded")
-    p.add_argument("--classes", type=_integer("classes", 1), default=DEFAULT_CLASSES,
-                       help=f"number of classes (default {DEFAULT_CLASSES})")
+    res.add_argument("--resolution", type=_resolution, default=None, metavar="R",
+                     help=f"input size in pixels: R for R x R, or HEIGHTxWIDTH such as 320x240 "
+                          f"(default {DEFAULT_RESOLUTION})")
+    res.add_argument("--rho", type=_rho, default=None, metavar="P",
+                     help=f"resolution multiplier: input round({DEFAULT_RESOLUTION} * P) square")
+    p.add_argument("--classes", type=_integer("classes", 1), default=DEFAULT_CLASSES, metavar="N",
+                   help=f"number of classes, N >= 1 (default {DEFAULT_CLASSES})")
 
 
-def resolution_of(args: argparse.Namespace) -> int:
+def resolution_of(args: argparse.Namespace) -> int | tuple[int, int]:
     if args.rho is not None:
         return resolution_from_rho(args.rho)
     return DEFAULT_RESOLUTION if args.resolution is None else args.resolution
@@ -78,76 +109,107 @@ def resolution_of(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="flopcalc", description=(
-        "Exact output sizes, parameters and multiply-adds (MAdds) of MobileNet V1 and V2."))
-    parser.add_argument("--version", action="version", version="%(prog)s 0.1.0")
+        "Exact output sizes, parameters and multiply-adds (macs) of MobileNet V1 and V2."))
+    parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    models = ", ".join(MODELS)
 
-    p = sub.add_parser("table", help="per-layer shapes, params and MAdds of a model")
-    p.add_argument("model", metavar="MODEL", choices=tuple(MODELS),
-                   help=f"one of: {', '.join(MODELS)}")
+    p = sub.add_parser("table", help="per-layer shapes, params and macs of a model",
+                       description="Per-layer shapes, params and multiply-adds (macs) of a model, then the "
+                                   "totals by layer kind.")
+    p.add_argument("model", metavar="MODEL", choices=tuple(MODELS), help=f"one of: {models}")
     _add_config_args(p)
-    p.add_argument("--format", choices=FORMATS, default="plain")
+    p.add_argument("--batch", type=_integer("batch", 1), default=1, metavar="N",
+                   help="macs for a batch of N inputs (params do not change; shapes stay per input; default 1)")
+    view = p.add_mutually_exclusive_group()
+    view.add_argument("--depth", type=_integer("depth", 1), default=None, metavar="D",
+                      help="rows for the blocks D levels down (1: features, avgpool, classifier; 2: each "
+                           "block of features), each summing its layers, as torchinfo's depth")
+    view.add_argument("--top", type=_integer("top", 1), default=None, metavar="N",
+                      help="only the N layers with the most macs, most expensive first")
+    view.add_argument("--totals", action="store_true",
+                      help="only the totals by layer kind and the total (with --format csv: the totals as CSV; "
+                           "the layer CSV has no total row, its macs column sums to the total)")
+    _add_format(p)
 
-    p = sub.add_parser("separable", help="standard vs depthwise-separable cost of one conv layer")
-    p.add_argument("--kernel", type=_integer("kernel", 1), required=True, help="D_K")
-    p.add_argument("--in", dest="in_c", type=_integer("in", 1), required=True, help="M, input channels")
-    p.add_argument("--out", dest="out_c", type=_integer("out", 1), required=True, help="N, output channels")
-    p.add_argument("--size", type=_integer("size", 1), required=True, help="D_F, input height and width")
-    p.add_argument("--stride", type=_integer("stride", 1), default=1)
-    p.add_argument("--format", choices=FORMATS, default="plain")
+    p = sub.add_parser("separable", help="standard vs depthwise-separable cost of one conv layer",
+                       description="One convolution D_K x D_K, M -> N channels on a D_F x D_F map: the "
+                                   "standard conv against its depthwise + pointwise factorization (the "
+                                   "MobileNet paper's eq. (1), (4) and (5)).")
+    p.add_argument("--kernel", type=_integer("kernel", 1), required=True, metavar="D_K",
+                   help="kernel size D_K; padding is (D_K - 1) // 2, so an odd kernel at stride 1 keeps "
+                        "the map size and an even kernel shrinks it by one")
+    p.add_argument("--in", dest="in_c", type=_integer("in", 1), required=True, metavar="M",
+                   help="M, input channels")
+    p.add_argument("--out", dest="out_c", type=_integer("out", 1), required=True, metavar="N",
+                   help="N, output channels")
+    p.add_argument("--size", type=_integer("size", 1), required=True, metavar="D_F",
+                   help="D_F, input height and width")
+    p.add_argument("--stride", type=_integer("stride", 1), default=1, metavar="S",
+                   help="stride of the standard and the depthwise conv (default 1)")
+    _add_format(p)
 
-    sub.add_parser("models", help="the available models and their options")
+    p = sub.add_parser("models", help="the available models and their options")
+    _add_format(p)
 
-    p = sub.add_parser("verify", help="build the PyTorch model and check every figure against fvcore")
+    p = sub.add_parser("verify", help="build the PyTorch model and check every figure against fvcore",
+                       description="Build the real PyTorch model from the same spec and check every layer's "
+                                   "output shape, params and counts against fvcore and torch's "
+                                   "FlopCounterMode. Exit 0 when all agree, 1 on any mismatch.")
     p.add_argument("model", metavar="MODEL", nargs="?", choices=tuple(MODELS),
-                   help=f"one of: {', '.join(MODELS)} (with --grid: both when left out)")
+                   help=f"one of: {models} (with --grid: all of them when left out)")
     _add_config_args(p, alpha_default=None)
     p.add_argument("--grid", action="store_true", help=(
         "check every model x alpha {0.35, 0.5, 0.75, 1.0, 1.4} x resolution {96, ..., 224}"))
     p.add_argument("--reference", action="store_true", help=(
-        "also run the NumPy reference kernels: outputs vs torch, executed vs formula MAdds, "
-        "and the MAdds that multiply zero padding"))
+        "also run the NumPy reference kernels: outputs vs torch, executed vs formula macs, "
+        "and the macs that multiply zero padding"))
     p.add_argument("--max-memory", type=_integer("max-memory", 1), default=None, metavar="BYTES",
                    help="refuse a model whose estimated size exceeds this (default: half of RAM)")
-    p.add_argument("--format", choices=FORMATS, default="plain")
+    _add_format(p)
     return parser
 
 
 def _models_text() -> str:
-    lines = ["models:"]
-    for m in MODELS.values():
-        lines.append(f"  {m.name:<14} {m.title} ({m.source})")
-    lines += [
-        "",
+    return "\n".join([
         "options (table, verify):",
         "  --alpha A        width multiplier, any finite A > 0 (default 1.0); channels",
         "                   make_divisible(c * A, 8) as torchvision; V2's last conv 1280 * max(1, A)",
-        f"  --resolution R   input R x R, any integer R >= 1 (default {DEFAULT_RESOLUTION})",
+        f"  --resolution R   input R x R or HEIGHTxWIDTH, integers >= 1 (default {DEFAULT_RESOLUTION})",
         f"  --rho P          input round({DEFAULT_RESOLUTION} * P)",
         f"  --classes N      classifier outputs, N >= 1 (default {DEFAULT_CLASSES})",
-    ]
-    return "\n".join(lines) + "\n"
+    ])
 
 
 def _run(args: argparse.Namespace) -> int:
+    from .output import render
     if args.command == "models":
-        sys.stdout.write(_models_text())
+        from .render import models_document
+        emit(render(models_document(MODELS.values(), _models_text()), args.format))
         return 0
     if args.command == "separable":
         from .analyze import separable
-        from .render import render_separable
+        from .render import separable_document
         try:
             s = separable(args.kernel, args.in_c, args.out_c, args.size, args.stride)
         except SpecError as e:
             raise UsageError(f"flopcalc separable: error: --size {args.size} is too small for "
                              f"this kernel and stride ({e})") from None
-        sys.stdout.write(render_separable(s, args.format))
+        emit(render(separable_document(s), args.format))
         return 0
     if args.command == "table":
-        from .analyze import analyze
-        from .render import render_table
-        a = analyze(args.model, args.alpha, resolution_of(args), args.classes)
-        sys.stdout.write(render_table(a, args.format))
+        from .analyze import analyze, block_rows, top_rows
+        from .render import table_document
+        a = analyze(args.model, args.alpha, resolution_of(args), args.classes, batch=args.batch)
+        if args.depth is not None:
+            doc = table_document(a, block_rows(a, args.depth), shown=f"blocks to depth {args.depth}")
+            doc.data["config"]["depth"] = args.depth
+        elif args.top is not None:
+            doc = table_document(a, top_rows(a, args.top), shown=f"the {args.top} layers with the most macs")
+            doc.data["config"]["top"] = args.top
+        else:
+            doc = table_document(a, totals_only=args.totals)
+        emit(render(doc, args.format))
         return 0
     if args.command == "verify":
         if args.model is None and not args.grid:
@@ -162,23 +224,48 @@ def _run(args: argparse.Namespace) -> int:
     raise UsageError(f"flopcalc: error: unknown command {args.command!r}")  # argparse prevents this
 
 
+class OutputError(Exception):
+    """stdout cannot be written (a full disk, a closed file); not the user's input."""
+
+
+def emit(text: str) -> None:
+    """Write a command's output; a failure to write is an :class:`OutputError`."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        raise OutputError(f"flopcalc: error: cannot write output: {e.strerror or e}") from None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush of what could not be
+    written does not print a second error."""
+    import os
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return _run(args)
-    except (UsageError, SpecError) as e:
-        message = str(e) if isinstance(e, UsageError) else f"flopcalc: error: {e}"
+    except (UsageError, SpecError, OutputError) as e:
+        message = f"flopcalc: error: {e}" if isinstance(e, SpecError) else str(e)
+        if isinstance(e, OutputError):
+            _silence_stdout()
         sys.stderr.write(message + "\n")
         return 2
     except MemoryError:
         sys.stderr.write("flopcalc: error: out of memory; choose a smaller alpha or resolution\n")
         return 2
     except BrokenPipeError:
-        # `flopcalc table ... | head`: the reader left. Point stdout at /dev/null so the
-        # interpreter's final flush does not complain, and stop quietly.
-        import os
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        # `flopcalc table ... | head`: the reader left; stop quietly.
+        _silence_stdout()
         return 0
     except KeyboardInterrupt:
         sys.stderr.write("flopcalc: interrupted\n")

@@ -23,7 +23,7 @@ def tiny(stride: int = 1, out_c: int = 8) -> Network:
 
 def test_custom_network():
     a = analyze(tiny(), resolution=(32, 16))
-    assert a.model == "tiny" and a.config == {"resolution": [32, 16]}
+    assert a.model == "tiny" and a.config == {"resolution": [32, 16], "batch": 1}
     assert [r.name for r in a.layers] == ["stem.0", "stem.1", "stem.2", "block.0.0", "block.0.1",
                                            "block.0.2", "block.add", "pool", "fc"]
     assert a.layer("stem.0").output_shape == (8, 16, 8)

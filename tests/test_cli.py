@@ -13,19 +13,19 @@ from flopcalc import analyze
 from flopcalc.cli import main
 
 
-def test_table_json_schema(cli):
+def test_table_json(cli):
     code, out, err = cli("table", "mobilenet_v2", "--alpha", "0.75", "--format", "json")
     assert code == 0 and err == ""
     doc = json.loads(out)
-    assert set(doc) == {"model", "config", "layers", "total", "by_kind"}
-    assert doc["model"] == "mobilenet_v2"
-    assert doc["config"] == {"alpha": 0.75, "resolution": 224, "num_classes": 1000}
+    assert list(doc) == ["command", "model", "config", "layers", "total", "by_kind"]
+    assert doc["command"] == "table" and doc["model"] == "mobilenet_v2"
+    assert doc["config"] == {"alpha": 0.75, "resolution": [224, 224], "num_classes": 1000, "batch": 1}
     assert doc["total"] == {"params": 2_636_424, "macs": 209_069_792}
     for layer in doc["layers"]:
-        assert set(layer) == {"name", "kind", "input_shape", "output_shape", "params", "macs"}
+        assert list(layer) == ["name", "kind", "op", "input_shape", "output_shape", "params", "macs"]
         assert all(type(d) is int for d in layer["input_shape"] + layer["output_shape"])
         assert type(layer["params"]) is int and type(layer["macs"]) is int
-    assert doc["layers"][0]["input_shape"] == [3, 224, 224]
+    assert doc["layers"][0]["input_shape"] == [3, 224, 224] and doc["layers"][0]["op"] == "3x3/2"
     assert doc["layers"][-1]["output_shape"] == [1000]
     assert sum(l["params"] for l in doc["layers"]) == doc["total"]["params"]
     assert sum(l["macs"] for l in doc["layers"]) == doc["total"]["macs"]
@@ -41,17 +41,76 @@ def test_table_plain_has_totals_and_notes(cli):
     assert "input=3x192x192" in out
     a = analyze("mobilenet_v1", resolution=192)
     assert f"{a.total.macs:,}" in out and f"{a.total.params:,}" in out
-    assert "MAdds: multiply-adds of conv and fully connected layers" in out
+    assert "macs: multiply-adds of conv and fully connected layers" in out
 
 
-def test_table_csv(cli):
-    code, out, _ = cli("table", "mobilenet_v2", "--resolution", "160", "--classes", "10",
-                       "--format", "csv")
+def test_table_csv_layer_rows_sum_to_the_total(cli):
+    code, out, _ = cli("table", "mobilenet_v2", "--resolution", "160", "--classes", "10", "--format", "csv")
+    assert code == 0 and '"' not in out and "," in out
     rows = list(csv.DictReader(io.StringIO(out)))
     a = analyze("mobilenet_v2", resolution=160, num_classes=10)
-    assert [r["name"] for r in rows[:-1]] == [l.name for l in a.layers]
-    assert rows[-1]["name"] == "total"
-    assert int(rows[-1]["macs"]) == a.total.macs == sum(int(r["macs"]) for r in rows[:-1])
+    assert list(rows[0]) == ["name", "kind", "op", "input_shape", "output_shape", "params", "macs"]
+    assert [r["name"] for r in rows] == [l.name for l in a.layers]  # no total row among the layers
+    assert sum(int(r["macs"]) for r in rows) == a.total.macs
+    assert sum(int(r["params"]) for r in rows) == a.total.params
+    assert rows[0]["input_shape"] == "3x160x160" and rows[0]["op"] == "3x3/2"
+
+
+def test_table_totals_csv(cli):
+    code, out, _ = cli("table", "mobilenet_v2", "--totals", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    a = analyze("mobilenet_v2")
+    assert list(rows[0]) == ["kind", "description", "macs", "params"]
+    assert rows[-1] == {"kind": "total", "description": "", "macs": str(a.total.macs), "params": str(a.total.params)}
+    assert sum(int(r["macs"]) for r in rows[:-1]) == a.total.macs
+    assert {r["kind"] for r in rows[:-1]} == {k for k, t in a.by_kind.items() if t.macs or t.params}
+
+
+def test_non_square_resolution(cli):
+    code, out, _ = cli("table", "mobilenet_v2", "--resolution", "320x240", "--format", "json")
+    doc = json.loads(out)
+    assert doc["config"]["resolution"] == [320, 240] and doc["layers"][0]["input_shape"] == [3, 320, 240]
+    assert doc["total"]["macs"] == analyze("mobilenet_v2", resolution=(320, 240)).total.macs
+    assert doc["layers"][0]["output_shape"] == [32, 160, 120]
+
+
+def test_batch_scales_macs_not_params(cli):
+    one = json.loads(cli("table", "mobilenet_v1", "--format", "json")[1])
+    many = json.loads(cli("table", "mobilenet_v1", "--batch", "32", "--format", "json")[1])
+    assert many["total"] == {"params": one["total"]["params"], "macs": 32 * one["total"]["macs"]}
+    assert [l["macs"] for l in many["layers"]] == [32 * l["macs"] for l in one["layers"]]
+    assert many["layers"][0]["input_shape"] == [3, 224, 224] and many["config"]["batch"] == 32
+    assert "batch=32" in cli("table", "mobilenet_v1", "--batch", "32")[1].splitlines()[0]
+
+
+@pytest.mark.parametrize("depth, first, count", [(1, "features", 3), (2, "features.0", 19 + 3)])
+def test_depth_rows_are_blocks_that_add_up(cli, depth, first, count):
+    doc = json.loads(cli("table", "mobilenet_v2", "--depth", str(depth), "--format", "json")[1])
+    names = [l["name"] for l in doc["layers"]]
+    assert names[0] == first and len(names) == count and doc["config"]["depth"] == depth
+    assert sum(l["macs"] for l in doc["layers"]) == doc["total"]["macs"] == 300_774_272
+    assert sum(l["params"] for l in doc["layers"]) == doc["total"]["params"]
+    if depth == 2:
+        assert doc["layers"][1] == {"name": "features.1", "kind": "inverted_residual", "op": "t=1 3x3/1",
+                                    "input_shape": [32, 112, 112], "output_shape": [16, 112, 112],
+                                    "params": 896, "macs": 10_035_200}
+        assert doc["layers"][-3]["name"] == "avgpool"  # a layer above the depth stays itself
+
+
+def test_top_lists_the_most_expensive_layers(cli):
+    doc = json.loads(cli("table", "mobilenet_v2", "--top", "3", "--format", "json")[1])
+    a = analyze("mobilenet_v2")
+    expected = sorted(a.layers, key=lambda r: -r.macs)[:3]
+    assert [l["name"] for l in doc["layers"]] == [r.name for r in expected] == \
+        ["features.18.0", "features.2.conv.0.0", "features.17.conv.2"]
+
+
+def test_any_tabulate_format(cli):
+    pytest.importorskip("tabulate")
+    code, out, _ = cli("table", "mobilenet_v1", "--format", "rst")
+    assert code == 0 and out.count("====") > 4 and "568,740,352" in out
+    code, out, _ = cli("separable", "--kernel", "3", "--in", "8", "--out", "16", "--size", "8", "--format", "html")
+    assert code == 0 and "<table>" in out
 
 
 def test_table_github_is_markdown(cli):
@@ -66,20 +125,29 @@ def test_separable_plain(cli):
     assert "ratio separable / standard: 0.1150" in out
 
 
-def test_separable_json(cli):
-    code, out, _ = cli("separable", "--kernel", "3", "--in", "128", "--out", "256",
-                       "--size", "56", "--format", "json")
-    doc = json.loads(out)
-    assert set(doc) == {"standard", "separable", "ratio", "closed_form"}
-    assert doc["standard"] == {"params": 294_912, "macs": 924_844_032}
-    assert doc["separable"] == {"params": 33_920, "macs": 106_373_120}
-    assert doc["ratio"] == float(Fraction(106_373_120, 924_844_032))  # unrounded
-    assert doc["closed_form"] == float(Fraction(1, 256) + Fraction(1, 9))
+def test_separable_json_and_csv_carry_every_row_and_the_inputs(cli):
+    args = ("separable", "--kernel", "3", "--in", "128", "--out", "256", "--size", "56")
+    doc = json.loads(cli(*args, "--format", "json")[1])
+    assert doc["config"] == {"kernel": 3, "in_channels": 128, "out_channels": 256, "size": 56, "stride": 1}
+    rows = {r["name"]: r for r in doc["layers"]}
+    assert list(rows) == ["standard", "depthwise", "pointwise", "separable"]
+    assert (rows["standard"]["params"], rows["standard"]["macs"]) == (294_912, 924_844_032)
+    assert (rows["separable"]["params"], rows["separable"]["macs"]) == (33_920, 106_373_120)
+    assert rows["depthwise"]["macs"] + rows["pointwise"]["macs"] == rows["separable"]["macs"]
+    # eq. (5), exact and as a float, each in its own field
+    assert doc["ratio_exact"] == doc["closed_form_exact"] == "265/2304" == str(Fraction(1, 256) + Fraction(1, 9))
+    assert doc["ratio"] == float(Fraction(106_373_120, 924_844_032)) == doc["closed_form"]
+    table = list(csv.DictReader(io.StringIO(cli(*args, "--format", "csv")[1])))
+    assert [r["name"] for r in table] == list(rows)
+    assert table[3]["macs"] == "106373120" and table[3]["ratio_exact"] == "265/2304"
+    assert table[1]["input_shape"] == "128x56x56" and table[1]["op"] == "3x3/1 g=128"
 
 
 def test_models(cli):
     code, out, _ = cli("models")
     assert code == 0 and "mobilenet_v1" in out and "mobilenet_v2" in out and "--alpha" in out
+    doc = json.loads(cli("models", "--format", "json")[1])
+    assert [m["name"] for m in doc["models"]] == ["mobilenet_v1", "mobilenet_v2"]
 
 
 BAD = [
@@ -92,6 +160,13 @@ BAD = [
     (["table", "mobilenet_v2", "--resolution", "0"], "'0'", "integer >= 1"),
     (["table", "mobilenet_v2", "--resolution", "224.5"], "'224.5'", "integer >= 1"),
     (["table", "mobilenet_v2", "--resolution", "big"], "'big'", "integer >= 1"),
+    (["table", "mobilenet_v2", "--resolution", "320x"], "'320x'", "HEIGHTxWIDTH"),
+    (["table", "mobilenet_v2", "--resolution", "320x0"], "'320x0'", "HEIGHTxWIDTH"),
+    (["table", "mobilenet_v2", "--resolution", "3x4x5"], "'3x4x5'", "HEIGHTxWIDTH"),
+    (["table", "mobilenet_v2", "--batch", "0"], "'0'", "integer >= 1"),
+    (["table", "mobilenet_v2", "--depth", "-1"], "'-1'", "integer >= 1"),
+    (["table", "mobilenet_v2", "--top", "x"], "'x'", "integer >= 1"),
+    (["table", "mobilenet_v2", "--top", "3", "--depth", "2"], "--depth", "not allowed"),
     (["table", "mobilenet_v2", "--rho", "0.001"], "'0.001'", "round(224 * rho) >= 1"),
     (["table", "mobilenet_v2", "--rho", "nan"], "'nan'", "finite"),
     (["table", "mobilenet_v2", "--rho", "1", "--resolution", "224"], "--resolution", "not allowed"),
@@ -100,6 +175,8 @@ BAD = [
     (["table", "resnet50"], "'resnet50'", "mobilenet_v1"),
     (["table"], "MODEL", "required"),
     (["table", "mobilenet_v2", "--format", "xml"], "'xml'", "json"),
+    (["separable", "--kernel", "3", "--in", "8", "--out", "8", "--size", "8", "--format", "xml"], "'xml'", "latex"),
+    (["models", "--format", "yaml"], "'yaml'", "csv"),
     (["frobnicate"], "'frobnicate'", "table"),
     ([], "COMMAND", "required"),
     (["separable", "--kernel", "0", "--in", "8", "--out", "8", "--size", "8"], "'0'", ">= 1"),
@@ -123,6 +200,35 @@ def test_bad_input_is_one_line_exit_2(cli, argv, value, accepted):
     assert "Traceback" not in err
 
 
+HUGE = [["--alpha", "1e200"], ["--alpha", "1e150"], ["--rho", "1e200"], ["--resolution", "9" * 160]]
+
+
+@pytest.mark.parametrize("model", ["mobilenet_v1", "mobilenet_v2"])
+@pytest.mark.parametrize("size", HUGE, ids=lambda a: " ".join(a)[:20])
+@pytest.mark.parametrize("fmt", ["plain", "github", "csv", "json", "grid"])
+def test_sizes_beyond_floats_print_exactly(cli, model, size, fmt):
+    """Counts far past what a float holds (10^400 macs) are printed exactly in every format."""
+    code, out, err = cli("table", model, *size, "--format", fmt)
+    assert code == 0 and err == "", err
+    alpha = float(size[1]) if size[0] == "--alpha" else 1.0
+    res = round(224 * 1e200) if size[0] == "--rho" else int(size[1]) if size[0] == "--resolution" else 224
+    a = analyze(model, alpha, res)
+    assert a.total.macs > 10**300
+    if fmt == "json":
+        assert json.loads(out)["total"] == {"params": a.total.params, "macs": a.total.macs}
+    elif fmt == "csv":
+        assert sum(int(r["macs"]) for r in csv.DictReader(io.StringIO(out))) == a.total.macs
+    else:
+        assert f"{a.total.macs:,}" in out
+
+
+def test_verify_refuses_a_model_too_large_in_one_line(cli):
+    pytest.importorskip("torch")
+    code, out, err = cli("verify", "mobilenet_v2", "--alpha", "1e200")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "bytes (" in err and "E+" in err
+    assert "over the limit of" in err and "Traceback" not in err
+
+
 def test_large_valid_values_answer(cli):
     code, out, _ = cli("table", "mobilenet_v1", "--alpha", "250", "--resolution", "50000",
                        "--classes", "1000000", "--format", "json")
@@ -143,6 +249,46 @@ def test_python_dash_m_runs():
     r = subprocess.run([sys.executable, "-m", "flopcalc", "table", "mobilenet_v2", "--alpha", "nan"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and r.stdout == "" and r.stderr.count("\n") == 1
+
+
+def test_every_option_has_help():
+    from flopcalc.cli import build_parser
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command").choices
+    for name, sub in subparsers.items():
+        for action in sub._actions:
+            if action.dest != "help":
+                assert action.help, (name, action.option_strings or action.dest)
+
+
+def test_full_disk_is_one_line_exit_2():
+    """`flopcalc table ... > /dev/full`: the write fails; exit 2, one line, no traceback."""
+    import subprocess
+    import sys
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([sys.executable, "-m", "flopcalc", "table", "mobilenet_v2"], stdout=full,
+                           stderr=subprocess.PIPE, text=True)
+    assert r.returncode == 2
+    assert r.stderr == "flopcalc: error: cannot write output: No space left on device\n"
+
+
+def test_main_job_runs_from_a_clone_with_nothing_installed():
+    """The README's main job, `python3 -m flopcalc table ...` in the repository root, with
+    site-packages switched off (-S): the standard library alone, and this checkout's flopcalc."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    r = subprocess.run([sys.executable, "-S", "-c", "import sys; print(sys.path)"], capture_output=True,
+                       text=True, cwd=root)
+    assert "site-packages" not in r.stdout
+    r = subprocess.run([sys.executable, "-S", "-m", "flopcalc", "table", "mobilenet_v2", "--alpha", "0.75"],
+                       capture_output=True, text=True, cwd=root)
+    assert r.returncode == 0 and r.stderr == ""
+    assert "total: 209,069,792 macs (209.07 M), 2,636,424 params (2.64 M)" in r.stdout
+    r = subprocess.run([sys.executable, "-S", "-m", "flopcalc", "table", "mobilenet_v2", "--format", "grid"],
+                       capture_output=True, text=True, cwd=root)
+    assert r.returncode == 2 and "pip install tabulate" in r.stderr and r.stderr.count("\n") == 1
 
 
 def test_closed_pipe_is_quiet():

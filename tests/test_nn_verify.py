@@ -20,14 +20,15 @@ def test_grid_agrees_exactly(cli):
     doc = json.loads(out)
     assert code == 0 and err == ""
     assert doc["ok"] is True and len(doc["configs"]) == 50
-    assert {(c["model"], c["alpha"], c["resolution"]) for c in doc["configs"]} == {
-        (m, a, r) for m in ("mobilenet_v1", "mobilenet_v2") for a in (0.35, 0.5, 0.75, 1.0, 1.4)
+    assert {(c["model"], c["alpha"], tuple(c["resolution"])) for c in doc["configs"]} == {
+        (m, a, (r, r)) for m in ("mobilenet_v1", "mobilenet_v2") for a in (0.35, 0.5, 0.75, 1.0, 1.4)
         for r in (96, 128, 160, 192, 224)}
-    v2 = next(c for c in doc["configs"] if (c["model"], c["alpha"], c["resolution"]) == ("mobilenet_v2", 1.0, 224))
-    assert (v2["params"], v2["MAdds"]) == (3_504_872, 300_774_272)
+    v2 = next(c for c in doc["configs"]
+              if (c["model"], c["alpha"], c["resolution"]) == ("mobilenet_v2", 1.0, [224, 224]))
+    assert (v2["params"], v2["macs"]) == (3_504_872, 300_774_272)
     # fvcore's own total for torchvision's V2 (tests/data): conv + linear + batch norm + pool
     assert v2["fvcore"] == 299_494_272 + 1_280_000 + 13_356_224 + 62_720
-    assert v2["FlopCounterMode"] == 2 * 300_774_272
+    assert v2["flop_counter"] == 2 * 300_774_272
 
 
 def test_report_names_what_fvcore_cannot_count():
@@ -73,7 +74,7 @@ def test_a_wrong_conv_formula_is_caught(monkeypatch, cli):
     code, out, _ = cli("verify", "mobilenet_v2", "--alpha", "0.35", "--resolution", "64")
     assert code == 1
     line = next(l for l in out.splitlines() if l.startswith("features.1.conv.0.0 "))
-    assert "MISMATCH fvcore: flopcalc" in line and "FlopCounterMode" in line
+    assert "MISMATCH fvcore: flopcalc" in line and "flop_counter: flopcalc" in line
     assert "checks DISAGREE" in out.splitlines()[0]
 
 

@@ -27,6 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from ..analyze import Analysis, analyze
 from ..conventions import FLOP_COUNTER, FVCORE, elements
 from ..costs import MULTIPLY_ADD_KINDS
+from ..output import count_text
 from ..spec import BatchNorm2d, SpecError
 from ..zoo import DEFAULT_CLASSES, get_spec
 from .build import build
@@ -126,8 +127,7 @@ def default_memory_limit() -> int:
 
 
 def _size(n: int) -> str:
-    human = f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.2f} MB"
-    return f"{n:,} bytes ({human})"
+    return count_text(n, "byte")
 
 
 def check_fits(a: Analysis, limit: int, reference: bool = False) -> None:
@@ -147,7 +147,8 @@ def check_fits(a: Analysis, limit: int, reference: bool = False) -> None:
 
 def _describe(a: Analysis) -> str:
     c = a.config
-    return f"{a.model} alpha={c['alpha']:g} resolution={c['resolution']}"
+    h, w = c["resolution"]
+    return f"{a.model} alpha={c['alpha']:g} resolution={h if h == w else f'{h}x{w}'}"
 
 
 def _output_hooks(net: nn.Module, names: Iterable[str], seen: dict[str, object], keep: bool) -> list:
@@ -251,7 +252,7 @@ def verify(model: str, alpha: float = 1.0, resolution: int = 224, num_classes: i
             Check("fvcore", FVCORE.total(a.layers), int(flops.total())),
             Check("flop_counter", FLOP_COUNTER.total(a.layers), fc_total),
         ]),
-        ModuleChecks("conv + linear MAdds", "total", [Check(
+        ModuleChecks("conv + linear macs", "total", [Check(
             "fvcore", a.total.macs, int(by_operator.get("conv", 0) + by_operator.get("linear", 0)))]),
         ModuleChecks("batch norm", "total", [Check(
             "fvcore", FVCORE.total(kinds("batchnorm")), int(by_operator.get("batch_norm", 0)))]),
