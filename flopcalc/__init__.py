@@ -4,10 +4,11 @@ The analytical core (this package's top level) is pure Python and imports neithe
 nor numpy; the PyTorch side lives in :mod:`flopcalc.nn`.
 """
 
-from .analyze import Analysis, LayerRow, Total, analyze, separable
+from .analyze import Analysis, LayerRow, Total, separable
+from .conventions import CONVENTIONS, analyze
 from .spec import SpecError
 from .zoo import MODELS, get_spec
 
 __version__ = "0.1.0"
-__all__ = ["Analysis", "LayerRow", "MODELS", "SpecError", "Total", "analyze", "get_spec",
+__all__ = ["Analysis", "CONVENTIONS", "LayerRow", "MODELS", "SpecError", "Total", "analyze", "get_spec",
            "separable", "__version__"]

@@ -27,8 +27,8 @@ class LayerRow(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Total:
-    params: int
-    macs: int
+    params: int  # None under a convention that reports no parameter count
+    macs: int    # None under one that reports no operation count
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class Analysis:
     total: Total
     by_kind: dict[str, Total]
     spec: Network
+    convention: str = "pytorch"  # how params and macs are counted (flopcalc.conventions)
 
     def layer(self, name: str) -> LayerRow:
         for row in self.layers:
@@ -141,13 +142,17 @@ def totals(rows: list[LayerRow] | tuple[LayerRow, ...]) -> tuple[Total, dict[str
 
 
 def analyze(model: str | Network, alpha: float = 1.0, resolution: int | tuple[int, int] = DEFAULT_RESOLUTION,
-            num_classes: int = DEFAULT_CLASSES, *, batch: int = 1) -> Analysis:
+            num_classes: int = DEFAULT_CLASSES, *, batch: int = 1, rounding: str = "torchvision",
+            full_conv: bool = False) -> Analysis:
     """Per-layer output shapes, parameters and multiply-adds of a model.
 
     ``model`` is a zoo name (``"mobilenet_v1"``, ``"mobilenet_v2"``) built with width
     multiplier ``alpha`` and ``num_classes``, or a :class:`~flopcalc.spec.Network` (then
     ``alpha`` and ``num_classes`` are the spec's own business and are ignored).
-    ``resolution`` is the input size, or a (height, width) pair.
+    ``resolution`` is the input size, or a (height, width) pair. ``rounding`` names whose
+    channel rule to use (torchvision's by default; see :data:`~flopcalc.scaling.WIDTH_RULES`);
+    ``full_conv`` replaces every depthwise + pointwise pair by one standard convolution with the
+    same input and output channels and stride (the V1 paper's Table 4 "Conv MobileNet").
 
     Totals count every learnable parameter (what ``sum(p.numel())`` gives on the built
     model) and the conv + fully connected multiply-adds (the papers' Mult-Adds) for a
@@ -159,8 +164,10 @@ def analyze(model: str | Network, alpha: float = 1.0, resolution: int | tuple[in
         spec = model
         config = {"resolution": [h, w], "batch": batch}
     else:
-        spec = get_spec(model, alpha, num_classes)
+        spec = get_spec(model, alpha, num_classes, rounding, full_conv)
         config = {"alpha": float(alpha), "resolution": [h, w], "num_classes": num_classes, "batch": batch}
+        if full_conv:
+            config["full_conv"] = True
     x = (spec.in_channels, h, w)
     rows, _ = walk(spec, x)
     if batch != 1:
@@ -185,7 +192,7 @@ def block_rows(a: Analysis, depth: int) -> list[LayerRow]:
             end = start + len(_flat(node))
             part = layers[start:end]
             rows.append(LayerRow(name, block_kind(node), node, part[0].input_shape, part[-1].output_shape,
-                                 sum(r.params for r in part), sum(r.macs for r in part)))
+                                 sum_counts(r.params for r in part), sum_counts(r.macs for r in part)))
             return end
         for child_name, child in node.children():
             start = visit(child, f"{name}.{child_name}" if name else child_name, level + 1, start)
@@ -193,6 +200,16 @@ def block_rows(a: Analysis, depth: int) -> list[LayerRow]:
 
     visit(a.spec, "", 0, 0)
     return rows
+
+
+def sum_counts(values) -> int | None:
+    """The sum, or None if any value is None (a count a convention does not report)."""
+    total = 0
+    for v in values:
+        if v is None:
+            return None
+        total += v
+    return total
 
 
 def block_kind(node: Node) -> str:
@@ -224,9 +241,17 @@ class Separable:
     closed_form: Fraction  # eq. (5): 1/N + 1/D_K^2
 
 
-def separable(kernel: int, in_c: int, out_c: int, size: int, stride: int = 1) -> Separable:
-    """Eq. (4) over eq. (1): D_K^2 M D_F^2 + M N D_F^2 against D_K^2 M N D_F^2."""
+def separable(kernel: int, in_c: int, out_c: int, size: int, stride: int = 1, alpha: float = 1.0,
+              rho: float = 1.0) -> Separable:
+    """Eq. (4) over eq. (1): D_K^2 M D_F^2 + M N D_F^2 against D_K^2 M N D_F^2.
+
+    ``alpha`` and ``rho`` are the V1 paper's width and resolution multipliers (section 3.3 and
+    3.4, Table 3): the layer becomes alpha M -> alpha N channels on a rho D_F map (each rounded
+    to the nearest integer, at least 1), for both the standard and the separable conv.
+    """
     from fractions import Fraction  # only this command needs exact ratios; keep start-up light
+    in_c, out_c = max(1, round(alpha * in_c)), max(1, round(alpha * out_c))
+    size = max(1, round(rho * size))
     x = (in_c, size, size)
     std = layer_cost(Conv2d(in_c, out_c, kernel, stride), x)
     dw = layer_cost(Conv2d(in_c, in_c, kernel, stride, groups=in_c), x)

@@ -68,6 +68,19 @@ def _resolution(text: str) -> int | tuple[int, int]:
     return values[0] if len(values) == 1 else (values[0], values[1])
 
 
+def _list(parse: Callable[[str], object], what: str) -> Callable[[str], list]:
+    """A comma-separated list, each element parsed by ``parse``; a bad element is named."""
+    def parse_list(text: str) -> list:
+        out = []
+        for item in text.split(","):
+            try:
+                out.append(parse(item.strip()))
+            except argparse.ArgumentTypeError as e:
+                raise argparse.ArgumentTypeError(f"element {item.strip()!r} of {what} list {text!r}: {e}") from None
+        return out
+    return parse_list
+
+
 def _format(text: str) -> str:
     try:
         return check_format(text)
@@ -97,8 +110,22 @@ def _add_config_args(p: argparse.ArgumentParser, *, alpha_default: float | None 
                           f"(default {DEFAULT_RESOLUTION})")
     res.add_argument("--rho", type=_rho, default=None, metavar="P",
                      help=f"resolution multiplier: input round({DEFAULT_RESOLUTION} * P) square")
-    p.add_argument("--classes", type=_integer("classes", 1), default=DEFAULT_CLASSES, metavar="N",
-                   help=f"number of classes, N >= 1 (default {DEFAULT_CLASSES})")
+    p.add_argument("--classes", type=_integer("classes", 1), default=None, metavar="N",
+                   help=f"number of classes, N >= 1 (default {DEFAULT_CLASSES}; under --convention "
+                        "tfslim 1001)")
+
+
+def _convention_name(text: str) -> str:
+    from .conventions import CONVENTIONS
+    if text not in CONVENTIONS:
+        raise argparse.ArgumentTypeError(f"unknown convention {text!r}; known: {', '.join(CONVENTIONS)}")
+    return text
+
+
+def _add_convention(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--convention", type=_convention_name, default="pytorch", metavar="NAME",
+                   help="count as NAME counts: pytorch (default), paper, tfslim, keras, fvcore, flop_counter, "
+                        "ptflops, ptflops_aten, thop, torchinfo (flopcalc conventions lists what each counts)")
 
 
 def resolution_of(args: argparse.Namespace) -> int | tuple[int, int]:
@@ -119,8 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "totals by layer kind.")
     p.add_argument("model", metavar="MODEL", choices=tuple(MODELS), help=f"one of: {models}")
     _add_config_args(p)
+    _add_convention(p)
     p.add_argument("--batch", type=_integer("batch", 1), default=1, metavar="N",
                    help="macs for a batch of N inputs (params do not change; shapes stay per input; default 1)")
+    p.add_argument("--full-conv", action="store_true",
+                   help="replace every depthwise + pointwise pair (V2: depthwise + projection) by one standard "
+                        "conv with the same input and output channels and stride, as the V1 paper's Table 4 "
+                        "\"Conv MobileNet\"")
     view = p.add_mutually_exclusive_group()
     view.add_argument("--depth", type=_integer("depth", 1), default=None, metavar="D",
                       help="rows for the blocks D levels down (1: features, avgpool, classifier; 2: each "
@@ -130,6 +162,22 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--totals", action="store_true",
                       help="only the totals by layer kind and the total (with --format csv: the totals as CSV; "
                            "the layer CSV has no total row, its macs column sums to the total)")
+    _add_format(p)
+
+    p = sub.add_parser("reconcile", help="the model under every counting convention, differences by cause",
+                       description="The model's params and operation count as every convention counts them "
+                                   "(flopcalc, the papers, TF-Slim, Keras, fvcore, FlopCounterMode, ptflops, "
+                                   "thop, torchinfo), each difference from flopcalc's default split by cause, "
+                                   "the causes adding up exactly.")
+    p.add_argument("model", metavar="MODEL", choices=tuple(MODELS), help=f"one of: {models}")
+    _add_config_args(p)
+    p.add_argument("--live", action="store_true",
+                   help="also run every installed counter on the real model and print what it measures beside "
+                        "the prediction (exit 1 if any differs; needs flopcalc[torch], and flopcalc[peers] for "
+                        "ptflops, thop, torchinfo and keras)")
+    _add_format(p)
+
+    p = sub.add_parser("conventions", help="what each counting convention counts")
     _add_format(p)
 
     p = sub.add_parser("separable", help="standard vs depthwise-separable cost of one conv layer",
@@ -147,6 +195,34 @@ def build_parser() -> argparse.ArgumentParser:
                    help="D_F, input height and width")
     p.add_argument("--stride", type=_integer("stride", 1), default=1, metavar="S",
                    help="stride of the standard and the depthwise conv (default 1)")
+    p.add_argument("--alpha", type=_alpha, default=1.0, metavar="A",
+                   help="width multiplier: alpha M -> alpha N channels, rounded (the V1 paper's Table 3; default 1)")
+    p.add_argument("--rho", type=_number("rho", lambda v: v > 0, "a finite number > 0"), default=1.0, metavar="P",
+                   help="resolution multiplier: a rho D_F map, rounded (default 1)")
+    _add_format(p)
+
+    p = sub.add_parser("sweep", help="totals over a grid of alphas and resolutions, with published top-1",
+                       description="The params and macs of a model over a grid of width multipliers and "
+                                   "resolutions (as the TF-Slim checkpoint tables list them), with the published "
+                                   "ImageNet top-1 beside each config that has a published checkpoint.")
+    p.add_argument("model", metavar="MODEL", choices=tuple(MODELS), help=f"one of: {models}")
+    p.add_argument("--alpha", type=_list(_alpha, "--alpha"), default=None, metavar="A,A,...",
+                   help="width multipliers (default: those with published checkpoints)")
+    res = p.add_mutually_exclusive_group()
+    res.add_argument("--resolution", type=_list(_resolution, "--resolution"), default=None, metavar="R,R,...",
+                     help="input sizes, R or HEIGHTxWIDTH (default 96,128,160,192,224)")
+    res.add_argument("--rho", type=_list(_rho, "--rho"), default=None, metavar="P,P,...",
+                     help=f"resolution multipliers: inputs round({DEFAULT_RESOLUTION} * P)")
+    p.add_argument("--classes", type=_integer("classes", 1), default=None, metavar="N",
+                   help=f"number of classes (default {DEFAULT_CLASSES}; under --convention tfslim 1001)")
+    _add_convention(p)
+    _add_format(p)
+
+    p = sub.add_parser("published", help="every published MobileNet figure, reproduced or explained",
+                       description="Every figure the MobileNet papers, the TF-Slim checkpoint tables and "
+                                   "torchvision publish, recomputed under its source's convention and compared "
+                                   "at its printed precision; discrepancies listed with their likely cause.")
+    p.add_argument("--discrepancies", action="store_true", help="list only the rows not reproduced")
     _add_format(p)
 
     p = sub.add_parser("models", help="the available models and their options")
@@ -191,16 +267,32 @@ def _run(args: argparse.Namespace) -> int:
         from .analyze import separable
         from .render import separable_document
         try:
-            s = separable(args.kernel, args.in_c, args.out_c, args.size, args.stride)
+            s = separable(args.kernel, args.in_c, args.out_c, args.size, args.stride, args.alpha, args.rho)
         except SpecError as e:
             raise UsageError(f"flopcalc separable: error: --size {args.size} is too small for "
                              f"this kernel and stride ({e})") from None
-        emit(render(separable_document(s), args.format))
+        emit(render(separable_document(s, args.alpha, args.rho), args.format))
+        return 0
+    if args.command == "sweep":
+        from .grid import DEFAULT_RESOLUTIONS, PUBLISHED_ALPHAS, sweep
+        from .render import sweep_document
+        resolutions = ([resolution_from_rho(r) for r in args.rho] if args.rho else args.resolution
+                       or DEFAULT_RESOLUTIONS)
+        points = sweep(args.model, args.alpha or PUBLISHED_ALPHAS[args.model], resolutions, args.classes,
+                       args.convention)
+        emit(render(sweep_document(points, args.convention), args.format))
+        return 0
+    if args.command == "published":
+        from .published import check_all
+        from .render import published_document
+        emit(render(published_document(check_all(), args.discrepancies), args.format))
         return 0
     if args.command == "table":
-        from .analyze import analyze, block_rows, top_rows
+        from .analyze import block_rows, top_rows
+        from .conventions import analyze
         from .render import table_document
-        a = analyze(args.model, args.alpha, resolution_of(args), args.classes, batch=args.batch)
+        a = analyze(args.model, args.alpha, resolution_of(args), args.classes, batch=args.batch,
+                    convention=args.convention, full_conv=args.full_conv)
         if args.depth is not None:
             doc = table_document(a, block_rows(a, args.depth), shown=f"blocks to depth {args.depth}")
             doc.data["config"]["depth"] = args.depth
@@ -211,6 +303,18 @@ def _run(args: argparse.Namespace) -> int:
             doc = table_document(a, totals_only=args.totals)
         emit(render(doc, args.format))
         return 0
+    if args.command == "conventions":
+        from .render import conventions_document
+        emit(render(conventions_document(), args.format))
+        return 0
+    if args.command == "reconcile":
+        from .reconcile import reconcile
+        from .render import reconcile_document
+        r = reconcile(args.model, args.alpha, resolution_of(args), args.classes)
+        live = _live(r) if args.live else None
+        emit(render(reconcile_document(r, live), args.format))
+        return 1 if live and any(v is not None and not _agrees(line, v) for line in r.lines
+                                 for k, v in live.items() if k == line.convention.name) else 0
     if args.command == "verify":
         if args.model is None and not args.grid:
             raise UsageError("flopcalc verify: error: MODEL is required unless --grid is given "
@@ -220,8 +324,36 @@ def _run(args: argparse.Namespace) -> int:
         except ImportError as e:
             raise UsageError(f"flopcalc verify: error: needs torch, fvcore and numpy ({e}); install "
                              "them with: pip install torch==2.13.0 'flopcalc[torch]'") from None
+        if args.classes is None:
+            args.classes = DEFAULT_CLASSES
         return run_cli(args, resolution_of(args) if (args.resolution or args.rho) else None)
     raise UsageError(f"flopcalc: error: unknown command {args.command!r}")  # argparse prevents this
+
+
+def _live(r) -> dict:
+    """Run every installed counter on the reconciled config: convention -> (params, reported)."""
+    try:
+        from .nn import peers
+    except ImportError as e:
+        raise UsageError(f"flopcalc reconcile: error: --live needs torch ({e}); install it with: "
+                         "pip install torch==2.13.0 'flopcalc[torch,peers]'") from None
+    here = peers.available()
+    if not any(here[c.convention.live] for c in r.lines if c.convention.live and c.convention.live != "flop_counter"):
+        raise UsageError(f"flopcalc reconcile: error: --live found none of the peer counters installed; "
+                         f"{peers.EXTRA}")
+    base = r.base
+    out = {}
+    for line in r.lines:
+        tool = line.convention.live
+        if tool:
+            out[line.convention.name] = None if not here[tool] else peers.measure(
+                tool, base.model, base.config["alpha"], base.config["resolution"], line.num_classes,
+                line.convention.rounding)
+    return out
+
+
+def _agrees(line, measured) -> bool:
+    return all(m is None or m == e for m, e in ((measured[0], line.params), (measured[1], line.reported)))
 
 
 class OutputError(Exception):

@@ -1,18 +1,43 @@
-"""Counting conventions: what a named tool or paper charges for each layer.
+"""Counting conventions: what each tool, paper or table counts, as rules over the analyzer's rows.
 
-The analyzer records each layer's kind, shapes and multiply-adds once; a convention is a
-rule that turns that record into the number a given counter reports for the layer, so
-"what does fvcore say, and why is it not the paper's number" is a function, not a second
-copy of the architecture. (The published-figure conventions come in a later issue.)
+The analyzer records each layer once (kind, shapes, parameters, multiply-adds). A
+:class:`Convention` turns that record into the numbers one counter reports: which
+parameters it counts (biases? batch-norm values, and how many per channel?) and which
+operations it charges beside the conv and fully connected multiply-adds (batch norm per
+element, activations, pooling, biases), in multiply-add units, and whether it prints two
+flops per multiply-add. Where a counter's number comes from another *architecture* (TF-Slim's
+1001 classes, Keras' channel rounding) the convention names the zoo arguments instead
+(``classes``, ``rounding``); it never describes the network a second time.
+
+Every rule was worked out from the tool's source and confirmed against the tool run live on
+flopcalc's own PyTorch model (``tests/test_peers.py``, ``flopcalc reconcile --live``) or against
+the published table it reproduces (``tests/test_published.py``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
-from .analyze import LayerRow
-from .costs import MULTIPLY_ADD_KINDS
+from .analyze import Analysis, LayerRow, Total, analyze as _analyze, sum_counts
+from .costs import KINDS, MULTIPLY_ADD_KINDS
+from .spec import BatchNorm2d, Conv2d, Linear, SpecError
+from .zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION
+
+# What a count is made of. The parameters and operations of every layer fall into exactly
+# one of these, so two conventions differ by a sum over causes (``flopcalc reconcile``).
+CAUSES = ("weights", "bias", "batchnorm", "activation", "pool", "add")
+CAUSE_TEXT = {
+    "weights": "conv and fully connected weights and their multiply-adds",
+    "bias": "conv and fully connected biases (one add per output element)",
+    "batchnorm": "batch norm (values per channel, operations per element)",
+    "activation": "activations, per element",
+    "pool": "global average pooling, per input element",
+    "add": "residual adds, per element",
+}
+
+Parts = dict  # cause -> int
 
 
 def elements(shape: tuple) -> int:
@@ -22,40 +47,312 @@ def elements(shape: tuple) -> int:
     return n
 
 
+def _bias(row: LayerRow) -> int:
+    """Bias values of a conv or linear layer."""
+    s = row.spec
+    if isinstance(s, Conv2d) and s.bias:
+        return s.out_c
+    if isinstance(s, Linear) and s.bias:
+        return s.out_features
+    return 0
+
+
+def _bias_ops(row: LayerRow) -> int:
+    """One add per output element for each bias: N * H_out * W_out for a conv, N for a linear."""
+    return elements(row.output_shape) if _bias(row) else 0
+
+
+def _bn(row: LayerRow) -> tuple[int, bool]:
+    s: BatchNorm2d = row.spec  # type: ignore[assignment]
+    return s.num_features, s.affine
+
+
+# -------------------------------------------------------------------- parameter rules
+
+
+def learnable(row: LayerRow) -> Parts:
+    """What ``sum(p.numel() for p in model.parameters())`` counts: weights, biases, gamma and beta."""
+    if row.kind in MULTIPLY_ADD_KINDS:
+        b = _bias(row)
+        return {"weights": row.params - b, "bias": b}
+    if row.kind == "batchnorm":
+        return {"batchnorm": row.params}
+    return {}
+
+
+def weights_only(row: LayerRow) -> Parts:
+    """Conv and fully connected weights; no biases, no batch norm (folded into the convs)."""
+    return {"weights": row.params - _bias(row)} if row.kind in MULTIPLY_ADD_KINDS else {}
+
+
+def _stored_bn(per_channel: int) -> Callable[[LayerRow], Parts]:
+    """Learnable weights and biases, and ``per_channel`` stored values per batch-norm channel."""
+    def rule(row: LayerRow) -> Parts:
+        if row.kind == "batchnorm":
+            return {"batchnorm": per_channel * _bn(row)[0]}
+        return learnable(row)
+    return rule
+
+
+def _tfslim_params(row: LayerRow, model: str) -> Parts:
+    # The two TF-Slim tables count differently: V1's is every checkpoint value (slim's batch
+    # norm has no gamma: beta, moving mean, moving variance = 3 per channel); V2's leaves
+    # batch norm out. Both count the classifier's bias (a 1x1 conv with bias there).
+    return _stored_bn(3)(row) if model == "mobilenet_v1" else {
+        k: v for k, v in learnable(row).items() if k != "batchnorm"}
+
+
+def _keras_params(row: LayerRow) -> Parts:
+    # count_params() sums every weight: gamma, beta, moving mean, moving variance per channel
+    if row.kind == "batchnorm":
+        c, affine = _bn(row)
+        return {"batchnorm": (4 if affine else 2) * c}
+    return learnable(row)
+
+
+# -------------------------------------------------------------------- operation rules
+
+
+def conv_linear(row: LayerRow) -> Parts:
+    """The papers' Mult-Adds: multiply-adds of conv and fully connected layers."""
+    return {"weights": row.macs} if row.macs else {}
+
+
+def _fvcore_ops(row: LayerRow) -> Parts:
+    if row.kind == "batchnorm":  # fvcore's batch_norm handle: scale and shift, folded or not
+        return {"batchnorm": (2 if _bn(row)[1] else 1) * elements(row.output_shape)}
+    if row.kind == "pool":       # adaptive_avg_pool2d: one per input element
+        return {"pool": elements(row.input_shape)}
+    return conv_linear(row)
+
+
+# ptflops' default backend counts module hooks *and* patched torch.nn.functional calls:
+# nn.ReLU's forward calls F.relu, so ReLU is counted twice; nn.ReLU6 goes through
+# F.hardtanh, which is not patched, so once; F.silu is patched.
+PTFLOPS_ACTIVATION = {"relu": 2, "relu6": 1, "silu": 1}
+
+
+def _ptflops_ops(row: LayerRow) -> Parts:
+    if row.kind in MULTIPLY_ADD_KINDS:
+        return {"weights": row.macs, "bias": _bias_ops(row)}
+    if row.kind == "batchnorm":
+        return {"batchnorm": (2 if _bn(row)[1] else 1) * elements(row.input_shape)}
+    if row.kind == "activation":
+        return {"activation": PTFLOPS_ACTIVATION.get(row.spec.fn.value, 0) * elements(row.input_shape)}
+    if row.kind == "pool":  # flopcalc's pool calls F.adaptive_avg_pool2d: one per input element
+        return {"pool": elements(row.input_shape)}
+    return {}
+
+
+def _ptflops_aten_ops(row: LayerRow) -> Parts:
+    if row.kind in MULTIPLY_ADD_KINDS:  # aten.convolution / aten.addmm, bias included
+        return {"weights": row.macs, "bias": _bias_ops(row)}
+    return {}
+
+
+def _thop_ops(row: LayerRow) -> Parts:
+    if row.kind == "batchnorm":  # thop's count_normalization: 2 per element, twice again if affine
+        return {"batchnorm": (4 if _bn(row)[1] else 2) * elements(row.input_shape)}
+    return conv_linear(row)      # bias ignored; modules without a rule (pool, add) count 0
+
+
+def _torchinfo_ops(row: LayerRow) -> Parts:
+    # torchinfo: for each parameter named weight or bias, numel * H_out * W_out in a module whose
+    # class name contains "Conv", else numel: so a conv's bias counts per output element, a
+    # linear's bias once per output, and batch norm its 2C parameters.
+    if row.kind in MULTIPLY_ADD_KINDS:
+        return {"weights": row.macs, "bias": _bias_ops(row)}
+    if row.kind == "batchnorm":
+        return {"batchnorm": row.params}
+    return {}
+
+
+# -------------------------------------------------------------------- conventions
+
+
 @dataclass(frozen=True)
 class Convention:
+    """One counter's rules. ``ops``/``params`` map a row to its parts by cause (None: that
+    counter reports no such number). ``ops`` are in multiply-add units; the counter prints
+    ``flops_per_mac`` times that, under the name ``unit``."""
+
     name: str
-    description: str
-    count: Callable[[LayerRow], int]
+    source: str
+    unit: str
+    ops_rule: str
+    params_rule: str
+    ops: Optional[Callable[[LayerRow], Parts]]
+    params: Optional[Callable[[LayerRow, str], Parts]]
+    flops_per_mac: int = 1
+    classes: int = DEFAULT_CLASSES
+    rounding: str = "torchvision"
+    live: Optional[str] = None  # the installed tool that reports it (flopcalc reconcile --live)
+
+    def row_parts(self, row: LayerRow, model: str) -> tuple[Parts | None, Parts | None]:
+        return (None if self.params is None else self.params(row, model),
+                None if self.ops is None else self.ops(row))
+
+    @property
+    def description(self) -> str:
+        return f"{self.source}. Operations: {self.ops_rule} Parameters: {self.params_rule}"
+
+    def count(self, row: LayerRow) -> int:
+        """The operations this counter prints for one layer of a batch-1 analysis."""
+        return 0 if self.ops is None else self.flops_per_mac * sum(self.ops(row).values())
 
     def total(self, rows) -> int:
         return sum(self.count(r) for r in rows)
 
 
-def _fvcore(row: LayerRow) -> int:
-    if row.kind in MULTIPLY_ADD_KINDS:
-        return row.macs
-    if row.kind == "batchnorm":  # fvcore charges scale and shift, folded or not
-        return (2 if row.spec.affine else 1) * elements(row.output_shape)
-    if row.kind == "pool":
-        return elements(row.input_shape)
-    return 0
+def _per_row(rule: Callable[[LayerRow], Parts]) -> Callable[[LayerRow, str], Parts]:
+    return lambda row, model: rule(row)
 
 
-PAPER = Convention(
-    "paper", "multiply-adds of conv and fully connected layers (the MobileNet papers' Mult-Adds)",
-    lambda row: row.macs)
+LEARNABLE = "every learnable parameter: weights, biases, batch-norm gamma and beta"
 
-FVCORE = Convention(
-    "fvcore",
-    "fvcore 0.1.5 FlopCountAnalysis, model in eval mode: conv and linear multiply-adds; batch "
-    "norm 2 per output element (1 without affine); adaptive average pooling 1 per input "
-    "element; ReLU ignored; ReLU6 (aten::hardtanh_) and residual adds (aten::add) "
-    "unsupported, so 0", _fvcore)
+CONVENTIONS: dict[str, Convention] = {c.name: c for c in (
+    Convention(
+        "pytorch", "flopcalc's default: the PyTorch model as torchvision builds it", "macs",
+        "multiply-adds of conv and fully connected layers (batch norm folded into the conv; "
+        "activations, pooling, adds and biases free).",
+        LEARNABLE + ": what sum(p.numel() for p in model.parameters()) gives; torchvision's num_params.",
+        conv_linear, _per_row(learnable)),
+    Convention(
+        "paper", "the MobileNet papers (Howard et al. 2017, Sandler et al. 2018): Mult-Adds and parameters",
+        "Mult-Adds", "multiply-adds of conv and fully connected layers.",
+        "conv and fully connected weights: no biases, no batch norm (folded into the convs).",
+        conv_linear, _per_row(weights_only)),
+    Convention(
+        "tfslim", "the TF-Slim checkpoint tables (tensorflow/models research/slim/nets/mobilenet)",
+        "MACs", "multiply-adds of conv and classifier layers, 1001 classes (class 0 is background); "
+        "V1's channels max(int(c * alpha), 8).",
+        "V1's table: every checkpoint value (weights, the classifier's bias, and 3 per batch-norm "
+        "channel: beta, moving mean, moving variance; slim's batch norm has no gamma). V2's table: "
+        "weights and the classifier's bias, no batch norm.",
+        conv_linear, _tfslim_params, classes=1001, rounding="tfslim"),
+    Convention(
+        "keras", "keras.applications MobileNet and MobileNetV2: model.count_params()", "",
+        "none: Keras reports no operation count.",
+        "every weight Keras holds: conv and classifier weights, the classifier's bias, and 4 per "
+        "batch-norm channel (gamma, beta, moving mean, moving variance); V1's channels "
+        "int(c * alpha), V2's block outputs make_divisible(int(c * alpha), 8).",
+        None, _per_row(_keras_params), rounding="keras", live="keras"),
+    Convention(
+        "fvcore", "fvcore 0.1.5 FlopCountAnalysis(model, x).total() and parameter_count(model)['']",
+        "flops",
+        "conv and linear multiply-adds; batch norm 2 per output element (1 without affine); "
+        "adaptive average pooling 1 per input element; ReLU ignored; ReLU6 (aten::hardtanh_) and "
+        "residual adds (aten::add) unsupported, so 0; biases not counted.",
+        LEARNABLE + ".", _fvcore_ops, _per_row(learnable), live="fvcore"),
+    Convention(
+        "flop_counter", "torch.utils.flop_counter.FlopCounterMode().get_total_flops()",
+        "flops",
+        "2 flops per multiply-add of convolution and matrix multiply; nothing else.",
+        "none: FlopCounterMode counts no parameters.",
+        conv_linear, None, flops_per_mac=2, live="flop_counter"),
+    Convention(
+        "ptflops", "ptflops 0.7.5 get_model_complexity_info(model, (C, H, W)) with its default "
+        "backend, 'pytorch'", "MACs",
+        "conv and linear multiply-adds plus one per output element of each bias; batch norm 2 per "
+        "element (1 without affine); ReLU 2 per element (the nn.ReLU module hook and the patched "
+        "F.relu inside it both count), ReLU6 1 (F.hardtanh is not patched), SiLU 1; global average "
+        "pooling 1 per input element; residual adds 0.",
+        LEARNABLE + " (those with requires_grad).", _ptflops_ops, _per_row(learnable), live="ptflops"),
+    Convention(
+        "ptflops_aten", "ptflops 0.7.5 get_model_complexity_info(..., backend='aten')", "MACs",
+        "aten.convolution and aten.addmm/aten.mm only: conv and linear multiply-adds plus one per "
+        "output element of each bias; nothing else.",
+        LEARNABLE + ".", _ptflops_aten_ops, _per_row(learnable), live="ptflops_aten"),
+    Convention(
+        "thop", "thop 0.1.1 profile(model, inputs=(x,))", "MACs",
+        "conv and linear multiply-adds (biases ignored); batch norm 4 per element (2 without "
+        "affine); activations, pooling, adds and modules it has no rule for 0.",
+        LEARNABLE + " (of the modules thop has a rule for: here all of them).",
+        _thop_ops, _per_row(learnable), live="thop"),
+    Convention(
+        "torchinfo", "torchinfo 1.8.0 summary(model, input_size).total_mult_adds / .total_params",
+        "mult-adds",
+        "for every parameter tensor named weight or bias: numel x H_out x W_out in conv layers, "
+        "numel elsewhere; so conv multiply-adds plus one per output element of each conv bias, "
+        "linear multiply-adds plus its bias, batch norm its 2C parameters; nothing else.",
+        LEARNABLE + ".", _torchinfo_ops, _per_row(learnable), live="torchinfo"),
+)}
+DEFAULT = "pytorch"
 
-FLOP_COUNTER = Convention(
-    "flop_counter",
-    "torch.utils.flop_counter.FlopCounterMode: 2 flops per multiply-add of convolution and "
-    "matrix multiply; nothing else", lambda row: 2 * row.macs)
 
-CONVENTIONS: dict[str, Convention] = {c.name: c for c in (PAPER, FVCORE, FLOP_COUNTER)}
+def get_convention(name: object) -> Convention:
+    if not isinstance(name, str) or name not in CONVENTIONS:
+        raise SpecError(f"unknown convention {name!r}; known: {', '.join(CONVENTIONS)}")
+    return CONVENTIONS[name]
+
+
+# -------------------------------------------------------------------- analysis
+
+
+@dataclass(frozen=True)
+class Counted:
+    """An analysis under a convention: ``layers`` carry that convention's params and macs
+    (None where it reports none), ``reported`` is the number the counter prints."""
+
+    analysis: Analysis          # the architecture's own analysis (flopcalc's default counts)
+    convention: Convention
+    layers: tuple[LayerRow, ...]
+    parts: tuple[tuple[Parts | None, Parts | None], ...]  # per layer: (params, ops) by cause
+    total: Total                # params / macs may be None
+    by_kind: dict[str, Total]
+
+    @property
+    def reported(self) -> int | None:
+        m = self.total.macs
+        return None if m is None else m * self.convention.flops_per_mac
+
+
+def count(a: Analysis, convention: str | Convention = DEFAULT) -> Counted:
+    """``a``'s rows under a convention. The architecture is ``a``'s own: use :func:`analyze`
+    for the convention's architecture (its classes and channel rounding)."""
+    conv = convention if isinstance(convention, Convention) else get_convention(convention)
+    batch = a.config.get("batch", 1)
+    rows, parts = [], []
+    for r in a.layers:
+        p, o = conv.row_parts(r._replace(macs=r.macs // batch), a.model)
+        parts.append((p, o))
+        rows.append(r._replace(params=None if p is None else sum(p.values()),
+                               macs=None if o is None else batch * sum(o.values())))
+    kinds: dict[str, list] = {}
+    for r in rows:
+        kinds.setdefault(r.kind, []).append(r)
+    order = [k for k in KINDS if k in kinds] + [k for k in kinds if k not in KINDS]
+    by_kind = {k: Total(sum_counts(r.params for r in kinds[k]), sum_counts(r.macs for r in kinds[k])) for k in order}
+    total = Total(sum_counts(t.params for t in by_kind.values()), sum_counts(t.macs for t in by_kind.values()))
+    return Counted(a, conv, tuple(rows), tuple(parts), total, by_kind)
+
+
+def architecture(convention: str | Convention, num_classes: int | None = None) -> tuple[int, str]:
+    """The (classes, rounding) a convention's number is for; an explicit ``num_classes`` wins."""
+    conv = convention if isinstance(convention, Convention) else get_convention(convention)
+    return (conv.classes if num_classes is None else num_classes), conv.rounding
+
+
+def analyze(model, alpha: float = 1.0, resolution=DEFAULT_RESOLUTION, num_classes: int | None = None, *,
+            batch: int = 1, convention: str = DEFAULT, full_conv: bool = False) -> Analysis:
+    """Per-layer output shapes, parameters and multiply-adds of a model, counted as a
+    convention counts them (:data:`CONVENTIONS`; flopcalc's own, ``"pytorch"``, by default).
+
+    ``num_classes`` defaults to the convention's (1000; TF-Slim's 1001). Under a convention
+    that reports no parameter (or operation) count, those totals are None. ``macs`` are in
+    multiply-add units; ``Analysis.reported`` is what the counter prints (2 x for flop_counter).
+    """
+    conv = get_convention(convention)
+    classes, rounding = architecture(conv, num_classes)
+    base = _analyze(model, alpha, resolution, classes, batch=batch, rounding=rounding, full_conv=full_conv)
+    if conv.name == DEFAULT:
+        return base
+    c = count(base, conv)
+    return dataclasses.replace(base, layers=c.layers, total=c.total, by_kind=c.by_kind,
+                               config={**base.config, "convention": conv.name}, convention=conv.name)
+
+
+# The conventions verify checks layer by layer against the built model.
+FVCORE = CONVENTIONS["fvcore"]
+FLOP_COUNTER = CONVENTIONS["flop_counter"]
+PAPER = CONVENTIONS["paper"]

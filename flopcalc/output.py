@@ -80,9 +80,10 @@ def count_text(n: int, unit: str) -> str:
     return plural if n < 1000 else f"{plural} ({si(n, 'B' if unit == 'byte' else '')})"
 
 
-def share(part: int, whole: int) -> float | None:
-    """``part / whole`` as a float (exact int division, so any size works); None if whole is 0."""
-    return part / whole if whole else None
+def share(part: int | None, whole: int | None) -> float | None:
+    """``part / whole`` as a float (exact int division, so any size works); None if either is
+    None (a count a convention does not report) or whole is 0."""
+    return part / whole if whole and part is not None else None
 
 
 def pct(part: int, whole: int) -> str:
@@ -161,21 +162,22 @@ class Table:
 @dataclass
 class Document:
     """What a command prints. ``data`` is the JSON object (``command`` is added first);
-    ``tables[csv]`` is what ``--format csv`` writes."""
+    ``--format csv`` writes ``csv_table`` if given (a wider table than people read), else
+    ``tables[0]``."""
 
     command: str
     data: dict
     heading: str = ""
     tables: list[Table] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    csv: int = 0
+    csv_table: Table | None = None
 
 
 def render(doc: Document, fmt: str) -> str:
     if fmt == "json":
         return json_text({"command": doc.command, **doc.data})
     if fmt == "csv":
-        t = doc.tables[doc.csv]
+        t = doc.csv_table or doc.tables[0]
         cols = [c for c in t.cols if c.csv]
         return csv_text([[c.key for c in cols]] + [[c.csv_cell(r.get(c.key)) for c in cols] for r in t.rows])
     parts = []
@@ -235,6 +237,8 @@ def json_text(obj: dict) -> str:
             inner = ",\n".join(f"    {json.dumps(e)}" for e in value)
             text = f"[\n{inner}\n  ]"
         else:
-            text = json.dumps(value, indent=2).replace("\n", "\n  ")
+            text = json.dumps(value)
+            if len(text) > 128:  # a short object stays on one line
+                text = json.dumps(value, indent=2).replace("\n", "\n  ")
         parts.append(f"  {json.dumps(key)}: {text}")
     return "{\n" + ",\n".join(parts) + "\n}\n"

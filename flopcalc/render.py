@@ -59,6 +59,8 @@ def describe(a: Analysis) -> str:
         parts.append(f"classes={c['num_classes']}")
     if c.get("batch", 1) != 1:
         parts.append(f"batch={c['batch']}")
+    if a.convention != "pytorch":
+        parts.append(f"convention={a.convention}")
     return "  ".join(parts)
 
 
@@ -86,7 +88,36 @@ def totals_table(a: Analysis) -> Table:
 
 def summary(a: Analysis) -> str:
     t = a.total
-    return f"total: {t.macs:,} macs ({si(t.macs)}), {t.params:,} params ({si(t.params)})"
+    conv = None if a.convention == "pytorch" else _convention(a)
+    if t.macs is None:
+        ops = "no operation count"
+    else:
+        ops = f"{t.macs:,} macs ({si(t.macs)})"
+        if conv is not None and conv.flops_per_mac != 1:
+            r = t.macs * conv.flops_per_mac
+            ops += f", printed as {r:,} {conv.unit} ({si(r)})"
+    params = "no parameter count" if t.params is None else f"{t.params:,} params ({si(t.params)})"
+    return f"total: {ops}, {params}"
+
+
+def _convention(a: Analysis):
+    from .conventions import CONVENTIONS
+    return CONVENTIONS[a.convention]
+
+
+def counting_note(a: Analysis) -> str:
+    """What the totals count: flopcalc's own rule, or the convention's."""
+    if a.convention == "pytorch":
+        return MACS_NOTE + "\n" + PARAMS_NOTE
+    import textwrap
+    c = _convention(a)
+    def wrap(head: str, text: str) -> str:
+        return textwrap.fill(f"{head}: {text}", 96, subsequent_indent="  ", break_on_hyphens=False)
+
+    unit = "" if not c.unit else f" (printed as {c.unit}" + (
+        f", {c.flops_per_mac} per multiply-add)" if c.flops_per_mac != 1 else ")")
+    return "\n".join([wrap(f"convention {c.name}", c.source + "."), wrap(f"macs{unit}", c.ops_rule),
+                      wrap("params", c.params_rule)])
 
 
 def table_document(a: Analysis, rows: list[LayerRow] | None = None, *, totals_only: bool = False,
@@ -99,7 +130,11 @@ def table_document(a: Analysis, rows: list[LayerRow] | None = None, *, totals_on
             "total": {"params": a.total.params, "macs": a.total.macs},
             "by_kind": {k: {"params": t.params, "macs": t.macs} for k, t in a.by_kind.items()}}
     totals = totals_table(a)
-    notes = [summary(a) + "\n" + MACS_NOTE + "\n" + PARAMS_NOTE]
+    if a.convention != "pytorch":
+        c = _convention(a)
+        data["convention"] = {"name": c.name, "unit": c.unit, "flops_per_mac": c.flops_per_mac}
+        data["reported"] = None if a.total.macs is None else a.total.macs * c.flops_per_mac
+    notes = [summary(a) + "\n" + counting_note(a)]
     if totals_only:
         return Document("table", data, describe(a), [totals], notes)
     # the share is for people: tables show it, JSON and CSV leave it to be derived
@@ -107,7 +142,7 @@ def table_document(a: Analysis, rows: list[LayerRow] | None = None, *, totals_on
     return Document("table", data, describe(a), [layers, totals], notes)
 
 
-def separable_document(s: Separable) -> Document:
+def separable_document(s: Separable, alpha: float = 1.0, rho: float = 1.0) -> Document:
     k, m, n = s.kernel, s.in_c, s.out_c
     x, y = [m, s.size, s.size], [n, s.out_size, s.out_size]
     dw_out = [m, s.out_size, s.out_size]
@@ -124,13 +159,16 @@ def separable_document(s: Separable) -> Document:
             for name, kind, op, i, o, t in parts]
     cols = (Col("name"), Col("kind"), Col("op"), Col("input_shape", "shape"), Col("output_shape", "shape"),
             Col("params", "int"), Col("macs", "int"), Col("ratio", "float"), Col("ratio_exact"))
-    data = {"config": {"kernel": k, "in_channels": m, "out_channels": n, "size": s.size, "stride": s.stride},
+    data = {"config": {"kernel": k, "in_channels": m, "out_channels": n, "size": s.size, "stride": s.stride,
+                       "alpha": alpha, "rho": rho},
             "output_size": s.out_size,
             "layers": rows,
             "ratio": float(s.ratio), "ratio_exact": str(s.ratio),
             "closed_form": float(s.closed_form), "closed_form_exact": str(s.closed_form)}
+    scaled = ", ".join(t for t in (f"alpha={alpha:g}" if alpha != 1 else "", f"rho={rho:g}" if rho != 1 else "")
+                       if t)
     where = (f"D_K={k}, M={m}, N={n}, D_F={s.size}" + (f", stride {s.stride}" if s.stride > 1 else "")
-             + f" -> {s.out_size}x{s.out_size} output")
+             + f" -> {s.out_size}x{s.out_size} output" + (f" ({scaled} applied)" if scaled else ""))
     notes = [f"ratio separable / standard: {float(s.ratio):.4f} ({s.ratio})\n"
              f"closed form 1/N + 1/D_K^2:   {float(s.closed_form):.4f} ({s.closed_form})"]
     return Document("separable", data, where, [Table(cols, rows)], notes)
@@ -144,3 +182,176 @@ def models_document(models, options: str) -> Document:
 
 __all__ = ["count_text", "detail", "describe", "layer_record", "models_document", "pct", "separable_document",
            "summary", "table_document", "totals_table"]
+
+
+# ---------------------------------------------------------------------------- reconcile
+
+RECONCILE_REASONS = ("classes", "rounding", "bias", "batchnorm", "activation", "pool", "add", "flops")
+
+
+def _config_text(a: Analysis) -> str:
+    c = a.config
+    h, w = c["resolution"]
+    return f"{a.model}  alpha={c['alpha']:g}  input={shape_str(a.input_shape)}  classes={c['num_classes']}"
+
+
+def reconcile_document(r, live: dict | None = None) -> Document:
+    """``flopcalc reconcile``: every convention's numbers beside the default's, the difference
+    split by reason; with ``live`` (convention -> (params, reported) measured, or None when the
+    tool is not installed) the tools' own numbers beside."""
+    from .reconcile import REASON_TEXT
+    base = r.base
+    ops_rows, param_rows, records = [], [], []
+    for line in r.lines:
+        c = line.convention
+        rec = {"name": c.name, "unit": c.unit or None, "flops_per_mac": c.flops_per_mac,
+               "num_classes": line.num_classes, "params": line.params, "reported": line.reported,
+               "params_difference": line.params_causes and {k: line.params_causes[k] for k in RECONCILE_REASONS
+                                                             if k in line.params_causes},
+               "ops_difference": line.ops_causes and {k: line.ops_causes[k] for k in RECONCILE_REASONS
+                                                       if k in line.ops_causes}}
+        if live is not None and c.live:
+            got = live.get(c.name)
+            if got is None:
+                rec["live"] = None
+            else:
+                ok = all(m is None or m == e for m, e in ((got[0], line.params), (got[1], line.reported)))
+                rec["live"] = {"params": got[0], "reported": got[1], "ok": ok}
+        records.append(rec)
+
+        def check(i: int, expected) -> tuple:
+            if live is None or not c.live or expected is None:
+                return None, ""
+            if c.name not in live or live[c.name] is None:
+                return None, "not installed"
+            m = live[c.name][i]
+            return m, "" if m is None else ("ok" if m == expected else "DIFFERS")
+
+        if line.ops_causes is not None:
+            m, mark = check(1, line.reported)
+            ops_rows.append({"name": c.name, "unit": c.unit, "reported": line.reported,
+                             "difference": line.reported - base.total.macs, **line.ops_causes,
+                             "measured": m, "check": mark})
+        if line.params_causes is not None:
+            m, mark = check(0, line.params)
+            param_rows.append({"name": c.name, "params": line.params,
+                               "difference": line.params - base.total.params, **line.params_causes,
+                               "measured": m, "check": mark})
+    extra = (Col("measured", "int"), Col("check")) if live is not None else ()
+    used = lambda rows: [k for k in RECONCILE_REASONS if any(row.get(k) for row in rows)]  # noqa: E731
+    ops_reasons = [k for k in RECONCILE_REASONS if k != "weights"]
+    param_reasons = [k for k in ("classes", "rounding", "bias", "batchnorm") if k in used(param_rows) or k in
+                     ("bias", "batchnorm")]
+    ops_table = Table((Col("name"), Col("unit"), Col("reported", "int"), Col("difference", "int"))
+                      + tuple(Col(k, "int") for k in ops_reasons) + extra, ops_rows,
+                      "operations: each counter's number, its difference from the default (pytorch), and that "
+                      "difference by reason")
+    param_table = Table((Col("name"), Col("params", "int"), Col("difference", "int"))
+                        + tuple(Col(k, "int") for k in param_reasons) + extra, param_rows,
+                        "parameters:")
+    reasons = "\n".join(f"  {k}: {REASON_TEXT[k]}" for k in ops_reasons)
+    notes = ["reasons (each column is an exact difference; they add up to the difference):\n" + reasons
+             + "\nkeras reports no operation count, flop_counter no parameter count; "
+             "flopcalc conventions says what each counts."]
+    if live is not None:
+        bad = [rec["name"] for rec in records if rec.get("live") and not rec["live"]["ok"]]
+        missing = [rec["name"] for rec in records if "live" in rec and rec["live"] is None]
+        ran = sum(1 for rec in records if rec.get("live"))
+        notes.append(f"live: {ran} counters ran on the model; " + (
+            f"{len(bad)} DIFFER from the prediction: {', '.join(bad)}" if bad else "every one printed exactly "
+            "the predicted numbers") + (f"; not installed: {', '.join(missing)}" if missing else ""))
+    data = {"model": base.model, "config": dict(base.config), "conventions": records}
+    return Document("reconcile", data, _config_text(base), [ops_table, param_table], notes)
+
+
+def conventions_document() -> Document:
+    from .conventions import CONVENTIONS
+    rows = [{"name": c.name, "source": c.source, "unit": c.unit or None, "flops_per_mac": c.flops_per_mac,
+             "num_classes": c.classes, "rounding": c.rounding, "ops": c.ops_rule, "params": c.params_rule}
+            for c in CONVENTIONS.values()]
+    import textwrap
+
+    def item(head: str, text: str) -> str:
+        return textwrap.fill(f"{head}: {text}", 96, initial_indent="  ", subsequent_indent="    ",
+                             break_on_hyphens=False, break_long_words=False)
+
+    text = "\n\n".join(
+        f"{r['name']}: {r['source']}\n" + item("ops" + (f" (printed as {r['unit']}" + (
+            f", {r['flops_per_mac']} per multiply-add" if r["flops_per_mac"] != 1 else "") + ")" if r["unit"] else ""),
+            r["ops"]) + "\n" + item("params", r["params"])
+        + ("\n" + item("architecture", f"{r['num_classes']} classes, {r['rounding']} channel rounding")
+           if (r["num_classes"], r["rounding"]) != (1000, "torchvision") else "")
+        for r in rows)
+    table = Table((Col("name"), Col("unit"), Col("flops_per_mac", "int"), Col("num_classes", "int", show=str),
+                   Col("rounding")), rows)
+    return Document("conventions", {"conventions": rows}, "", [table], [text])
+
+
+# ---------------------------------------------------------------------------- published, sweep
+
+def published_document(checks, only_discrepancies: bool = False) -> Document:
+    from .published import SOURCES
+    records = []
+    for c in checks:
+        r, src = c.row, SOURCES[c.row.source]
+        records.append({"source": r.source, "table": r.table, "model": r.model, "alpha": r.alpha,
+                        "resolution": [r.resolution, r.resolution], "num_classes": r.classes,
+                        "convention": src.convention, "macs_published": r.million_macs,
+                        "macs": c.macs, "macs_printed": c.macs_printed, "macs_ok": c.macs_ok,
+                        "params_published": r.million_params, "params": c.params,
+                        "params_printed": c.params_printed, "params_ok": c.params_ok, "top1": r.top1,
+                        "status": "reproduced" if c.ok else "discrepancy", "causes": list(c.causes),
+                        "note": r.note or None})
+    shown = [rec for rec in records if rec["status"] != "reproduced"] if only_discrepancies else records
+    rows = [{**rec, "source": SOURCES[rec["source"]].short,
+             "published": f"{rec['macs_published']} / {rec['params_published']}",
+             "flopcalc": f"{rec['macs_printed']} / {rec['params_printed']}" if rec["macs"] is not None else "",
+             "check": "ok" if rec["status"] == "reproduced" else "DISCREPANCY"} for rec in shown]
+    cols = (Col("source"), Col("table"), Col("model"), Col("alpha", show=lambda v: f"{v:g}"),
+            Col("resolution", show=lambda v: str(v[0])), Col("num_classes", "int", show=str), Col("convention"),
+            Col("published"), Col("flopcalc"), Col("check"))
+    n_bad = sum(rec["status"] != "reproduced" for rec in records)
+    lines = [f"{len(records) - n_bad} of {len(records)} published rows reproduced exactly at their printed "
+             f"precision (millions of macs / millions of params), each under its source's convention; "
+             f"{n_bad} discrepancies:"]
+    for rec in records:
+        if rec["status"] != "reproduced":
+            lines.append(f"- {SOURCES[rec['source']].short} {rec['table']}, {rec['model']} {rec['alpha']:g} "
+                         f"{rec['resolution'][0]}: printed {rec['macs_published']} / {rec['params_published']}"
+                         + (f", flopcalc {rec['macs']:,} / {rec['params']:,}" if rec["macs"] is not None else "")
+                         + ". " + "; ".join(rec["causes"]) + (f". Source note: {rec['note']}" if rec["note"] else ""))
+    past = {"round": "rounded", "truncate": "truncated"}
+    rules = "how each source prints (millions, to the digits it shows): " + "; ".join(
+        f"{s.short}: {s.convention} convention, macs {past[s.macs]}, params {past[s.params]}"
+        for s in SOURCES.values())
+    csv_cols = (Col("source"), Col("table"), Col("model"), Col("alpha", "float", digits=2),
+                Col("resolution", "shape"), Col("num_classes", "int"), Col("convention"), Col("macs_published"),
+                Col("macs", "int"), Col("macs_printed"), Col("macs_ok"), Col("params_published"),
+                Col("params", "int"), Col("params_printed"), Col("params_ok"), Col("top1", "float", digits=3),
+                Col("status"))
+    return Document("published", {"rows": shown, "reproduced": len(records) - n_bad, "discrepancies": n_bad},
+                    "", [Table(cols, rows)], ["\n".join(lines), rules], csv_table=Table(csv_cols, shown))
+
+
+def sweep_document(points, convention: str) -> Document:
+    from .conventions import CONVENTIONS
+    from .published import SOURCES
+    conv = CONVENTIONS[convention]
+    recs = [{"model": p.model, "alpha": p.alpha, "resolution": list(p.resolution), "num_classes": p.num_classes,
+             "params": p.params, "macs": p.macs, "reported": p.reported, "top1": p.top1,
+             "top1_source": p.top1_source} for p in points]
+    res = lambda v: str(v[0]) if v[0] == v[1] else f"{v[0]}x{v[1]}"  # noqa: E731
+    cols = [Col("model"), Col("alpha", show=lambda v: f"{v:g}"), Col("resolution", "shape", show=res),
+            Col("params", "int"), Col("macs", "int")]
+    if conv.flops_per_mac != 1:
+        cols.append(Col("reported", "int"))
+    cols += [Col("top1", "float", digits=1), Col("top1_source", show=lambda v: SOURCES[v].short)]
+    csv_cols = (Col("model"), Col("alpha", "float"), Col("resolution", "shape"), Col("num_classes", "int"),
+                Col("params", "int"), Col("macs", "int"), Col("reported", "int"), Col("top1", "float"),
+                Col("top1_source"))
+    heading = f"{points[0].model}  classes={points[0].num_classes}" + (
+        f"  convention={convention}" if convention != "pytorch" else "")
+    note = ("top1: published ImageNet top-1 (%) of the config's published checkpoint, quoted, never recomputed "
+            "(TF-Slim's checkpoint tables, torchvision's weights); blank where none was published.")
+    return Document("sweep", {"model": points[0].model, "convention": convention, "configs": recs}, heading,
+                    [Table(cols, recs)], [note], csv_table=Table(csv_cols, recs))

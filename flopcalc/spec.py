@@ -173,9 +173,12 @@ class DepthwiseSeparable:
     stride: int = 1
     kernel: int = 3
     act: Act = Act.RELU
+    full_conv: bool = False  # one standard D_K x D_K conv M -> N instead (the paper's "Conv MobileNet")
 
     def children(self) -> Children:
         m, n = self.in_c, self.out_c
+        if self.full_conv:
+            return (("conv", Sequential((("0", ConvBNAct(m, n, self.kernel, self.stride, act=self.act)),))),)
         return (("conv", Sequential((
             ("0", ConvBNAct(m, m, self.kernel, self.stride, groups=m, act=self.act)),
             ("1", ConvBNAct(m, n, 1, act=self.act)),
@@ -195,6 +198,7 @@ class InvertedResidual:
     expand_ratio: int
     kernel: int = 3
     act: Act = Act.RELU6
+    full_conv: bool = False  # the depthwise + projection pair as one standard conv t*k -> k'
 
     @property
     def hidden(self) -> int:
@@ -210,8 +214,11 @@ class InvertedResidual:
         layers: list = []
         if self.expand_ratio != 1:
             layers.append(ConvBNAct(m, h, 1, act=self.act))
-        layers.append(ConvBNAct(h, h, self.kernel, self.stride, groups=h, act=self.act))
-        layers.append(Conv2d(h, n, 1))
+        if self.full_conv:
+            layers.append(Conv2d(h, n, self.kernel, self.stride))
+        else:
+            layers.append(ConvBNAct(h, h, self.kernel, self.stride, groups=h, act=self.act))
+            layers.append(Conv2d(h, n, 1))
         layers.append(BatchNorm2d(n))
         items: tuple = (("conv", Sequential(tuple((str(i), l) for i, l in enumerate(layers)))),)
         if self.residual:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
 
-from .scaling import DEFAULT_RESOLUTION, make_divisible
+from .scaling import DEFAULT_RESOLUTION, WIDTH_RULES, WidthRule
 from .spec import (Act, ConvBNAct, DepthwiseSeparable, Dropout, GlobalAvgPool,
                    InvertedResidual, Linear, Network, Sequential, SpecError, check_number)
 
@@ -55,17 +55,18 @@ V2_BLOCKS: tuple[tuple[int, int, int, int], ...] = (
 V2_DROPOUT = 0.2  # torchvision
 
 
-RoundChannels = Callable[[float], int]
-
-
-def _width(alpha: float, round_channels: RoundChannels) -> Callable[[float], int]:
+def _width(alpha: float, rule: WidthRule) -> Callable[..., int]:
     """The channel rule for width multiplier alpha, as one function of a paper width."""
-    def channels(c: float) -> int:
+    def channels(c: float, role: str = "block") -> int:
         try:
-            return round_channels(c * alpha)
+            n = rule(c, alpha, role)
         except OverflowError:
             raise SpecError(f"alpha {alpha!r} is too large: {c} * alpha channels is not a "
                             "finite number; use a finite alpha > 0") from None
+        if n < 1:
+            raise SpecError(f"alpha {alpha!r} leaves {c} * alpha = {c * alpha:g} channels, which the "
+                            f"{rule.name} width rule ({rule.doc}) rounds to {n}; use a larger alpha")
+        return n
     return channels
 
 
@@ -78,15 +79,15 @@ def _head(in_c: int, num_classes: int, dropout: float) -> tuple:
 
 
 def mobilenet_v1(alpha: float = 1.0, num_classes: int = DEFAULT_CLASSES,
-                 round_channels: RoundChannels = make_divisible) -> Network:
-    """MobileNet V1 at width ``alpha``; ``round_channels`` turns ``c * alpha`` into a
-    channel count (torchvision's ``make_divisible`` by default; TF-Slim truncates)."""
-    ch = _width(alpha, round_channels)
-    c_in = ch(V1_STEM)
+                 rule: WidthRule = WIDTH_RULES["mobilenet_v1"]["torchvision"], full_conv: bool = False) -> Network:
+    """MobileNet V1 at width ``alpha``; ``rule`` turns ``c * alpha`` into a channel count
+    (torchvision's ``make_divisible`` by default; TF-Slim and Keras truncate)."""
+    ch = _width(alpha, rule)
+    c_in = ch(V1_STEM, "stem")
     features: list = [ConvBNAct(3, c_in, 3, 2, act=Act.RELU)]
     for c, s in V1_BLOCKS:
         c_out = ch(c)
-        features.append(DepthwiseSeparable(c_in, c_out, s))
+        features.append(DepthwiseSeparable(c_in, c_out, s, full_conv=full_conv))
         c_in = c_out
     return Network("mobilenet_v1", 3, (
         ("features", Sequential(tuple((str(i), f) for i, f in enumerate(features)))),
@@ -94,18 +95,18 @@ def mobilenet_v1(alpha: float = 1.0, num_classes: int = DEFAULT_CLASSES,
 
 
 def mobilenet_v2(alpha: float = 1.0, num_classes: int = DEFAULT_CLASSES,
-                 round_channels: RoundChannels = make_divisible) -> Network:
-    """MobileNet V2 at width ``alpha``, channels rounded by ``round_channels``."""
-    ch = _width(alpha, round_channels)
-    c_in = ch(V2_STEM)
+                 rule: WidthRule = WIDTH_RULES["mobilenet_v2"]["torchvision"], full_conv: bool = False) -> Network:
+    """MobileNet V2 at width ``alpha``, channels rounded by ``rule``."""
+    ch = _width(alpha, rule)
+    c_in = ch(V2_STEM, "stem")
     features: list = [ConvBNAct(3, c_in, 3, 2)]
     for t, c, n, s in V2_BLOCKS:
         c_out = ch(c)
         for i in range(n):
-            features.append(InvertedResidual(c_in, c_out, s if i == 0 else 1, t))
+            features.append(InvertedResidual(c_in, c_out, s if i == 0 else 1, t, full_conv=full_conv))
             c_in = c_out
     # The last conv is never narrowed: 1280 * max(1, alpha), rounded the same way.
-    last = _width(max(1.0, alpha), round_channels)(V2_LAST)
+    last = _width(max(1.0, alpha), rule)(V2_LAST, "head")
     features.append(ConvBNAct(c_in, last, 1))
     return Network("mobilenet_v2", 3, (
         ("features", Sequential(tuple((str(i), f) for i, f in enumerate(features)))),
@@ -150,12 +151,23 @@ def check_model(model: object) -> ModelInfo:
     return info
 
 
+def check_rounding(model: str, rounding: object) -> WidthRule:
+    rules = WIDTH_RULES[model]
+    if rounding not in rules:
+        raise SpecError(f"unknown channel rounding {rounding!r} for {model}; available: {', '.join(rules)}")
+    return rules[rounding]  # type: ignore[index]
+
+
 @lru_cache(maxsize=256)
-def _cached(model: str, alpha: float, num_classes: int) -> Network:
-    return MODELS[model].build(alpha, num_classes)
+def _cached(model: str, alpha: float, num_classes: int, rounding: str, full_conv: bool) -> Network:
+    return MODELS[model].build(alpha, num_classes, WIDTH_RULES[model][rounding], full_conv)
 
 
-def get_spec(model: str, alpha: float = 1.0, num_classes: int = DEFAULT_CLASSES) -> Network:
-    """The spec of a zoo model; specs are immutable, so equal configs share one."""
+def get_spec(model: str, alpha: float = 1.0, num_classes: int = DEFAULT_CLASSES,
+             rounding: str = "torchvision", full_conv: bool = False) -> Network:
+    """The spec of a zoo model; specs are immutable, so equal configs share one. ``rounding``
+    names the implementation whose channel rule to use (:data:`~flopcalc.scaling.WIDTH_RULES`);
+    ``full_conv`` replaces each depthwise + pointwise pair by one standard convolution."""
     info = check_model(model)
-    return _cached(info.name, check_alpha(alpha), check_classes(num_classes))
+    check_rounding(info.name, rounding)
+    return _cached(info.name, check_alpha(alpha), check_classes(num_classes), rounding, bool(full_conv))

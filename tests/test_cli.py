@@ -128,7 +128,8 @@ def test_separable_plain(cli):
 def test_separable_json_and_csv_carry_every_row_and_the_inputs(cli):
     args = ("separable", "--kernel", "3", "--in", "128", "--out", "256", "--size", "56")
     doc = json.loads(cli(*args, "--format", "json")[1])
-    assert doc["config"] == {"kernel": 3, "in_channels": 128, "out_channels": 256, "size": 56, "stride": 1}
+    assert doc["config"] == {"kernel": 3, "in_channels": 128, "out_channels": 256, "size": 56, "stride": 1,
+                             "alpha": 1.0, "rho": 1.0}
     rows = {r["name"]: r for r in doc["layers"]}
     assert list(rows) == ["standard", "depthwise", "pointwise", "separable"]
     assert (rows["standard"]["params"], rows["standard"]["macs"]) == (294_912, 924_844_032)

@@ -151,3 +151,23 @@ def test_custom_spec_builds():
         assert torch.equal(net(x), expected)
     assert "Sequential" in repr(net) and "ConvBNAct" in repr(net)
     assert get_spec("mobilenet_v2") is get_spec("mobilenet_v2", 1.0, 1000)
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("variant", [{"full_conv": True}, {"rounding": "keras"}, {"rounding": "tfslim"}],
+                         ids=lambda v: str(v))
+def test_architecture_variants_build_what_the_analyzer_counts(model, variant):
+    """--full-conv and the conventions' channel rules are specs like any other: the built model
+    has the analyzer's layers, shapes and parameter count."""
+    from flopcalc.analyze import analyze as plain
+    spec = get_spec(model, 0.6, 10, **variant)
+    a = plain(model, 0.6, 40, 10, **variant)
+    net = build(spec).eval()
+    assert sum(p.numel() for p in net.parameters()) == a.total.params
+    shapes = {}
+    for r in a.layers:
+        net.get_submodule(r.name).register_forward_hook(
+            lambda m, i, o, name=r.name: shapes.__setitem__(name, tuple(o.shape[1:])))
+    with torch.no_grad():
+        net(torch.zeros(1, 3, 40, 40))
+    assert shapes == {r.name: r.output_shape for r in a.layers}

@@ -151,8 +151,9 @@ def test_layers_add_up_to_totals(model, alpha, res, classes):
 
 def test_width_rule_is_injected():
     """TF-Slim's V1 rounds by truncation, max(int(c * alpha), 8): the same table, another rule."""
+    from flopcalc.scaling import WidthRule
     from flopcalc.zoo import mobilenet_v1
-    spec = mobilenet_v1(0.75, round_channels=lambda v: max(int(v), 8))
+    spec = mobilenet_v1(0.75, rule=WidthRule("trunc", "", lambda c, a, role: max(int(c * a), 8)))
     a = analyze(spec)
     assert a.layer("features.0.0").output_shape[0] == 24
     assert a.layer("features.13.conv.1.0").output_shape[0] == 768

@@ -1,0 +1,134 @@
+"""The peer counters run live on flopcalc's own PyTorch models (``flopcalc reconcile --live``).
+
+Each function builds a fresh model of the config (a counter may leave hooks or buffers
+behind: thop adds ``total_ops`` buffers to every module it has no rule for), runs the tool
+the way its README shows, in eval mode at batch 1, and returns ``(params, ops)`` as the tool
+reports them (None where it reports none), as exact ints. Tools that are not installed are
+skipped; :func:`available` says which are here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import os
+import warnings
+from typing import Callable
+
+import torch
+
+from ..zoo import get_spec
+from .build import build_node
+
+# tool -> the Python module that provides it ("flop_counter" is torch itself)
+MODULES = {"fvcore": "fvcore", "flop_counter": "torch", "ptflops": "ptflops", "ptflops_aten": "ptflops",
+           "thop": "thop", "torchinfo": "torchinfo", "keras": "keras"}
+EXTRA = "pip install 'flopcalc[peers]' (ptflops, thop, torchinfo, keras; fvcore comes with flopcalc[torch])"
+
+Measured = tuple  # (params | None, ops | None)
+
+
+def available() -> dict[str, bool]:
+    return {tool: importlib.util.find_spec(mod) is not None for tool, mod in MODULES.items()}
+
+
+def _model(model: str, alpha: float, classes: int, rounding: str) -> torch.nn.Module:
+    # the weights' values do not change a count: skip build()'s initialization
+    return build_node(get_spec(model, alpha, classes, rounding)).eval()
+
+
+def _input(h: int, w: int) -> torch.Tensor:
+    return torch.zeros(1, 3, h, w)
+
+
+def _quiet():
+    """Tools print progress and warn about modules they skip; none of it is the count."""
+    stack = contextlib.ExitStack()
+    stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
+    stack.enter_context(contextlib.redirect_stderr(io.StringIO()))
+    stack.enter_context(warnings.catch_warnings())
+    warnings.simplefilter("ignore")
+    return stack
+
+
+def _exact(value) -> int:
+    """thop returns floats; they are integer-valued and far below 2**53, so int() is exact."""
+    if isinstance(value, float):
+        if not value.is_integer() or abs(value) >= 2**53:
+            raise ValueError(f"not an exact integer count: {value!r}")
+        return int(value)
+    return int(value)
+
+
+def fvcore(model, alpha, h, w, classes, rounding) -> Measured:
+    with _quiet():
+        from fvcore.nn import FlopCountAnalysis, parameter_count
+        net = _model(model, alpha, classes, rounding)
+        flops = FlopCountAnalysis(net, _input(h, w))
+        flops.unsupported_ops_warnings(False)
+        flops.uncalled_modules_warnings(False)
+        return parameter_count(net)[""], _exact(flops.total())
+
+
+def flop_counter(model, alpha, h, w, classes, rounding) -> Measured:
+    from torch.utils.flop_counter import FlopCounterMode
+    net = _model(model, alpha, classes, rounding)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        net(_input(h, w))
+    return None, counter.get_total_flops()
+
+
+def _ptflops(backend: str) -> Callable:
+    def run(model, alpha, h, w, classes, rounding) -> Measured:
+        with _quiet():
+            from ptflops import get_model_complexity_info
+            net = _model(model, alpha, classes, rounding)
+            macs, params = get_model_complexity_info(net, (3, h, w), as_strings=False, backend=backend,
+                                                     print_per_layer_stat=False, ost=io.StringIO())
+        return _exact(params), _exact(macs)
+    return run
+
+
+def thop(model, alpha, h, w, classes, rounding) -> Measured:
+    with _quiet():
+        import thop as _thop
+        macs, params = _thop.profile(_model(model, alpha, classes, rounding), inputs=(_input(h, w),),
+                                     verbose=False)
+    return _exact(params), _exact(macs)
+
+
+def torchinfo(model, alpha, h, w, classes, rounding) -> Measured:
+    with _quiet():
+        from torchinfo import summary
+        s = summary(_model(model, alpha, classes, rounding), input_size=(1, 3, h, w), verbose=0)
+    return s.total_params, s.total_mult_adds
+
+
+KERAS_APPS = {"mobilenet_v1": "MobileNet", "mobilenet_v2": "MobileNetV2"}
+
+
+def keras(model, alpha, h, w, classes, rounding) -> Measured:
+    """Keras' own model (keras.applications, weights=None): its architecture, not flopcalc's
+    built one; the keras convention predicts it through Keras' channel rounding."""
+    if model not in KERAS_APPS:
+        return None, None
+    os.environ.setdefault("KERAS_BACKEND", "torch")  # Keras 3 on the torch already installed
+    with _quiet():
+        import keras as _keras
+        app = getattr(_keras.applications, KERAS_APPS[model])
+        net = app(input_shape=(h, w, 3), alpha=alpha, weights=None, classes=classes)
+        n = net.count_params()
+    return n, None
+
+
+TOOLS: dict[str, Callable[..., Measured]] = {
+    "fvcore": fvcore, "flop_counter": flop_counter, "ptflops": _ptflops("pytorch"),
+    "ptflops_aten": _ptflops("aten"), "thop": thop, "torchinfo": torchinfo, "keras": keras,
+}
+
+
+def measure(tool: str, model: str, alpha: float, resolution, classes: int, rounding: str) -> Measured:
+    """What ``tool`` reports for the config, ``(params, ops)``."""
+    h, w = resolution if isinstance(resolution, (tuple, list)) else (resolution, resolution)
+    return TOOLS[tool](model, alpha, h, w, classes, rounding)

@@ -1,0 +1,199 @@
+"""Published MobileNet figures (``flopcalc/data/published_figures.csv``), each recomputed under
+its source's convention and compared at its printed precision.
+
+Each source prints in its own way, found by reproducing its numbers and stated once here:
+which convention it counts under, and whether it rounds or truncates to the digits it prints.
+A row that the source's own rule does not reproduce is a *discrepancy*: it is listed with
+flopcalc's value and the single changes (rounding direction, classes, channel rule, parameter
+rule) that would reproduce it, never special-cased into agreement.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .conventions import CONVENTIONS, analyze
+
+DATA = Path(__file__).resolve().parent / "data" / "published_figures.csv"
+
+
+@dataclass(frozen=True)
+class Source:
+    short: str
+    convention: str
+    macs: str    # "round" (half up) or "truncate", to the digits printed
+    params: str
+
+
+# How each source prints, established by the rows it reproduces: TF-Slim's V2 table truncates
+# its multiply-adds (300.77M is printed 300) and rounds parameters; the V2 paper truncates both
+# (300.77M and 3.47M print as 300 and 3.4); the V1 paper and TF-Slim's V1 table round.
+SOURCES = {
+    "TF-Slim MobileNetV2 checkpoint table": Source("TF-Slim V2", "tfslim", "truncate", "round"),
+    "TF-Slim MobileNetV1 checkpoint table": Source("TF-Slim V1", "tfslim", "round", "round"),
+    "TF-Slim MobileNetV3 checkpoint table": Source("TF-Slim V3", "tfslim", "round", "round"),
+    "MobileNets paper (Howard et al. 2017)": Source("V1 paper", "paper", "round", "round"),
+    "MobileNetV2 paper (Sandler et al. 2018)": Source("V2 paper", "paper", "truncate", "truncate"),
+    "torchvision weights metadata": Source("torchvision", "pytorch", "round", "round"),
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    source: str
+    table: str
+    model: str
+    alpha: float
+    resolution: int
+    classes: int
+    million_macs: str   # as printed
+    million_params: str
+    top1: float | None
+    note: str
+
+
+@lru_cache(maxsize=1)
+def rows() -> tuple[Row, ...]:
+    with DATA.open(newline="") as f:
+        return tuple(Row(r["source"], r["table"], r["model"], float(r["alpha"]), int(r["resolution"]),
+                         int(r["classes"]), r["million_madds"], r["million_params"],
+                         float(r["top1"]) if r["top1"] else None, r["note"]) for r in csv.DictReader(f))
+
+
+def printed(n: int, digits: int, rule: str, unit: int = 10**6) -> str:
+    """``n / unit`` written with ``digits`` decimals, rounded half up or truncated, in exact
+    integer arithmetic (a float would misround ties such as 76.525)."""
+    scale = 10**digits
+    q = (2 * n * scale + unit) // (2 * unit) if rule == "round" else n * scale // unit
+    whole, frac = divmod(q, scale)
+    return f"{whole}.{frac:0{digits}d}" if digits else str(whole)
+
+
+def digits_of(text: str) -> int:
+    return len(text.partition(".")[2])
+
+
+@dataclass(frozen=True)
+class Check:
+    row: Row
+    macs: int | None          # flopcalc's exact count under the source's convention
+    params: int | None
+    macs_printed: str | None  # that count as the source would print it
+    params_printed: str | None
+    causes: tuple[str, ...]   # for a discrepancy: what would reproduce it, or why nothing does
+
+    @property
+    def macs_ok(self) -> bool:
+        return self.macs_printed == self.row.million_macs
+
+    @property
+    def params_ok(self) -> bool:
+        return self.params_printed == self.row.million_params
+
+    @property
+    def ok(self) -> bool:
+        return self.macs_ok and self.params_ok
+
+
+def _count(row: Row, convention: str, classes: int, rounding: str | None = None):
+    from .analyze import analyze as plain
+    from .conventions import count
+    conv = CONVENTIONS[convention]
+    a = plain(row.model, row.alpha, row.resolution, classes, rounding=rounding or conv.rounding)
+    c = count(a, conv)
+    return c.total.macs, c.total.params
+
+
+def _param_rules() -> dict[str, str]:
+    """One convention per distinct parameter rule (several tools count the same way)."""
+    out, seen = {}, set()
+    for name, c in CONVENTIONS.items():
+        if c.params is not None and c.params_rule not in seen:
+            seen.add(c.params_rule)
+            out[name] = c.params_rule
+    return out
+
+
+def _diagnose(row: Row, src: Source, macs_ok: bool, params_ok: bool, macs: int, params: int) -> tuple[str, ...]:
+    """The single changes to the source's own rule that would reproduce a row it does not:
+    the other rounding direction, rounding twice, the other classifier width, another
+    channel rule, another parameter rule. None of them is applied: the row stays a discrepancy."""
+    from .scaling import WIDTH_RULES
+    found = []
+    checks = [("macs", macs_ok, macs, row.million_macs, src.macs), ("params", params_ok, params,
+                                                                       row.million_params, src.params)]
+    flip = {"round": "truncate", "truncate": "round"}
+    for what, ok, n, shown, rule in checks:
+        if ok:
+            continue
+        d = digits_of(shown)
+        if printed(n, d, flip[rule]) == shown:
+            found.append(f"{what} {n:,} print as {shown} if {flip[rule]}d; this source {rule}s its other rows")
+        twice = printed(n, d + 2, "round")
+        if _round_text(twice, d) == shown:
+            found.append(f"{what} {n:,} print as {shown} if rounded twice ({twice} first)")
+    conv = CONVENTIONS[src.convention]
+    tries = [(f"{c} classes", src.convention, c, None) for c in (1000, 1001) if c != row.classes]
+    tries += [(f"{r} channel rounding", src.convention, row.classes, r)
+              for r in WIDTH_RULES.get(row.model, {}) if r != conv.rounding]
+    for label, convention, classes, rounding in tries:
+        m, p = _count(row, convention, classes, rounding)
+        if not macs_ok and printed(m, digits_of(row.million_macs), src.macs) == row.million_macs:
+            found.append(f"macs reproduce with {label} ({m:,})")
+        if not params_ok and printed(p, digits_of(row.million_params), src.params) == row.million_params:
+            found.append(f"params reproduce with {label} ({p:,})")
+    if not params_ok:
+        for name, rule in _param_rules().items():
+            if name != src.convention:
+                p = _count(row, name, row.classes, conv.rounding)[1]
+                if printed(p, digits_of(row.million_params), src.params) == row.million_params:
+                    found.append(f"params reproduce counting {rule.rstrip('.')} ({p:,}; the {name} convention)")
+    if not found:
+        parts = []
+        for what, ok, n, shown, _ in checks:
+            if not ok:
+                off = (float(shown) * 1e6 - n) / n
+                parts.append(f"{what} {n:,} are {abs(off):.1%} {'below' if off > 0 else 'above'} the printed {shown}M")
+        found.append("; ".join(parts) + ": no single change of rounding, classes, channel rule or parameter "
+                     "rule reproduces it")
+    return tuple(found)
+
+
+def _round_text(text: str, digits: int) -> str:
+    """A printed decimal rounded again, half up, to fewer digits (exact, on the digits)."""
+    whole, _, frac = text.partition(".")
+    n = int(whole + frac)
+    return printed(n, digits, "round", unit=10 ** len(frac))
+
+
+def check(row: Row) -> Check:
+    from .zoo import MODELS
+    src = SOURCES[row.source]
+    if row.model not in MODELS:
+        return Check(row, None, None, None, None, (f"{row.model} is not in flopcalc's zoo",))
+    a = analyze(row.model, row.alpha, row.resolution, row.classes, convention=src.convention)
+    macs, params = a.total.macs, a.total.params
+    mp = printed(macs, digits_of(row.million_macs), src.macs)
+    pp = printed(params, digits_of(row.million_params), src.params)
+    c = Check(row, macs, params, mp, pp, ())
+    if c.ok:
+        return c
+    return Check(row, macs, params, mp, pp, _diagnose(row, src, c.macs_ok, c.params_ok, macs, params))
+
+
+def check_all() -> list[Check]:
+    return [check(r) for r in rows()]
+
+
+def top1(model: str, alpha: float, resolution: int, prefer: str = "pytorch") -> tuple[float, str] | None:
+    """The published ImageNet top-1 of a config with a published checkpoint (TF-Slim's tables,
+    torchvision's weights), the one counted under ``prefer``'s convention first."""
+    found = [r for r in rows() if (r.model, r.alpha, r.resolution) == (model, alpha, resolution)
+             and r.top1 is not None and ("checkpoint" in r.source or "torchvision" in r.source)]
+    if not found:
+        return None
+    found.sort(key=lambda r: SOURCES[r.source].convention != prefer)
+    return found[0].top1, found[0].source

@@ -1,0 +1,98 @@
+"""Why the counters disagree: each convention's total against flopcalc's default, broken down
+by cause, the causes adding up exactly to the difference.
+
+For a convention C and a config, the difference between C's printed number and the default
+(``pytorch``: conv + fully connected multiply-adds, every learnable parameter) is split in a
+fixed order, each step one exact difference, so the steps telescope:
+
+1. ``classes``: the default count of the model with C's classifier width (TF-Slim's 1001),
+   less the default count;
+2. ``rounding``: the default count with C's channel rounding too (its whole architecture), less
+   step 1's;
+3. on C's architecture, per cause (``bias``, ``batchnorm``, ``activation``, ``pool``, ``add``,
+   and ``weights``, which no counter here disputes): what C counts for it less what the default
+   counts;
+4. ``flops``: ``(flops per multiply-add - 1)`` x C's multiply-adds (torch's FlopCounterMode
+   prints two flops per multiply-add).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .analyze import Analysis, analyze as _analyze
+from .conventions import CAUSES, CONVENTIONS, DEFAULT, Convention, architecture, count
+from .zoo import DEFAULT_CLASSES
+
+REASONS = ("classes", "rounding") + tuple(c for c in CAUSES) + ("flops",)
+REASON_TEXT = {
+    "classes": "a classifier of another width (TF-Slim: 1001 classes, background included)",
+    "rounding": "another channel rounding rule for the width multiplier",
+    "weights": "conv and fully connected weights and their multiply-adds",
+    "bias": "biases: their values, and one add per output element",
+    "batchnorm": "batch norm: gamma/beta or stored statistics per channel, operations per element",
+    "activation": "activations per element",
+    "pool": "global average pooling per input element",
+    "add": "residual adds per element",
+    "flops": "two flops per multiply-add",
+}
+
+
+@dataclass(frozen=True)
+class Line:
+    """One convention's numbers and their difference from the default, by reason."""
+
+    convention: Convention
+    num_classes: int
+    params: int | None
+    reported: int | None          # the operation count as the counter prints it
+    params_causes: dict[str, int] | None
+    ops_causes: dict[str, int] | None
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    base: Analysis                # the default count of the model asked for
+    lines: list[Line]
+
+
+def _by_cause(parts, side: int) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for p in parts:
+        for cause, v in (p[side] or {}).items():
+            out[cause] = out.get(cause, 0) + v
+    return out
+
+
+def reconcile(model: str, alpha: float = 1.0, resolution=224, num_classes: int | None = None,
+              conventions=None) -> Reconciliation:
+    """Every convention's (or those named) numbers for one config, explained by cause.
+    ``num_classes`` given fixes the classifier for every convention (no ``classes`` step)."""
+    base = _analyze(model, alpha, resolution, DEFAULT_CLASSES if num_classes is None else num_classes)
+    default = CONVENTIONS[DEFAULT]
+    lines = []
+    for name in conventions or CONVENTIONS:
+        conv = CONVENTIONS[name]
+        classes, rounding = architecture(conv, num_classes)
+        a1 = _analyze(model, alpha, resolution, classes)
+        a2 = _analyze(model, alpha, resolution, classes, rounding=rounding)
+        mine, theirs = count(a2, conv), count(a2, default)
+        mine_p, dflt_p = _by_cause(mine.parts, 0), _by_cause(theirs.parts, 0)
+        mine_o, dflt_o = _by_cause(mine.parts, 1), _by_cause(theirs.parts, 1)
+
+        def steps(pick, mine_c, dflt_c, flops: int | None) -> dict[str, int]:
+            d = {"classes": pick(a1) - pick(base), "rounding": pick(a2) - pick(a1)}
+            d.update({c: mine_c.get(c, 0) - dflt_c.get(c, 0) for c in CAUSES})
+            if flops is not None:
+                d["flops"] = flops
+            return d
+
+        params_causes = ops_causes = None
+        if conv.params is not None:
+            params_causes = steps(lambda a: a.total.params, mine_p, dflt_p, None)
+            assert sum(params_causes.values()) == mine.total.params - base.total.params
+        if conv.ops is not None:
+            ops_causes = steps(lambda a: a.total.macs, mine_o, dflt_o, (conv.flops_per_mac - 1) * mine.total.macs)
+            assert sum(ops_causes.values()) == mine.reported - base.total.macs
+        lines.append(Line(conv, classes, mine.total.params, mine.reported, params_causes, ops_causes))
+    return Reconciliation(base, lines)
