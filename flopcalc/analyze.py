@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 from .costs import COST_FORMULAS, KINDS, ShapeError, layer_cost
-from .spec import Conv2d, Layer, Network, Node, ResidualAdd, Shape, SpecError
+from .spec import SKIP_LAYERS, Conv2d, Layer, Network, Node, Shape, SpecError
+from .family import Family
 from .zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION, get_spec
 
 if TYPE_CHECKING:
@@ -68,8 +69,10 @@ def check_batch(batch: object) -> int:
 def flatten(node: Node, prefix: str = "") -> tuple[tuple[str, Layer, int], ...]:
     """Every layer under ``node`` in execution order, as ``(dotted name, layer, skip)``.
 
-    ``skip`` is -1, except for a residual add: there it is the index of the first layer
-    of the enclosing block, whose input the add takes back.
+    ``skip`` is -1, except for a layer that takes the enclosing block's input too (a
+    residual add, the channel scale of squeeze-and-excitation): there it is the index of the
+    block's first layer, whose input it takes. With no layer before it in the block, it
+    takes its own input (x + x).
     """
     out: list[tuple[str, Layer, int]] = []
     _flatten(node, prefix, out)
@@ -87,8 +90,7 @@ def _flatten(node: Node, prefix: str, out: list) -> None:
     first = len(out)
     for name, child in children():
         path = f"{prefix}.{name}" if prefix else name
-        if type(child) is ResidualAdd:
-            # With no layer before it in the block, the add takes x + x: nothing to check.
+        if type(child) in SKIP_LAYERS:
             out.append((path, child, first if first < len(out) else -1))
         else:
             _flatten(child, path, out)
@@ -114,11 +116,11 @@ def walk(node: Node, x: Shape) -> tuple[list[LayerRow], Shape]:
     rows: list[LayerRow] = []
     append, formulas, new_row = rows.append, COST_FORMULAS, tuple.__new__
     for name, layer, skip in _flat(node):
-        if skip >= 0 and rows[skip][3] != x:
-            raise ShapeError(f"{name}: residual add of block output {x} and block input "
-                             f"{rows[skip].input_shape}")
         try:
-            kind, out, params, macs = formulas[type(layer)](layer, x)
+            if skip < 0 and type(layer) not in SKIP_LAYERS:
+                kind, out, params, macs = formulas[type(layer)](layer, x)
+            else:
+                kind, out, params, macs = formulas[type(layer)](layer, x, rows[skip][3] if skip >= 0 else x)
         except ShapeError as e:
             raise ShapeError(f"{name or type(layer).__name__}: {e}") from None
         append(new_row(LayerRow, (name, kind, layer, x, out, params, macs)))
@@ -141,18 +143,22 @@ def totals(rows: list[LayerRow] | tuple[LayerRow, ...]) -> tuple[Total, dict[str
     return Total(sum(t.params for t in by_kind.values()), sum(t.macs for t in by_kind.values())), by_kind
 
 
-def analyze(model: str | Network, alpha: float = 1.0, resolution: int | tuple[int, int] = DEFAULT_RESOLUTION,
-            num_classes: int = DEFAULT_CLASSES, *, batch: int = 1, rounding: str = "torchvision",
-            full_conv: bool = False) -> Analysis:
+def analyze(model: str | Family | Network, alpha: float = 1.0,
+            resolution: int | tuple[int, int] = DEFAULT_RESOLUTION, num_classes: int = DEFAULT_CLASSES, *,
+            batch: int = 1, rounding: str = "torchvision", full_conv: bool = False,
+            small_input: bool = False) -> Analysis:
     """Per-layer output shapes, parameters and multiply-adds of a model.
 
-    ``model`` is a zoo name (``"mobilenet_v1"``, ``"mobilenet_v2"``) built with width
-    multiplier ``alpha`` and ``num_classes``, or a :class:`~flopcalc.spec.Network` (then
-    ``alpha`` and ``num_classes`` are the spec's own business and are ignored).
+    ``model`` is a zoo name (``"mobilenet_v2"``; :data:`~flopcalc.zoo.MODELS`) or a spec file's
+    :class:`~flopcalc.family.Family`, built with width multiplier ``alpha`` and ``num_classes``;
+    or a concrete :class:`~flopcalc.spec.Network` (then ``alpha`` and ``num_classes`` are the
+    spec's own business and are ignored).
     ``resolution`` is the input size, or a (height, width) pair. ``rounding`` names whose
     channel rule to use (torchvision's by default; see :data:`~flopcalc.scaling.WIDTH_RULES`);
     ``full_conv`` replaces every depthwise + pointwise pair by one standard convolution with the
-    same input and output channels and stride (the V1 paper's Table 4 "Conv MobileNet").
+    same input and output channels and stride (the V1 paper's Table 4 "Conv MobileNet");
+    ``small_input`` runs the stem and the first strided stage at stride 1, as the networks are
+    adapted to 8x8 and 32x32 images.
 
     Totals count every learnable parameter (what ``sum(p.numel())`` gives on the built
     model) and the conv + fully connected multiply-adds (the papers' Mult-Adds) for a
@@ -164,10 +170,12 @@ def analyze(model: str | Network, alpha: float = 1.0, resolution: int | tuple[in
         spec = model
         config = {"resolution": [h, w], "batch": batch}
     else:
-        spec = get_spec(model, alpha, num_classes, rounding, full_conv)
+        spec = get_spec(model, alpha, num_classes, rounding, full_conv, small_input)
         config = {"alpha": float(alpha), "resolution": [h, w], "num_classes": num_classes, "batch": batch}
         if full_conv:
             config["full_conv"] = True
+        if small_input:
+            config["small_input"] = True
     x = (spec.in_channels, h, w)
     rows, _ = walk(spec, x)
     if batch != 1:
@@ -212,10 +220,16 @@ def sum_counts(values) -> int | None:
     return total
 
 
+BLOCK_KINDS = {"MBConv": "mbconv"}
+
+
 def block_kind(node: Node) -> str:
     """``InvertedResidual`` -> ``inverted_residual``: a block row's kind."""
     import re
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", type(node).__name__).lower()
+    name = type(node).__name__
+    if name in BLOCK_KINDS:
+        return BLOCK_KINDS[name]
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
 
 def top_rows(a: Analysis, n: int) -> list[LayerRow]:

@@ -81,6 +81,32 @@ def _list(parse: Callable[[str], object], what: str) -> Callable[[str], list]:
     return parse_list
 
 
+def _model(text: str):
+    """A zoo model's name, or a spec file's path (read here: a bad file is one line)."""
+    if text in MODELS:
+        return text
+    from .specfile import looks_like_file, read
+    from pathlib import Path
+    if looks_like_file(text) or Path(text).exists():
+        try:
+            return read(text)
+        except SpecError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    raise argparse.ArgumentTypeError(f"unknown model {text!r}; available: {', '.join(MODELS)}, "
+                                     "or a spec file's path (.toml)")
+
+
+def model_name(model) -> str:
+    return model if isinstance(model, str) else model.name
+
+
+def alpha_of(args: argparse.Namespace) -> float:
+    """--alpha, else a spec file's own alpha, else 1."""
+    if getattr(args, "alpha", None) is not None:
+        return args.alpha
+    return 1.0 if isinstance(args.model, str) or args.model is None else args.model.alpha
+
+
 def _format(text: str) -> str:
     try:
         return check_format(text)
@@ -100,10 +126,18 @@ def _add_format(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", type=_format, default="plain", metavar="FORMAT", help=FORMAT_HELP)
 
 
-def _add_config_args(p: argparse.ArgumentParser, *, alpha_default: float | None = 1.0) -> None:
-    p.add_argument("--alpha", type=_alpha, default=alpha_default, metavar="A",
-                   help="width multiplier alpha, any finite A > 0 (default 1.0" + (
-                       "; with --grid, every grid alpha)" if alpha_default is None else ")"))
+MODEL_HELP = f"one of: {', '.join(MODELS)}; or a spec file's path (.toml; flopcalc spec writes one)"
+
+
+def _add_model(p: argparse.ArgumentParser, optional: bool = False) -> None:
+    p.add_argument("model", metavar="MODEL", type=_model, nargs="?" if optional else None,
+                   help=MODEL_HELP + (" (with --grid: every zoo model when left out)" if optional else ""))
+
+
+def _add_config_args(p: argparse.ArgumentParser, *, grid: bool = False) -> None:
+    p.add_argument("--alpha", type=_alpha, default=None, metavar="A",
+                   help="width multiplier alpha, any finite A > 0 (default 1.0, or a spec file's alpha" + (
+                       "; with --grid, every grid alpha)" if grid else ")"))
     res = p.add_mutually_exclusive_group()
     res.add_argument("--resolution", type=_resolution, default=None, metavar="R",
                      help=f"input size in pixels: R for R x R, or HEIGHTxWIDTH such as 320x240 "
@@ -139,12 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
         "Exact output sizes, parameters and multiply-adds (macs) of MobileNet V1 and V2."))
     parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    models = ", ".join(MODELS)
 
     p = sub.add_parser("table", help="per-layer shapes, params and macs of a model",
                        description="Per-layer shapes, params and multiply-adds (macs) of a model, then the "
                                    "totals by layer kind.")
-    p.add_argument("model", metavar="MODEL", choices=tuple(MODELS), help=f"one of: {models}")
+    _add_model(p)
     _add_config_args(p)
     _add_convention(p)
     p.add_argument("--batch", type=_integer("batch", 1), default=1, metavar="N",
@@ -169,13 +202,24 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(flopcalc, the papers, TF-Slim, Keras, fvcore, FlopCounterMode, ptflops, "
                                    "thop, torchinfo), each difference from flopcalc's default split by cause, "
                                    "the causes adding up exactly.")
-    p.add_argument("model", metavar="MODEL", choices=tuple(MODELS), help=f"one of: {models}")
+    _add_model(p)
     _add_config_args(p)
     p.add_argument("--live", action="store_true",
                    help="also run every installed counter on the real model and print what it measures beside "
                         "the prediction (exit 1 if any differs; needs flopcalc[torch], and flopcalc[peers] for "
                         "ptflops, thop, torchinfo and keras)")
     _add_format(p)
+
+    p = sub.add_parser("spec", help="write a model as a spec file (TOML) to edit and share",
+                       description="Write MODEL as a spec file: its paper table (stem, one row per stage, head) "
+                                   "in TOML. Every command that takes a MODEL takes such a file; edit it to "
+                                   "describe a network of your own.")
+    _add_model(p)
+    p.add_argument("--alpha", type=_alpha, default=None, metavar="A",
+                   help="the width multiplier the file records as its default (default: the model's, 1.0)")
+    p.add_argument("--out", default=None, metavar="FILE",
+                   help="write FILE (atomically: an existing file is replaced only once the new one is complete) "
+                        "instead of standard output")
 
     p = sub.add_parser("conventions", help="what each counting convention counts")
     _add_format(p)
@@ -205,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="The params and macs of a model over a grid of width multipliers and "
                                    "resolutions (as the TF-Slim checkpoint tables list them), with the published "
                                    "ImageNet top-1 beside each config that has a published checkpoint.")
-    p.add_argument("model", metavar="MODEL", choices=tuple(MODELS), help=f"one of: {models}")
+    _add_model(p)
     p.add_argument("--alpha", type=_list(_alpha, "--alpha"), default=None, metavar="A,A,...",
                    help="width multipliers (default: those with published checkpoints)")
     res = p.add_mutually_exclusive_group()
@@ -232,9 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Build the real PyTorch model from the same spec and check every layer's "
                                    "output shape, params and counts against fvcore and torch's "
                                    "FlopCounterMode. Exit 0 when all agree, 1 on any mismatch.")
-    p.add_argument("model", metavar="MODEL", nargs="?", choices=tuple(MODELS),
-                   help=f"one of: {models} (with --grid: all of them when left out)")
-    _add_config_args(p, alpha_default=None)
+    _add_model(p, optional=True)
+    _add_config_args(p, grid=True)
     p.add_argument("--grid", action="store_true", help=(
         "check every model x alpha {0.35, 0.5, 0.75, 1.0, 1.4} x resolution {96, ..., 224}"))
     p.add_argument("--reference", action="store_true", help=(
@@ -248,9 +291,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _models_text() -> str:
     return "\n".join([
+        "Any command that takes a MODEL also takes a spec file's path (flopcalc spec MODEL writes one).",
+        "",
         "options (table, verify):",
         "  --alpha A        width multiplier, any finite A > 0 (default 1.0); channels",
-        "                   make_divisible(c * A, 8) as torchvision; V2's last conv 1280 * max(1, A)",
+        "                   make_divisible(c * A, 8) as torchvision; V2's last conv 1280 * max(1, A),",
+        "                   V3's last conv 6x its input",
         f"  --resolution R   input R x R or HEIGHTxWIDTH, integers >= 1 (default {DEFAULT_RESOLUTION})",
         f"  --rho P          input round({DEFAULT_RESOLUTION} * P)",
         f"  --classes N      classifier outputs, N >= 1 (default {DEFAULT_CLASSES})",
@@ -278,7 +324,8 @@ def _run(args: argparse.Namespace) -> int:
         from .render import sweep_document
         resolutions = ([resolution_from_rho(r) for r in args.rho] if args.rho else args.resolution
                        or DEFAULT_RESOLUTIONS)
-        points = sweep(args.model, args.alpha or PUBLISHED_ALPHAS[args.model], resolutions, args.classes,
+        points = sweep(args.model, args.alpha or PUBLISHED_ALPHAS.get(model_name(args.model), (alpha_of(args),)),
+                       resolutions, args.classes,
                        args.convention)
         emit(render(sweep_document(points, args.convention), args.format))
         return 0
@@ -291,7 +338,7 @@ def _run(args: argparse.Namespace) -> int:
         from .analyze import block_rows, top_rows
         from .conventions import analyze
         from .render import table_document
-        a = analyze(args.model, args.alpha, resolution_of(args), args.classes, batch=args.batch,
+        a = analyze(args.model, alpha_of(args), resolution_of(args), args.classes, batch=args.batch,
                     convention=args.convention, full_conv=args.full_conv)
         if args.depth is not None:
             doc = table_document(a, block_rows(a, args.depth), shown=f"blocks to depth {args.depth}")
@@ -303,6 +350,22 @@ def _run(args: argparse.Namespace) -> int:
             doc = table_document(a, totals_only=args.totals)
         emit(render(doc, args.format))
         return 0
+    if args.command == "spec":
+        from dataclasses import replace
+        from .specfile import write
+        from .zoo import family_of
+        family = family_of(args.model)
+        text = write(replace(family, alpha=alpha_of(args)))
+        if args.out is None:
+            emit(text)
+            return 0
+        from .files import atomic_write_text
+        try:
+            atomic_write_text(args.out, text)
+        except OSError as e:
+            raise UsageError(f"flopcalc spec: error: cannot write {args.out!r}: {e.strerror or e}") from None
+        sys.stderr.write(f"wrote {args.out}\n")
+        return 0
     if args.command == "conventions":
         from .render import conventions_document
         emit(render(conventions_document(), args.format))
@@ -310,7 +373,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "reconcile":
         from .reconcile import reconcile
         from .render import reconcile_document
-        r = reconcile(args.model, args.alpha, resolution_of(args), args.classes)
+        r = reconcile(args.model, alpha_of(args), resolution_of(args), args.classes)
         live = _live(r) if args.live else None
         emit(render(reconcile_document(r, live), args.format))
         return 1 if live and any(v is not None and not _agrees(line, v) for line in r.lines

@@ -334,7 +334,8 @@ def architecture(convention: str | Convention, num_classes: int | None = None) -
 
 
 def analyze(model, alpha: float = 1.0, resolution=DEFAULT_RESOLUTION, num_classes: int | None = None, *,
-            batch: int = 1, convention: str = DEFAULT, full_conv: bool = False) -> Analysis:
+            batch: int = 1, convention: str = DEFAULT, full_conv: bool = False,
+            small_input: bool = False) -> Analysis:
     """Per-layer output shapes, parameters and multiply-adds of a model, counted as a
     convention counts them (:data:`CONVENTIONS`; flopcalc's own, ``"pytorch"``, by default).
 
@@ -344,7 +345,8 @@ def analyze(model, alpha: float = 1.0, resolution=DEFAULT_RESOLUTION, num_classe
     """
     conv = get_convention(convention)
     classes, rounding = architecture(conv, num_classes)
-    base = _analyze(model, alpha, resolution, classes, batch=batch, rounding=rounding, full_conv=full_conv)
+    base = _analyze(model, alpha, resolution, classes, batch=batch, rounding=rounding, full_conv=full_conv,
+                    small_input=small_input)
     if conv.name == DEFAULT:
         return base
     c = count(base, conv)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from .registry import Registry
-from .spec import (Activation, BatchNorm2d, Conv2d, Dropout, GlobalAvgPool, Linear,
+from .spec import (SKIP_LAYERS, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, GlobalAvgPool, Linear,
                    ResidualAdd, Shape, SpecError)
 
 
@@ -47,6 +47,7 @@ KINDS: dict[str, str] = {
     "activation": "Activation",
     "pool": "Global avg pool",
     "add": "Residual add",
+    "scale": "Channel scale (SE)",
     "dropout": "Dropout",
 }
 
@@ -57,8 +58,11 @@ COST_FORMULAS = Registry("cost formula")
 cost_formula = COST_FORMULAS.register  # @cost_formula(Conv2d) registers a formula
 
 
-def layer_cost(layer, x: Shape) -> LayerCost:
-    """The cost of one layer fed an ``x``-shaped input, by its registered formula."""
+def layer_cost(layer, x: Shape, block_input: Shape | None = None) -> LayerCost:
+    """The cost of one layer fed an ``x``-shaped input, by its registered formula; a layer
+    that takes its block's input too (residual add, channel scale) gets ``block_input``."""
+    if type(layer) in SKIP_LAYERS:
+        return LayerCost(*COST_FORMULAS[type(layer)](layer, x, x if block_input is None else block_input))
     return LayerCost(*COST_FORMULAS[type(layer)](layer, x))
 
 
@@ -140,16 +144,31 @@ def activation_cost(layer: Activation, x: Shape) -> LayerCost:
     return "activation", x, 0, 0
 
 
+# The layers of SKIP_LAYERS take the enclosing block's input too: their formulas get its shape.
+
 @cost_formula(ResidualAdd)
-def residual_add_cost(layer: ResidualAdd, x: Shape) -> LayerCost:
+def residual_add_cost(layer: ResidualAdd, x: Shape, block_input: Shape) -> LayerCost:
     """Elementwise sum with the block input; no parameters, no MAdds."""
+    if block_input != x:
+        raise ShapeError(f"residual add of block output {x} and block input {block_input}")
     return "add", x, 0, 0
+
+
+@cost_formula(ChannelScale)
+def channel_scale_cost(layer: ChannelScale, x: Shape, block_input: Shape) -> LayerCost:
+    """The block input times a (C, 1, 1) gate, channel by channel: C * H * W multiplications
+    but no multiply-adds (nothing is accumulated), no parameters."""
+    if x[0] != block_input[0] or any(d != 1 for d in x[1:]):
+        raise ShapeError(f"channel scale of block input {block_input} by a gate of shape {x}; "
+                         f"the gate must be ({block_input[0]}, 1, 1)")
+    return "scale", block_input, 0, 0
 
 
 @cost_formula(GlobalAvgPool)
 def global_avg_pool_cost(layer: GlobalAvgPool, x: Shape) -> LayerCost:
-    """(C, H, W) -> (C,); sums, not multiply-adds."""
-    return "pool", (_feature_map("GlobalAvgPool", x)[0],), 0, 0
+    """(C, H, W) -> (C,), or (C, 1, 1) with keepdim; sums, not multiply-adds."""
+    c = _feature_map("GlobalAvgPool", x)[0]
+    return "pool", ((c, 1, 1) if layer.keepdim else (c,)), 0, 0
 
 
 @cost_formula(Dropout)

@@ -9,14 +9,16 @@ from __future__ import annotations
 from .analyze import Analysis, LayerRow, Separable
 from .costs import KINDS
 from .output import Col, Document, Table, count_text, pct, shape_str, share, si
-from .spec import Activation, Conv2d, ConvBNAct, DepthwiseSeparable, Dropout, InvertedResidual, Linear
+from .spec import (Activation, ChannelScale, Conv2d, ConvBNAct, DepthwiseSeparable, Dropout, GlobalAvgPool,
+                   InvertedResidual, Linear, MBConv, SqueezeExcite)
 
 MACS_NOTE = ("macs: multiply-adds of conv and fully connected layers (the papers' Mult-Adds;\n"
              "  batch norm folded into the conv; activations, pooling and adds are free).")
 PARAMS_NOTE = ("params: every learnable parameter (weights, biases, batch-norm gamma and beta),\n"
                "  what sum(p.numel() for p in model.parameters()) gives.")
 
-ACT_NAMES = {"relu": "ReLU", "relu6": "ReLU6", "identity": "Identity"}
+ACT_NAMES = {"relu": "ReLU", "relu6": "ReLU6", "identity": "Identity", "hardswish": "Hardswish",
+             "hardsigmoid": "Hardsigmoid", "silu": "SiLU", "sigmoid": "Sigmoid"}
 
 
 def _conv_op(s: Conv2d) -> str:
@@ -46,6 +48,15 @@ def detail(row: LayerRow) -> str:
         return f"dw {s.kernel}x{s.kernel}/{s.stride} + pw"
     if isinstance(s, InvertedResidual):
         return f"t={s.expand_ratio:g} {s.kernel}x{s.kernel}/{s.stride}" + (" +skip" if s.residual else "")
+    if isinstance(s, MBConv):
+        return (f"exp={s.hidden} {s.kernel}x{s.kernel}/{s.stride} {ACT_NAMES[s.act.value]}"
+                + (" SE" if s.se else "") + (" +skip" if s.residual else ""))
+    if isinstance(s, SqueezeExcite):
+        return f"{s.channels}->{s.squeeze}->{s.channels}"
+    if isinstance(s, ChannelScale):
+        return "x gate"
+    if isinstance(s, GlobalAvgPool) and s.keepdim:
+        return "keepdim"
     return ""
 
 

@@ -35,11 +35,28 @@ def _check_int(owner: str, name: str, value: object, minimum: int) -> None:
 
 
 class Act(str, Enum):
-    """Activation functions: ReLU (V1), ReLU6 (V2), identity (the linear bottleneck)."""
+    """Activation functions: ReLU (V1), ReLU6 (V2), identity (the linear bottleneck), hard-swish
+    and hard-sigmoid (V3), SiLU and sigmoid (EfficientNet)."""
 
     RELU = "relu"
     RELU6 = "relu6"
     IDENTITY = "identity"
+    HARDSWISH = "hardswish"
+    HARDSIGMOID = "hardsigmoid"
+    SILU = "silu"
+    SIGMOID = "sigmoid"
+
+
+@dataclass(frozen=True, slots=True)
+class Norm:
+    """Batch-norm settings of a network: torchvision's V1/V2 defaults, V3's eps 0.001 and
+    momentum 0.01. They change no count, but the built model must match the reference's."""
+
+    eps: float = 1e-5
+    momentum: float = 0.1
+
+
+DEFAULT_NORM = Norm()
 
 
 # --------------------------------------------------------------------------- layers
@@ -81,6 +98,7 @@ class BatchNorm2d:
     num_features: int
     affine: bool = True
     eps: float = 1e-5
+    momentum: float = 0.1
 
     def __post_init__(self) -> None:
         _check_int("BatchNorm2d", "num_features", self.num_features, 1)
@@ -89,6 +107,7 @@ class BatchNorm2d:
 @dataclass(frozen=True, slots=True)
 class Activation:
     fn: Act
+    inplace: bool = True  # as torchvision builds it (fvcore then names the op aten::relu_ and so on)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +117,16 @@ class ResidualAdd:
 
 @dataclass(frozen=True, slots=True)
 class GlobalAvgPool:
-    """Average over all spatial positions: (C, H, W) -> (C,)."""
+    """Average over all spatial positions: (C, H, W) -> (C,), or (C, 1, 1) with ``keepdim``
+    (the squeeze of a squeeze-and-excitation block)."""
+
+    keepdim: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelScale:
+    """``out = block_input * x``: multiplies the enclosing block's input, channel by channel,
+    by a (C, 1, 1) gate (the excitation of a squeeze-and-excitation block)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +151,11 @@ class Linear:
         _check_int("Linear", "out_features", self.out_features, 1)
 
 
-LAYER_TYPES: tuple[type, ...] = (Conv2d, BatchNorm2d, Activation, ResidualAdd,
+LAYER_TYPES: tuple[type, ...] = (Conv2d, BatchNorm2d, Activation, ResidualAdd, ChannelScale,
                                  GlobalAvgPool, Dropout, Linear)
-Layer = Union[Conv2d, BatchNorm2d, Activation, ResidualAdd, GlobalAvgPool, Dropout, Linear]
+Layer = Union[Conv2d, BatchNorm2d, Activation, ResidualAdd, ChannelScale, GlobalAvgPool, Dropout, Linear]
+# Layers that take the enclosing block's input as a second operand.
+SKIP_LAYERS: tuple[type, ...] = (ResidualAdd, ChannelScale)
 
 # ---------------------------------------------------------------------------- blocks
 
@@ -153,10 +183,11 @@ class ConvBNAct:
     stride: int = 1
     groups: int = 1
     act: Act | None = Act.RELU6
+    norm: Norm = DEFAULT_NORM
 
     def children(self) -> Children:
         conv = Conv2d(self.in_c, self.out_c, self.kernel, self.stride, groups=self.groups)
-        items: tuple = (("0", conv), ("1", BatchNorm2d(self.out_c)))
+        items: tuple = (("0", conv), ("1", BatchNorm2d(self.out_c, eps=self.norm.eps, momentum=self.norm.momentum)))
         if self.act is not None:
             items += (("2", Activation(self.act)),)
         return items
@@ -174,14 +205,15 @@ class DepthwiseSeparable:
     kernel: int = 3
     act: Act = Act.RELU
     full_conv: bool = False  # one standard D_K x D_K conv M -> N instead (the paper's "Conv MobileNet")
+    norm: Norm = DEFAULT_NORM
 
     def children(self) -> Children:
-        m, n = self.in_c, self.out_c
+        m, n, k, s, a, norm = self.in_c, self.out_c, self.kernel, self.stride, self.act, self.norm
         if self.full_conv:
-            return (("conv", Sequential((("0", ConvBNAct(m, n, self.kernel, self.stride, act=self.act)),))),)
+            return (("conv", Sequential((("0", ConvBNAct(m, n, k, s, act=a, norm=norm)),))),)
         return (("conv", Sequential((
-            ("0", ConvBNAct(m, m, self.kernel, self.stride, groups=m, act=self.act)),
-            ("1", ConvBNAct(m, n, 1, act=self.act)),
+            ("0", ConvBNAct(m, m, k, s, groups=m, act=a, norm=norm)),
+            ("1", ConvBNAct(m, n, 1, act=a, norm=norm)),
         ))),)
 
 
@@ -195,10 +227,12 @@ class InvertedResidual:
     in_c: int
     out_c: int
     stride: int
-    expand_ratio: int
+    expand_ratio: float
     kernel: int = 3
     act: Act = Act.RELU6
     full_conv: bool = False  # the depthwise + projection pair as one standard conv t*k -> k'
+    norm: Norm = DEFAULT_NORM
+    skip: bool = True  # False: no residual even where the shapes allow one
 
     @property
     def hidden(self) -> int:
@@ -207,20 +241,81 @@ class InvertedResidual:
 
     @property
     def residual(self) -> bool:
-        return self.stride == 1 and self.in_c == self.out_c
+        return self.skip and self.stride == 1 and self.in_c == self.out_c
 
     def children(self) -> Children:
-        m, h, n = self.in_c, self.hidden, self.out_c
+        m, h, n, norm = self.in_c, self.hidden, self.out_c, self.norm
         layers: list = []
-        if self.expand_ratio != 1:
-            layers.append(ConvBNAct(m, h, 1, act=self.act))
+        if h != m:
+            layers.append(ConvBNAct(m, h, 1, act=self.act, norm=norm))
         if self.full_conv:
             layers.append(Conv2d(h, n, self.kernel, self.stride))
         else:
-            layers.append(ConvBNAct(h, h, self.kernel, self.stride, groups=h, act=self.act))
+            layers.append(ConvBNAct(h, h, self.kernel, self.stride, groups=h, act=self.act, norm=norm))
             layers.append(Conv2d(h, n, 1))
-        layers.append(BatchNorm2d(n))
+        layers.append(BatchNorm2d(n, eps=norm.eps, momentum=norm.momentum))
         items: tuple = (("conv", Sequential(tuple((str(i), l) for i, l in enumerate(layers)))),)
+        if self.residual:
+            items += (("add", ResidualAdd()),)
+        return items
+
+
+@dataclass(frozen=True, slots=True)
+class SqueezeExcite:
+    """Squeeze-and-excitation (Hu et al.; MobileNetV3 section 5.3): pool to (C, 1, 1), a 1x1
+    conv with bias to ``squeeze`` channels, ``act``, a 1x1 conv with bias back to C, the
+    ``gate`` (hard-sigmoid in V3), then the block's input scaled channel by channel. Children
+    follow torchvision's ``SqueezeExcitation``: avgpool, fc1, activation, fc2, scale_activation
+    (here in the order they run), and ``scale``, the multiply."""
+
+    channels: int
+    squeeze: int
+    act: Act = Act.RELU
+    gate: Act = Act.HARDSIGMOID
+
+    def children(self) -> Children:
+        c, s = self.channels, self.squeeze
+        return (("avgpool", GlobalAvgPool(keepdim=True)), ("fc1", Conv2d(c, s, 1, bias=True)),
+                ("activation", Activation(self.act, inplace=False)), ("fc2", Conv2d(s, c, 1, bias=True)),
+                ("scale_activation", Activation(self.gate, inplace=False)), ("scale", ChannelScale()))
+
+
+@dataclass(frozen=True, slots=True)
+class MBConv:
+    """MobileNetV3's bottleneck (Howard et al. 2019, Fig. 4), also EfficientNet's MBConv: a 1x1
+    expansion to ``hidden`` channels (left out when hidden = in), a k x k depthwise conv at
+    ``stride``, optional squeeze-and-excitation on the expanded channels, a linear 1x1
+    projection; the input is added back when stride is 1 and the widths agree. Children follow
+    torchvision's V3: ``block.0`` .. ``block.3`` and, for the residual, ``add``."""
+
+    in_c: int
+    hidden: int
+    out_c: int
+    kernel: int
+    stride: int
+    act: Act = Act.RELU
+    se: SqueezeExcite | None = None
+    full_conv: bool = False  # the depthwise + projection pair as one standard conv
+    norm: Norm = DEFAULT_NORM
+    skip: bool = True  # False: no residual even where the shapes allow one
+
+    @property
+    def residual(self) -> bool:
+        return self.skip and self.stride == 1 and self.in_c == self.out_c
+
+    def children(self) -> Children:
+        m, h, n, norm = self.in_c, self.hidden, self.out_c, self.norm
+        layers: list = []
+        if h != m:
+            layers.append(ConvBNAct(m, h, 1, act=self.act, norm=norm))
+        if self.full_conv:
+            layers.append(ConvBNAct(h, n, self.kernel, self.stride, act=None, norm=norm))
+        else:
+            layers.append(ConvBNAct(h, h, self.kernel, self.stride, groups=h, act=self.act, norm=norm))
+            if self.se is not None:
+                layers.append(self.se)
+            layers.append(ConvBNAct(h, n, 1, act=None, norm=norm))
+        items: tuple = (("block", Sequential(tuple((str(i), l) for i, l in enumerate(layers)))),)
         if self.residual:
             items += (("add", ResidualAdd()),)
         return items
@@ -238,9 +333,9 @@ class Network:
         return self.items
 
 
-BLOCK_TYPES: tuple[type, ...] = (Sequential, ConvBNAct, DepthwiseSeparable,
-                                 InvertedResidual, Network)
-Node = Union[Layer, Sequential, ConvBNAct, DepthwiseSeparable, InvertedResidual, Network]
+BLOCK_TYPES: tuple[type, ...] = (Sequential, ConvBNAct, DepthwiseSeparable, InvertedResidual,
+                                 SqueezeExcite, MBConv, Network)
+Node = Union[Layer, Sequential, ConvBNAct, DepthwiseSeparable, InvertedResidual, SqueezeExcite, MBConv, Network]
 
 
 def check_number(name: str, value: object, *, accepted: str) -> float:

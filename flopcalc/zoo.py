@@ -1,116 +1,182 @@
-"""The model zoo: MobileNet V1 and V2 written once, as tables in the papers' notation.
+"""The model zoo: MobileNet V1, V2 and V3 written once, as the papers' tables.
 
-Each builder turns (alpha, num_classes) into a concrete :class:`~flopcalc.spec.Network`;
-resolution is not part of a spec (parameters do not depend on it), it is the input
-shape the analyzer walks with. Channels are rounded with ``make_divisible(c * alpha, 8)``
-as torchvision does, for V1 as well as V2.
+Each model is a :class:`~flopcalc.family.Family` (stem, stage rows in the paper's notation,
+head); :func:`get_spec` builds the concrete :class:`~flopcalc.spec.Network` for a width
+multiplier, a class count and a channel rule. Resolution is not part of a spec (parameters do
+not depend on it): it is the input shape the analyzer walks with. A spec file
+(:mod:`flopcalc.specfile`) is a Family too, and goes through the same :func:`get_spec`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable
 
-from .scaling import DEFAULT_RESOLUTION, WIDTH_RULES, WidthRule
-from .spec import (Act, ConvBNAct, DepthwiseSeparable, Dropout, GlobalAvgPool,
-                   InvertedResidual, Linear, Network, Sequential, SpecError, check_number)
+from .family import DEFAULT_RULE, SE, Family, Head, Stage, Stem, WidthRule, build_network
+from .scaling import DEFAULT_RESOLUTION, make_divisible
+from .spec import Act, Network, Norm, SpecError, check_number
 
 DEFAULT_CLASSES = 1000
-__all__ = ["DEFAULT_CLASSES", "DEFAULT_RESOLUTION", "MODELS", "get_spec", "mobilenet_v1", "mobilenet_v2"]
+__all__ = ["DEFAULT_CLASSES", "DEFAULT_RESOLUTION", "MODELS", "get_spec", "family_of"]
 
-# MobileNets (Howard et al. 2017), Table 1: a full 3x3 conv at stride 2 to 32 channels,
-# then 13 depthwise-separable blocks, each given as (c: pointwise output channels,
-# s: depthwise stride). The table prints s2 for the last depthwise layer; that is a
-# misprint: the reference implementation and every published count use s1 (7x7 stays 7x7).
-V1_STEM = 32
-V1_BLOCKS: tuple[tuple[int, int], ...] = (
-    # c,  s     input size at 224
-    (64, 1),    # 112
-    (128, 2),   # 112
-    (128, 1),   # 56
-    (256, 2),   # 56
-    (256, 1),   # 28
-    (512, 2),   # 28
-    (512, 1), (512, 1), (512, 1), (512, 1), (512, 1),  # 14
-    (1024, 2),  # 14
-    (1024, 1),  # 7
-)
-V1_DROPOUT = 0.001  # TF-Slim's reference implementation keeps 0.999
+RE, R6, HS = Act.RELU, Act.RELU6, Act.HARDSWISH
 
-# MobileNetV2 (Sandler et al. 2018), Table 2: stem conv 3x3/2 to 32, then bottleneck
-# stages, then a 1x1 conv to 1280 channels (scaled only for alpha > 1).
-V2_STEM = 32
-V2_LAST = 1280
-V2_BLOCKS: tuple[tuple[int, int, int, int], ...] = (
-    # t, c,   n, s    input size at 224
-    (1, 16, 1, 1),   # 112
-    (6, 24, 2, 2),   # 112
-    (6, 32, 3, 2),   # 56
-    (6, 64, 4, 2),   # 28
-    (6, 96, 3, 1),   # 14
-    (6, 160, 3, 2),  # 14
-    (6, 320, 1, 1),  # 7
-)
-V2_DROPOUT = 0.2  # torchvision
+# MobileNets (Howard et al. 2017), Table 1: a full 3x3 conv at stride 2 to 32 channels, then
+# depthwise-separable blocks (c: pointwise output channels, n: repeats, s: depthwise stride).
+# The table prints s2 for the last depthwise layer; that is a misprint: the reference
+# implementation and every published count use s1 (7x7 stays 7x7).
+MOBILENET_V1 = Family(
+    "mobilenet_v1", Stem(32, 3, 2, RE),
+    tuple(Stage("depthwise_separable", c, n, s, act=RE) for c, n, s in (
+        # c,   n, s     input size at 224
+        (64, 1, 1),     # 112
+        (128, 1, 2),    # 112
+        (128, 1, 1),    # 56
+        (256, 1, 2),    # 56
+        (256, 1, 1),    # 28
+        (512, 1, 2),    # 28
+        (512, 5, 1),    # 14
+        (1024, 1, 2),   # 14
+        (1024, 1, 1),   # 7
+    )),
+    Head(dropout=0.001),  # TF-Slim's reference implementation keeps 0.999
+    "MobileNet V1", "Howard et al. 2017, MobileNets, Table 1")
 
+# MobileNetV2 (Sandler et al. 2018), Table 2: stem conv 3x3/2 to 32, bottleneck stages
+# (t: expansion, c, n, s), then a 1x1 conv to 1280 channels, scaled only for alpha > 1.
+MOBILENET_V2 = Family(
+    "mobilenet_v2", Stem(32, 3, 2, R6),
+    tuple(Stage("inverted_residual", c, n, s, t=t, act=R6) for t, c, n, s in (
+        # t, c,   n, s    input size at 224
+        (1, 16, 1, 1),    # 112
+        (6, 24, 2, 2),    # 112
+        (6, 32, 3, 2),    # 56
+        (6, 64, 4, 2),    # 28
+        (6, 96, 3, 1),    # 14
+        (6, 160, 3, 2),   # 14
+        (6, 320, 1, 1),   # 7
+    )),
+    Head(conv=1280, conv_scale="up", conv_act=R6, dropout=0.2),  # dropout as torchvision
+    "MobileNet V2", "Sandler et al. 2018, MobileNetV2, Table 2")
 
-def _width(alpha: float, rule: WidthRule) -> Callable[..., int]:
-    """The channel rule for width multiplier alpha, as one function of a paper width."""
-    def channels(c: float, role: str = "block") -> int:
-        try:
-            n = rule(c, alpha, role)
-        except OverflowError:
-            raise SpecError(f"alpha {alpha!r} is too large: {c} * alpha channels is not a "
-                            "finite number; use a finite alpha > 0") from None
-        if n < 1:
-            raise SpecError(f"alpha {alpha!r} leaves {c} * alpha = {c * alpha:g} channels, which the "
-                            f"{rule.name} width rule ({rule.doc}) rounds to {n}; use a larger alpha")
-        return n
-    return channels
+# Searching for MobileNetV3 (Howard et al. 2019), Tables 1 and 2: bneck rows as
+# (k, exp size, #out, SE, NL, s), as torchvision 0.29 builds them; the last 1x1 conv has six
+# times its input's channels, then pooling, a fully connected layer (1280 / 1024, scaled with
+# alpha), hard-swish, dropout 0.2 and the classifier. Batch norm eps 0.001, momentum 0.01.
+V3_NORM = Norm(eps=0.001, momentum=0.01)
+V3_SE = SE(reduction=4, of="expanded", divisor=8, act=RE, gate=Act.HARDSIGMOID)
 
 
-def _head(in_c: int, num_classes: int, dropout: float) -> tuple:
-    return (
-        ("avgpool", GlobalAvgPool()),
-        ("classifier", Sequential((("0", Dropout(dropout)),
-                                   ("1", Linear(in_c, num_classes))))),
-    )
+def _v3_rows(rows) -> tuple[Stage, ...]:
+    return tuple(Stage("mbconv", c, 1, s, k, exp=exp, se=se, act=act) for k, exp, c, se, act, s in rows)
 
 
-def mobilenet_v1(alpha: float = 1.0, num_classes: int = DEFAULT_CLASSES,
-                 rule: WidthRule = WIDTH_RULES["mobilenet_v1"]["torchvision"], full_conv: bool = False) -> Network:
-    """MobileNet V1 at width ``alpha``; ``rule`` turns ``c * alpha`` into a channel count
-    (torchvision's ``make_divisible`` by default; TF-Slim and Keras truncate)."""
-    ch = _width(alpha, rule)
-    c_in = ch(V1_STEM, "stem")
-    features: list = [ConvBNAct(3, c_in, 3, 2, act=Act.RELU)]
-    for c, s in V1_BLOCKS:
-        c_out = ch(c)
-        features.append(DepthwiseSeparable(c_in, c_out, s, full_conv=full_conv))
-        c_in = c_out
-    return Network("mobilenet_v1", 3, (
-        ("features", Sequential(tuple((str(i), f) for i, f in enumerate(features)))),
-    ) + _head(c_in, num_classes, V1_DROPOUT))
+MOBILENET_V3_LARGE = Family(
+    "mobilenet_v3_large", Stem(16, 3, 2, HS),
+    _v3_rows((
+        # k, exp,  c,   SE,    NL, s     input size at 224
+        (3, 16, 16, False, RE, 1),     # 112
+        (3, 64, 24, False, RE, 2),     # 112
+        (3, 72, 24, False, RE, 1),     # 56
+        (5, 72, 40, True, RE, 2),      # 56
+        (5, 120, 40, True, RE, 1),     # 28
+        (5, 120, 40, True, RE, 1),     # 28
+        (3, 240, 80, False, HS, 2),    # 28
+        (3, 200, 80, False, HS, 1),    # 14
+        (3, 184, 80, False, HS, 1),    # 14
+        (3, 184, 80, False, HS, 1),    # 14
+        (3, 480, 112, True, HS, 1),    # 14
+        (3, 672, 112, True, HS, 1),    # 14
+        (5, 672, 160, True, HS, 2),    # 14
+        (5, 960, 160, True, HS, 1),    # 7
+        (5, 960, 160, True, HS, 1),    # 7
+    )),
+    Head(conv_expand=6, conv_act=HS, hidden=1280, hidden_scale="always", hidden_act=HS, dropout=0.2),
+    "MobileNet V3 Large", "Howard et al. 2019, Searching for MobileNetV3, Table 1", se=V3_SE, norm=V3_NORM)
+
+MOBILENET_V3_SMALL = Family(
+    "mobilenet_v3_small", Stem(16, 3, 2, HS),
+    _v3_rows((
+        # k, exp, c,   SE,    NL, s     input size at 224
+        (3, 16, 16, True, RE, 2),     # 112
+        (3, 72, 24, False, RE, 2),    # 56
+        (3, 88, 24, False, RE, 1),    # 28
+        (5, 96, 40, True, HS, 2),     # 28
+        (5, 240, 40, True, HS, 1),    # 14
+        (5, 240, 40, True, HS, 1),    # 14
+        (5, 120, 48, True, HS, 1),    # 14
+        (5, 144, 48, True, HS, 1),    # 14
+        (5, 288, 96, True, HS, 2),    # 14
+        (5, 576, 96, True, HS, 1),    # 7
+        (5, 576, 96, True, HS, 1),    # 7
+    )),
+    Head(conv_expand=6, conv_act=HS, hidden=1024, hidden_scale="always", hidden_act=HS, dropout=0.2),
+    "MobileNet V3 Small", "Howard et al. 2019, Searching for MobileNetV3, Table 2", se=V3_SE, norm=V3_NORM)
 
 
-def mobilenet_v2(alpha: float = 1.0, num_classes: int = DEFAULT_CLASSES,
-                 rule: WidthRule = WIDTH_RULES["mobilenet_v2"]["torchvision"], full_conv: bool = False) -> Network:
-    """MobileNet V2 at width ``alpha``, channels rounded by ``rule``."""
-    ch = _width(alpha, rule)
-    c_in = ch(V2_STEM, "stem")
-    features: list = [ConvBNAct(3, c_in, 3, 2)]
-    for t, c, n, s in V2_BLOCKS:
-        c_out = ch(c)
-        for i in range(n):
-            features.append(InvertedResidual(c_in, c_out, s if i == 0 else 1, t, full_conv=full_conv))
-            c_in = c_out
-    # The last conv is never narrowed: 1280 * max(1, alpha), rounded the same way.
-    last = _width(max(1.0, alpha), rule)(V2_LAST, "head")
-    features.append(ConvBNAct(c_in, last, 1))
-    return Network("mobilenet_v2", 3, (
-        ("features", Sequential(tuple((str(i), f) for i, f in enumerate(features)))),
-    ) + _head(last, num_classes, V2_DROPOUT))
+# ------------------------------------------------------------------- other implementations' rules
+
+def _v1_tfslim(f, c, a, role):  # TF-Slim's V1: max(int(depth * multiplier), min_depth = 8)
+    return max(int(c * a), 8)
+
+
+def _v1_keras(f, c, a, role):  # keras.applications.MobileNet: int(filters * alpha)
+    return int(c * a)
+
+
+def _v2_keras(f, c, a, role):
+    # keras.applications.MobileNetV2: block outputs _make_divisible(int(filters * alpha), 8);
+    # the stem and the last conv _make_divisible(c * alpha, 8), without the int()
+    return make_divisible(int(c * a)) if role == "block" else make_divisible(c * a)
+
+
+def _v3_relative(f, exp, in_paper, in_actual, a):
+    # TF-Slim's and Keras' V3 give each expansion as a ratio of the block's input (the paper's
+    # exp / input), applied to the block's actual input: _make_divisible(in * ratio, 8)
+    return make_divisible(in_actual * exp / in_paper)
+
+
+def _v3_tfslim(f, c, a, role):
+    # TF-Slim's V3 scales every width with _make_divisible(c * multiplier, 8); its checkpoint
+    # table's rows are for the fully connected layer kept at 1280 below 1.0
+    # (finegrain_classification_mode), scaled above.
+    return make_divisible(c * (max(a, 1.0) if role == "hidden" else a))
+
+
+def _v3_keras(f, c, a, role):
+    # keras.applications.MobileNetV3: the stem is 16 whatever alpha; last_point_ch is scaled
+    # only for alpha > 1
+    if role == "stem":
+        return make_divisible(c)
+    return make_divisible(c * (max(a, 1.0) if role == "hidden" else a))
+
+
+def _squeeze_times_quarter(f, base):  # _make_divisible(channels * 0.25, 8): a float, not base // 4
+    return make_divisible(base * 0.25)
+
+
+WIDTH_RULES: dict[str, dict[str, WidthRule]] = {
+    "mobilenet_v1": {
+        "torchvision": DEFAULT_RULE,
+        "tfslim": WidthRule("tfslim", "max(int(c * alpha), 8): truncation, at least 8", _v1_tfslim),
+        "keras": WidthRule("keras", "int(c * alpha): truncation, no floor", _v1_keras),
+    },
+    "mobilenet_v2": {
+        "torchvision": DEFAULT_RULE,
+        "tfslim": WidthRule("tfslim", "make_divisible(c * alpha, 8), as torchvision"),
+        "keras": WidthRule("keras", "blocks make_divisible(int(c * alpha), 8), stem and last conv "
+                                    "make_divisible(c * alpha, 8)", _v2_keras),
+    },
+    **{name: {
+        "torchvision": DEFAULT_RULE,
+        "tfslim": WidthRule("tfslim", "make_divisible(c * alpha, 8); expansions relative to the block's input; "
+                                      "the 1280 / 1024 layer not narrowed below 1.0", _v3_tfslim,
+                            _v3_relative, _squeeze_times_quarter),
+        "keras": WidthRule("keras", "make_divisible(c * alpha, 8); stem 16; expansions relative to the block's "
+                                    "input; the 1280 / 1024 layer scaled only above 1.0", _v3_keras,
+                           _v3_relative, _squeeze_times_quarter),
+    } for name in ("mobilenet_v3_large", "mobilenet_v3_small")},
+}
 
 
 @dataclass(frozen=True)
@@ -118,16 +184,12 @@ class ModelInfo:
     name: str
     title: str
     source: str
-    build: Callable[..., Network]
+    family: Family
 
 
 MODELS: dict[str, ModelInfo] = {
-    m.name: m for m in (
-        ModelInfo("mobilenet_v1", "MobileNet V1",
-                  "Howard et al. 2017, MobileNets, Table 1", mobilenet_v1),
-        ModelInfo("mobilenet_v2", "MobileNet V2",
-                  "Sandler et al. 2018, MobileNetV2, Table 2", mobilenet_v2),
-    )
+    f.name: ModelInfo(f.name, f.title, f.source, f)
+    for f in (MOBILENET_V1, MOBILENET_V2, MOBILENET_V3_LARGE, MOBILENET_V3_SMALL)
 }
 
 
@@ -147,27 +209,40 @@ def check_classes(num_classes: object) -> int:
 def check_model(model: object) -> ModelInfo:
     info = MODELS.get(model) if isinstance(model, str) else None
     if info is None:
-        raise SpecError(f"unknown model {model!r}; available: {', '.join(MODELS)}")
+        raise SpecError(f"unknown model {model!r}; available: {', '.join(MODELS)}, or a spec file (.toml)")
     return info
 
 
-def check_rounding(model: str, rounding: object) -> WidthRule:
-    rules = WIDTH_RULES[model]
+def family_of(model: str | Family) -> Family:
+    """A zoo name's Family, or the Family itself (a spec file's)."""
+    return model if isinstance(model, Family) else check_model(model).family
+
+
+def width_rule(family: Family, rounding: str) -> WidthRule:
+    """A family's channel rule by implementation name; a spec file's family has only its own
+    (any name gives it: the other implementations' rules are written for the zoo's models)."""
+    info = MODELS.get(family.name)
+    if info is None or info.family != family:
+        return DEFAULT_RULE
+    rules = WIDTH_RULES[family.name]
     if rounding not in rules:
-        raise SpecError(f"unknown channel rounding {rounding!r} for {model}; available: {', '.join(rules)}")
-    return rules[rounding]  # type: ignore[index]
+        raise SpecError(f"unknown channel rounding {rounding!r} for {family.name}; available: {', '.join(rules)}")
+    return rules[rounding]
 
 
 @lru_cache(maxsize=256)
-def _cached(model: str, alpha: float, num_classes: int, rounding: str, full_conv: bool) -> Network:
-    return MODELS[model].build(alpha, num_classes, WIDTH_RULES[model][rounding], full_conv)
+def _cached(family: Family, alpha: float, num_classes: int, rounding: str, full_conv: bool,
+            small_input: bool) -> Network:
+    return build_network(family, alpha, num_classes, width_rule(family, rounding),
+                         small_input=small_input, full_conv=full_conv)
 
 
-def get_spec(model: str, alpha: float = 1.0, num_classes: int = DEFAULT_CLASSES,
-             rounding: str = "torchvision", full_conv: bool = False) -> Network:
-    """The spec of a zoo model; specs are immutable, so equal configs share one. ``rounding``
-    names the implementation whose channel rule to use (:data:`~flopcalc.scaling.WIDTH_RULES`);
-    ``full_conv`` replaces each depthwise + pointwise pair by one standard convolution."""
-    info = check_model(model)
-    check_rounding(info.name, rounding)
-    return _cached(info.name, check_alpha(alpha), check_classes(num_classes), rounding, bool(full_conv))
+def get_spec(model: str | Family, alpha: float = 1.0, num_classes: int = DEFAULT_CLASSES,
+             rounding: str = "torchvision", full_conv: bool = False, small_input: bool = False) -> Network:
+    """The spec of a zoo model (or of a spec file's Family); specs are immutable, so equal
+    configs share one. ``rounding`` names the implementation whose channel rule to use;
+    ``full_conv`` replaces each depthwise + pointwise pair by one standard convolution;
+    ``small_input`` runs the stem and the first strided stage at stride 1 (8x8 or 32x32 images)."""
+    f = family_of(model)
+    width_rule(f, rounding)
+    return _cached(f, check_alpha(alpha), check_classes(num_classes), rounding, bool(full_conv), bool(small_input))

@@ -14,12 +14,12 @@ from flopcalc import analyze, get_spec  # noqa: E402
 from flopcalc.costs import conv2d_padding_macs, layer_cost  # noqa: E402
 from flopcalc.nn import build  # noqa: E402
 from flopcalc.nn import reference as ref  # noqa: E402
-from flopcalc.spec import LAYER_TYPES, ResidualAdd  # noqa: E402
+from flopcalc.spec import LAYER_TYPES, SKIP_LAYERS  # noqa: E402
 from strategies import conv_case  # noqa: E402
 
 
 def test_every_layer_type_has_a_reference_kernel():
-    assert set(ref.REFERENCE_KERNELS) | {ResidualAdd} == set(LAYER_TYPES)
+    assert set(ref.REFERENCE_KERNELS) | set(SKIP_LAYERS) == set(LAYER_TYPES)
 
 
 @settings(max_examples=80, deadline=None)
@@ -66,7 +66,7 @@ def test_linear_batchnorm_pool_match_torch():
     assert ex.macs == x.numel()  # folded: one multiply-add per element
 
     ex = ref.Executed()
-    np.testing.assert_allclose(ref.global_avg_pool(x.numpy(), ex),
+    np.testing.assert_allclose(ref.global_avg_pool(x.numpy(), False, ex),
                                F.adaptive_avg_pool2d(x, 1).flatten(1).numpy(), rtol=1e-12)
     assert ex.macs == 0 and ex.adds == 2 * 5 * (12 - 1)
 
@@ -76,6 +76,8 @@ def randomize(net):
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for m in net.modules():
+            if isinstance(m, torch.nn.Conv2d) and m.bias is not None:
+                m.bias.uniform_(-0.5, 0.5, generator=gen)
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.weight.uniform_(0.5, 1.5, generator=gen)
                 m.bias.uniform_(-0.2, 0.2, generator=gen)
@@ -87,7 +89,8 @@ def randomize(net):
 
 
 @pytest.mark.parametrize("model, alpha, resolution", [
-    ("mobilenet_v1", 0.25, 64), ("mobilenet_v2", 0.35, 64), ("mobilenet_v2", 1.0, 96)])
+    ("mobilenet_v1", 0.25, 64), ("mobilenet_v2", 0.35, 64), ("mobilenet_v2", 1.0, 96),
+    ("mobilenet_v3_small", 0.75, 64), ("mobilenet_v3_large", 0.5, 96)])
 def test_whole_network_matches_torch_layer_by_layer(model, alpha, resolution):
     spec = get_spec(model, alpha)
     net = randomize(build(spec)).eval()

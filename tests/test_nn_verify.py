@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import flopcalc
+
 import pytest
 
 pytest.importorskip("torch")
@@ -19,9 +21,9 @@ def test_grid_agrees_exactly(cli):
     code, out, err = cli("verify", "--grid", "--format", "json")
     doc = json.loads(out)
     assert code == 0 and err == ""
-    assert doc["ok"] is True and len(doc["configs"]) == 50
+    assert doc["ok"] is True and len(doc["configs"]) == 100
     assert {(c["model"], c["alpha"], tuple(c["resolution"])) for c in doc["configs"]} == {
-        (m, a, (r, r)) for m in ("mobilenet_v1", "mobilenet_v2") for a in (0.35, 0.5, 0.75, 1.0, 1.4)
+        (m, a, (r, r)) for m in flopcalc.MODELS for a in (0.35, 0.5, 0.75, 1.0, 1.4)
         for r in (96, 128, 160, 192, 224)}
     v2 = next(c for c in doc["configs"]
               if (c["model"], c["alpha"], c["resolution"]) == ("mobilenet_v2", 1.0, [224, 224]))

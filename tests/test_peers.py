@@ -4,6 +4,8 @@ Skipped per tool when it is not installed (CI installs flopcalc[peers])."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 pytest.importorskip("torch")
@@ -19,7 +21,9 @@ HERE = peers.available()
 CONFIGS = [("mobilenet_v1", 1.0, 224, None), ("mobilenet_v2", 1.0, 224, None),
            ("mobilenet_v1", 0.6, 171, None), ("mobilenet_v2", 0.6, 171, None),
            ("mobilenet_v1", 0.35, 96, 10), ("mobilenet_v2", 1.4, 64, None),
-           ("mobilenet_v2", 0.75, (160, 96), 17), ("mobilenet_v2", 0.56, 48, None)]
+           ("mobilenet_v2", 0.75, (160, 96), 17), ("mobilenet_v2", 0.56, 48, None),
+           ("mobilenet_v3_large", 0.75, 160, None), ("mobilenet_v3_small", 1.0, 96, 10),
+           ("examples/efficientnet_b0.toml", 1.0, 64, None)]  # SiLU and a sigmoid gate
 LIVE = [c for c in CONVENTIONS.values() if c.live]
 
 
@@ -28,6 +32,11 @@ LIVE = [c for c in CONVENTIONS.values() if c.live]
 def test_tool_prints_the_predicted_numbers(conv, model, alpha, resolution, classes):
     if not HERE[conv.live]:
         pytest.skip(f"{conv.live} is not installed")
+    if model.endswith(".toml"):
+        if conv.name == "keras":
+            pytest.skip("a spec file's network has no Keras counterpart")
+        from flopcalc.specfile import read
+        model = read(Path(__file__).resolve().parent.parent / model)
     predicted = flopcalc.analyze(model, alpha, resolution, classes, convention=conv.name)
     n_classes = predicted.config["num_classes"]
     params, ops = peers.measure(conv.live, model, alpha, resolution, n_classes, conv.rounding)

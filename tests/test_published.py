@@ -23,8 +23,41 @@ EXPECTED_DISCREPANCIES = {
     ("V1 paper", "mobilenet_v1", 1.0, 160),     # truncated where the paper rounds elsewhere
     ("V2 paper", "mobilenet_v2", 1.4, 224),     # 585M / 6.9M against 582.2M / 6.06M
     ("V2 paper", "mobilenet_v1", 1.0, 224),     # 575M, where the V1 paper says 569M
+    ("TF-Slim V3", "mobilenet_v3_large", 1.0, 224),  # 5.4M params, the paper's truncated figure
+    ("TF-Slim V3", "mobilenet_v3_small", 1.0, 224),  # "far from torchvision's Small": paper v1's
+    ("TF-Slim V3", "mobilenet_v3_small", 0.75, 224),
 }
-ZOO_ROWS = [r for r in rows() if r.model in flopcalc.MODELS]
+ZOO_ROWS = list(rows())
+
+
+def test_v3_rows():
+    """torchvision's V3 rows exactly; TF-Slim's Large 0.75 (155 / 4.0) under TF-Slim's V3 rules
+    (expansions relative to the block input, the 1280 layer kept below 1.0, 1001 classes)."""
+    by_key = {(SOURCES[c.row.source].short, c.row.model, c.row.alpha): c for c in check_all()}
+    assert by_key[("torchvision", "mobilenet_v3_large", 1.0)].ok and by_key[("torchvision", "mobilenet_v3_small", 1.0)].ok
+    large = by_key[("TF-Slim V3", "mobilenet_v3_large", 0.75)]
+    assert large.ok and (large.macs, large.params) == (154_561_904, 3_975_721)
+    one = by_key[("TF-Slim V3", "mobilenet_v3_large", 1.0)]
+    assert one.macs_ok and not one.params_ok and "if truncated" in one.causes[0]
+
+
+def test_the_researched_v3_small_cause_holds():
+    """The Small of the V3 paper's first version (a 1280-wide classifier layer) gives the
+    table's 2.9 / 2.4 parameters and 44M at 0.75, and still not 66M at 1.0."""
+    from dataclasses import replace
+    from flopcalc.analyze import analyze as plain
+    from flopcalc.conventions import count, CONVENTIONS
+    from flopcalc.family import build_network
+    from flopcalc.zoo import MOBILENET_V3_SMALL, WIDTH_RULES
+    paper_v1 = replace(MOBILENET_V3_SMALL, head=replace(MOBILENET_V3_SMALL.head, hidden=1280))
+    got = {}
+    for alpha in (1.0, 0.75):
+        net = build_network(paper_v1, alpha, 1001, WIDTH_RULES["mobilenet_v3_small"]["tfslim"])
+        got[alpha] = count(plain(net, resolution=224), CONVENTIONS["tfslim"]).total
+    assert printed(got[1.0].params, 1, "round") == "2.9" and printed(got[0.75].params, 1, "round") == "2.4"
+    assert printed(got[0.75].macs, 0, "round") == "44" and printed(got[1.0].macs, 0, "round") == "57" != "66"
+    assert (got[1.0].params, got[1.0].macs, got[0.75].params, got[0.75].macs) == (
+        2_935_737, 56_915_136, 2_400_321, 43_767_216)  # the figures RESEARCHED quotes
 
 
 def test_the_data_is_the_reference_copy():

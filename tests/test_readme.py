@@ -17,7 +17,8 @@ def test_readme_has_examples():
 
 
 @pytest.mark.parametrize("example", SHOWN, ids=[e.command for e in SHOWN])
-def test_readme_example(example):
+def test_readme_example(example, monkeypatch):
+    monkeypatch.chdir(README.parent)  # the examples name files relative to the repository
     if example.command.startswith("flopcalc verify") or "--live" in example.command:
         pytest.importorskip("torch")
         pytest.importorskip("fvcore")

@@ -22,6 +22,8 @@ COMMANDS = [
     (["separable", "--kernel", "3", "--in", "32", "--out", "64", "--size", "112", "--stride", "2"], ()),
     (["table", "mobilenet_v2", "--convention", "flop_counter"], ()),
     (["table", "mobilenet_v1", "--convention", "keras", "--full-conv", "--depth", "2"], ()),
+    (["table", "mobilenet_v3_small", "--depth", "3"], ()),
+    (["table", "examples/mnasnet_b1.toml", "--alpha", "0.5"], ()),
     (["models"], ()),
     (["conventions"], ()),
     (["reconcile", "mobilenet_v2", "--alpha", "0.6", "--resolution", "171"], ()),
@@ -41,7 +43,8 @@ def test_the_schema_is_a_valid_json_schema():
 
 
 @pytest.mark.parametrize("argv, needs", COMMANDS, ids=[" ".join(a) for a, _ in COMMANDS])
-def test_command_json_validates(cli, argv, needs):
+def test_command_json_validates(cli, argv, needs, monkeypatch):
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
     for module in needs:
         pytest.importorskip(module)
     code, out, err = cli(*argv, "--format", "json")

@@ -151,9 +151,10 @@ def test_layers_add_up_to_totals(model, alpha, res, classes):
 
 def test_width_rule_is_injected():
     """TF-Slim's V1 rounds by truncation, max(int(c * alpha), 8): the same table, another rule."""
-    from flopcalc.scaling import WidthRule
-    from flopcalc.zoo import mobilenet_v1
-    spec = mobilenet_v1(0.75, rule=WidthRule("trunc", "", lambda c, a, role: max(int(c * a), 8)))
+    from flopcalc.family import WidthRule, build_network
+    from flopcalc.zoo import MOBILENET_V1
+    rule = WidthRule("trunc", "max(int(c * alpha), 8)", lambda f, c, a, role: max(int(c * a), 8))
+    spec = build_network(MOBILENET_V1, 0.75, 1000, rule)
     a = analyze(spec)
     assert a.layer("features.0.0").output_shape[0] == 24
     assert a.layer("features.13.conv.1.0").output_shape[0] == 768

@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..registry import Registry
-from ..spec import (BLOCK_TYPES, Act, Activation, BatchNorm2d, Conv2d, Dropout, GlobalAvgPool,
+from ..spec import (BLOCK_TYPES, Act, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, GlobalAvgPool,
                     Layer, Linear, Network, Node, ResidualAdd, SpecError)
 from ..zoo import DEFAULT_CLASSES, get_spec
 
@@ -24,15 +24,35 @@ builder = BUILDERS.register  # @builder(Conv2d) registers a module builder
 class Add(nn.Module):
     """The residual add: ``block_input + x``, a module so hooks and counters can name it."""
 
+    takes_block_input = True
+
     def forward(self, skip: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return skip + x
 
 
+class Mul(nn.Module):
+    """Squeeze-and-excitation's channel scale: ``block_input * gate``, the gate (N, C, 1, 1)."""
+
+    takes_block_input = True
+
+    def forward(self, skip: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
+        return gate * skip
+
+
 class GlobalAvgPool2d(nn.Module):
-    """(N, C, H, W) -> (N, C): torchvision's ``adaptive_avg_pool2d(x, 1)`` then ``flatten``."""
+    """(N, C, H, W) -> (N, C): torchvision's ``adaptive_avg_pool2d(x, 1)`` then ``flatten``;
+    with ``keepdim`` (N, C, 1, 1), as squeeze-and-excitation pools."""
+
+    def __init__(self, keepdim: bool = False):
+        super().__init__()
+        self.keepdim = keepdim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        y = F.adaptive_avg_pool2d(x, 1)
+        return y if self.keepdim else torch.flatten(y, 1)
+
+    def extra_repr(self) -> str:
+        return "keepdim=True" if self.keepdim else ""
 
 
 class Block(nn.Module):
@@ -50,7 +70,7 @@ class Block(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skip = x
         for module in self._modules.values():
-            x = module(skip, x) if isinstance(module, Add) else module(x)
+            x = module(skip, x) if getattr(module, "takes_block_input", False) else module(x)
         return x
 
 
@@ -61,17 +81,26 @@ def _conv2d(s: Conv2d) -> nn.Module:
 
 @builder(BatchNorm2d)
 def _batchnorm2d(s: BatchNorm2d) -> nn.Module:
-    return nn.BatchNorm2d(s.num_features, eps=s.eps, affine=s.affine)
+    return nn.BatchNorm2d(s.num_features, eps=s.eps, momentum=s.momentum, affine=s.affine)
+
+
+ACTIVATIONS = {Act.RELU: nn.ReLU, Act.RELU6: nn.ReLU6, Act.HARDSWISH: nn.Hardswish,
+               Act.HARDSIGMOID: nn.Hardsigmoid, Act.SILU: nn.SiLU}
 
 
 @builder(Activation)
 def _activation(s: Activation) -> nn.Module:
-    # in place, as torchvision: fvcore then sees aten::relu_ / aten::hardtanh_
-    if s.fn is Act.RELU:
-        return nn.ReLU(inplace=True)
-    if s.fn is Act.RELU6:
-        return nn.ReLU6(inplace=True)
-    return nn.Identity()
+    # in place where torchvision is (fvcore then sees aten::relu_, aten::hardtanh_, ...)
+    if s.fn is Act.IDENTITY:
+        return nn.Identity()
+    if s.fn is Act.SIGMOID:
+        return nn.Sigmoid()
+    return ACTIVATIONS[s.fn](inplace=s.inplace)
+
+
+@builder(ChannelScale)
+def _channel_scale(s: ChannelScale) -> nn.Module:
+    return Mul()
 
 
 @builder(ResidualAdd)
@@ -81,7 +110,7 @@ def _residual_add(s: ResidualAdd) -> nn.Module:
 
 @builder(GlobalAvgPool)
 def _global_avg_pool(s: GlobalAvgPool) -> nn.Module:
-    return GlobalAvgPool2d()
+    return GlobalAvgPool2d(s.keepdim)
 
 
 @builder(Dropout)
@@ -122,14 +151,16 @@ def init_weights(model: nn.Module) -> nn.Module:
     return model
 
 
-def build(model: str | Network, alpha: float = 1.0, num_classes: int = DEFAULT_CLASSES) -> nn.Module:
-    """The PyTorch model of a zoo name (with width multiplier ``alpha``) or of a spec.
+def build(model, alpha: float = 1.0, num_classes: int = DEFAULT_CLASSES, **variant) -> nn.Module:
+    """The PyTorch model of a zoo name or a spec file's Family (with width multiplier ``alpha``
+    and the variant options of :func:`~flopcalc.zoo.get_spec`: ``small_input``, ``full_conv``,
+    ``rounding``), or of a concrete Network spec.
 
     >>> net = build("mobilenet_v2", alpha=0.75).eval()
     >>> net(torch.zeros(1, 3, 224, 224)).shape
     torch.Size([1, 1000])
     """
-    spec = model if isinstance(model, Network) else get_spec(model, alpha, num_classes)
+    spec = model if isinstance(model, Network) else get_spec(model, alpha, num_classes, **variant)
     return init_weights(build_node(spec))
 
 

@@ -105,13 +105,15 @@ def torchinfo(model, alpha, h, w, classes, rounding) -> Measured:
     return s.total_params, s.total_mult_adds
 
 
-KERAS_APPS = {"mobilenet_v1": "MobileNet", "mobilenet_v2": "MobileNetV2"}
+KERAS_APPS = {"mobilenet_v1": "MobileNet", "mobilenet_v2": "MobileNetV2",
+              "mobilenet_v3_large": "MobileNetV3Large", "mobilenet_v3_small": "MobileNetV3Small"}
 
 
 def keras(model, alpha, h, w, classes, rounding) -> Measured:
     """Keras' own model (keras.applications, weights=None): its architecture, not flopcalc's
-    built one; the keras convention predicts it through Keras' channel rounding."""
-    if model not in KERAS_APPS:
+    built one; the keras convention predicts it through Keras' channel rounding. A spec
+    file's network has no Keras counterpart: (None, None)."""
+    if not isinstance(model, str) or model not in KERAS_APPS:
         return None, None
     os.environ.setdefault("KERAS_BACKEND", "torch")  # Keras 3 on the torch already installed
     with _quiet():

@@ -20,7 +20,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from ..analyze import flatten
-from ..spec import (Act, Activation, BatchNorm2d, Conv2d, Dropout, GlobalAvgPool, Linear, Network,
+from ..spec import (Act, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, GlobalAvgPool, Linear, Network,
                     ResidualAdd)
 
 
@@ -87,23 +87,46 @@ def batch_norm(x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | None,
     return x * scale[None, :, None, None] + shift[None, :, None, None]
 
 
-def global_avg_pool(x: np.ndarray, ex: Executed) -> np.ndarray:
+def global_avg_pool(x: np.ndarray, keepdim: bool, ex: Executed) -> np.ndarray:
     b, c, h, w = x.shape
     ex.adds += b * c * (h * w - 1)
     ex.other += b * c  # one divide per channel
-    return x.sum(axis=(2, 3)) / (h * w)
+    y = x.sum(axis=(2, 3)) / (h * w)
+    return y[:, :, None, None] if keepdim else y
+
+
+# The activations by their definitions (torch.nn's documentation): hard-swish x * relu6(x + 3) / 6,
+# hard-sigmoid relu6(x + 3) / 6, SiLU x * sigmoid(x).
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+ACTIVATIONS: dict[Act, Callable[[np.ndarray], np.ndarray]] = {
+    Act.RELU: lambda x: np.maximum(x, 0.0),
+    Act.RELU6: lambda x: np.clip(x, 0.0, 6.0),
+    Act.HARDSWISH: lambda x: x * np.clip(x + 3.0, 0.0, 6.0) / 6.0,
+    Act.HARDSIGMOID: lambda x: np.clip(x + 3.0, 0.0, 6.0) / 6.0,
+    Act.SILU: lambda x: x * _sigmoid(x),
+    Act.SIGMOID: _sigmoid,
+}
 
 
 def activation(x: np.ndarray, fn: Act, ex: Executed) -> np.ndarray:
     if fn is Act.IDENTITY:
         return x
     ex.other += x.size
-    return np.clip(x, 0.0, 6.0 if fn is Act.RELU6 else None)
+    return ACTIVATIONS[fn](x)
 
 
 def residual_add(skip: np.ndarray, x: np.ndarray, ex: Executed) -> np.ndarray:
     ex.adds += x.size
     return skip + x
+
+
+def channel_scale(skip: np.ndarray, gate: np.ndarray, ex: Executed) -> np.ndarray:
+    """Squeeze-and-excitation's scale: one multiplication per element, nothing accumulated."""
+    ex.other += skip.size
+    return skip * gate
 
 
 # One reference kernel per layer type: (layer, input, weights of that module, counter).
@@ -114,7 +137,7 @@ REFERENCE_KERNELS: dict[type, Kernel] = {
     Linear: lambda s, x, p, ex: linear(x, p["weight"], p.get("bias"), ex),
     BatchNorm2d: lambda s, x, p, ex: batch_norm(x, p.get("weight"), p.get("bias"), p["running_mean"],
                                                 p["running_var"], s.eps, ex),
-    GlobalAvgPool: lambda s, x, p, ex: global_avg_pool(x, ex),
+    GlobalAvgPool: lambda s, x, p, ex: global_avg_pool(x, s.keepdim, ex),
     Activation: lambda s, x, p, ex: activation(x, s.fn, ex),
     Dropout: lambda s, x, p, ex: x,  # identity at inference
 }
@@ -139,6 +162,8 @@ def forward(spec: Network, state: Mapping[str, np.ndarray], x: np.ndarray, keep_
         ex = run.executed[name] = Executed()
         if isinstance(layer, ResidualAdd):
             x = residual_add(inputs[skip] if skip >= 0 else x, x, ex)
+        elif isinstance(layer, ChannelScale):
+            x = channel_scale(inputs[skip] if skip >= 0 else x, x, ex)
         else:
             prefix = name + "."
             params = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}

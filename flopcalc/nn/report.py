@@ -128,7 +128,8 @@ def run_cli(args, resolution) -> int:
     """``flopcalc verify``: exit 0 when everything agrees, 1 on any mismatch."""
     from ..cli import emit
     if args.grid:
-        models = [args.model] if args.model else ["mobilenet_v1", "mobilenet_v2"]
+        from ..zoo import MODELS
+        models = [args.model] if args.model else list(MODELS)
         alphas = (args.alpha,) if args.alpha is not None else GRID_ALPHAS
         resolutions = (resolution,) if resolution else GRID_RESOLUTIONS
         for m in models:  # refuse before any work if the largest config would not fit
@@ -137,7 +138,7 @@ def run_cli(args, resolution) -> int:
         reports = verify_grid(models, alphas, resolutions, args.classes, args.max_memory)
         emit(render(grid_document(reports), args.format))
         return 0 if all(r.ok for r in reports) else 1
-    alpha = 1.0 if args.alpha is None else args.alpha
-    report = verify(args.model, alpha, resolution or 224, args.classes, args.max_memory, args.reference)
+    from ..cli import alpha_of
+    report = verify(args.model, alpha_of(args), resolution or 224, args.classes, args.max_memory, args.reference)
     emit(render(report_document(report), args.format))
     return 0 if report.ok else 1

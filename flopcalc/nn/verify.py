@@ -29,7 +29,7 @@ from ..conventions import FLOP_COUNTER, FVCORE, elements
 from ..costs import MULTIPLY_ADD_KINDS
 from ..output import count_text
 from ..spec import BatchNorm2d, SpecError
-from ..zoo import DEFAULT_CLASSES, get_spec
+from ..zoo import DEFAULT_CLASSES
 from .build import build
 
 GRID_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.4)
@@ -38,7 +38,11 @@ BYTES_PER_VALUE = 4  # float32
 
 # What fvcore 0.1.5 cannot count in these models, and what the op is.
 UNSUPPORTED_MEANING = {"aten::hardtanh_": "ReLU6", "aten::hardtanh": "ReLU6",
-                       "aten::add": "residual add", "aten::add_": "residual add"}
+                       "aten::add": "residual add", "aten::add_": "residual add",
+                       "aten::hardswish_": "hard-swish", "aten::hardswish": "hard-swish",
+                       "aten::hardsigmoid": "hard-sigmoid", "aten::hardsigmoid_": "hard-sigmoid",
+                       "aten::mul": "squeeze-and-excitation scale", "aten::silu_": "SiLU", "aten::silu": "SiLU",
+                       "aten::sigmoid": "sigmoid"}
 
 
 def _fvcore():
@@ -172,8 +176,7 @@ def _reference_checks(a: Analysis, net: nn.Module, x: torch.Tensor, outputs: dic
     from .reference import forward
 
     state = {k: v.detach().double().numpy() for k, v in net.state_dict().items()}
-    run = forward(get_spec(a.model, a.config["alpha"], a.config["num_classes"]), state,
-                  x.double().numpy(), keep_outputs=True)
+    run = forward(a.spec, state, x.double().numpy(), keep_outputs=True)
     padding = {}
     for m, r in zip(layers, a.layers):
         torch_out = outputs[r.name].double().numpy()  # type: ignore[attr-defined]
@@ -186,19 +189,20 @@ def _reference_checks(a: Analysis, net: nn.Module, x: torch.Tensor, outputs: dic
     return padding
 
 
-def verify(model: str, alpha: float = 1.0, resolution: int = 224, num_classes: int = DEFAULT_CLASSES,
-           max_memory: int | None = None, reference: bool = False) -> Report:
-    """Build ``model``, measure it three ways, and compare every layer and block.
+def verify(model, alpha: float = 1.0, resolution=224, num_classes: int = DEFAULT_CLASSES,
+           max_memory: int | None = None, reference: bool = False, **variant) -> Report:
+    """Build ``model`` (a zoo name or a spec file's Family, with the variant options of
+    :func:`~flopcalc.zoo.get_spec`), measure it three ways, and compare every layer and block.
 
     ``reference`` also runs the NumPy reference kernels: their outputs against torch's,
     their executed multiply-adds against the formula, and the share that multiplies padding.
     """
-    a = analyze(model, alpha, resolution, num_classes)
+    a = analyze(model, alpha, resolution, num_classes, **variant)
     check_fits(a, default_memory_limit() if max_memory is None else max_memory, reference)
     parameter_count = _fvcore()[1]
 
     torch.manual_seed(0)
-    net = build(get_spec(model, alpha, num_classes)).eval()
+    net = build(a.spec).eval()
     x = torch.randn(1, *a.input_shape)
 
     outputs: dict[str, object] = {}

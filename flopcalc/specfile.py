@@ -1,0 +1,300 @@
+"""Spec files: a network of the MobileNet family written as its paper's table, in TOML.
+
+A spec file is a :class:`~flopcalc.family.Family` (stem, one row per stage, head, width rule)
+that any command taking a MODEL also takes as a path, and ``flopcalc.analyze`` as a Family:
+counted, built, verified and trained exactly as the zoo's models are. ``flopcalc spec MODEL``
+writes any zoo model in this format; :func:`read` gives a one-line :class:`SpecError` for
+every way a file can be wrong (the file, the key or row, the value, what is accepted).
+
+The format (every key but ``name``, ``stem``, ``stages`` and ``head`` may be left out)::
+
+    name = "mobilenet_v2"            # the model's name in every output
+    title = "MobileNet V2"
+    source = "Sandler et al. 2018, MobileNetV2, Table 2"
+    in_channels = 3
+    alpha = 1.0                      # the width multiplier used unless --alpha is given
+    divisor = 8                      # channels: make_divisible(c * alpha, divisor)
+    round_expansion = false          # mbconv t expansions rounded with that rule too
+    resolution = 224                 # the input a kernel must fit (checked when read)
+
+    stem = { c = 32, k = 3, s = 2, act = "relu6" }
+
+    # block, k: kernel, t: expansion (or exp: expanded width), c: channels, n: repeats, s: stride
+    stages = [
+      { block = "inverted_residual", k = 3, t = 1, c = 16, n = 1, s = 1, act = "relu6" },
+      { block = "inverted_residual", k = 3, t = 6, c = 24, n = 2, s = 2, act = "relu6" },
+    ]
+
+    head = { conv = 1280, conv_scale = "up", conv_act = "relu6", dropout = 0.2 }
+
+    [se]                             # squeeze-and-excitation of mbconv rows with se = true
+    reduction = 4                    # squeeze = make_divisible(base // reduction, divisor)
+    of = "expanded"                  # base: the "expanded" or the block's "input" width
+    divisor = 8
+    act = "relu"
+    gate = "hardsigmoid"
+
+    [norm]
+    eps = 1e-5
+    momentum = 0.1
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import fields, replace
+from pathlib import Path
+
+from .family import BLOCKS, SCALES, SE, Family, Head, Stage, Stem
+from .spec import Act, Norm, SpecError
+
+ACTS = tuple(a.value for a in Act)
+TOP_KEYS = ("name", "title", "source", "in_channels", "alpha", "divisor", "round_expansion", "resolution",
+            "stem", "stages", "head", "se", "norm")
+ROW_KEYS = {
+    "depthwise_separable": ("block", "k", "c", "n", "s", "act"),
+    "inverted_residual": ("block", "k", "t", "c", "n", "s", "act", "residual"),
+    "mbconv": ("block", "k", "t", "exp", "c", "n", "s", "se", "act", "residual"),
+}
+
+
+def looks_like_file(model: str) -> bool:
+    """A MODEL argument that names a spec file rather than a zoo model."""
+    return model.endswith(".toml") or "/" in model or "\\" in model
+
+
+# ------------------------------------------------------------------------ reading
+
+
+class _Reader:
+    """Typed access to one file's values, each failure one line naming file, key and value."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def fail(self, where: str, message: str):
+        raise SpecError(f"spec file {self.path!r}: {where}: {message}")
+
+    def table(self, doc: dict, where: str, accepted) -> dict:
+        if not isinstance(doc, dict):
+            self.fail(where, f"must be a table, got {doc!r}")
+        for key in doc:
+            if key not in accepted:
+                self.fail(f"{where}.{key}" if where else key,
+                          f"unknown key; accepted: {', '.join(accepted)}")
+        return doc
+
+    def integer(self, doc: dict, key: str, where: str, minimum: int = 1, default=None):
+        v = doc.get(key, default)
+        if v is None and default is None and key not in doc:
+            self.fail(where, f"{key} is required (an integer >= {minimum})")
+        if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+            self.fail(where, f"{key} must be an integer >= {minimum}, got {v!r}")
+        return v
+
+    def number(self, doc: dict, key: str, where: str, low: float, high: float | None, default):
+        v = doc.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= low \
+                or (high is not None and v >= high):
+            span = f"> {low:g}" + (f" and < {high:g}" if high is not None else "")
+            self.fail(where, f"{key} must be a number {span}, got {v!r}")
+        return float(v)
+
+    def string(self, doc: dict, key: str, where: str, default=None, choices=None):
+        v = doc.get(key, default)
+        if not isinstance(v, str) or (choices is not None and v not in choices):
+            self.fail(where, f"{key} must be " + (f"one of {', '.join(choices)}" if choices else "a string")
+                      + f", got {v!r}")
+        return v
+
+    def boolean(self, doc: dict, key: str, where: str, default):
+        v = doc.get(key, default)
+        if not isinstance(v, bool) and v is not None:
+            self.fail(where, f"{key} must be true or false, got {v!r}")
+        return v
+
+    def act(self, doc: dict, key: str, where: str, default: Act) -> Act:
+        return Act(self.string(doc, key, where, default.value, ACTS))
+
+
+def read(path: str | Path) -> Family:
+    """The Family a spec file describes, or a one-line SpecError."""
+    import sys
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"spec file {name!r} does not exist") from None
+    except IsADirectoryError:
+        raise SpecError(f"spec file {name!r} is a directory, not a TOML file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise SpecError(f"spec file {name!r} cannot be read: {getattr(e, 'strerror', None) or e}") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError(f"spec file {name!r} is not valid TOML: {e}") from None
+    return parse(doc, name)
+
+
+def parse(doc: dict, path: str = "<spec>") -> Family:
+    r = _Reader(path)
+    r.table(doc, "", TOP_KEYS)
+    for key in ("name", "stem", "stages", "head"):
+        if key not in doc:
+            r.fail(key, f"is required; a spec file needs {', '.join(('name', 'stem', 'stages', 'head'))}")
+    model = r.string(doc, "name", "name")
+    if not model or not all(c.isalnum() or c in "_-." for c in model):
+        r.fail("name", f"must be letters, digits, '_', '-' or '.', got {model!r}")
+
+    st = r.table(doc["stem"], "stem", ("c", "k", "s", "act"))
+    stem = Stem(r.integer(st, "c", "stem"), r.integer(st, "k", "stem", default=3),
+                r.integer(st, "s", "stem", default=2), r.act(st, "act", "stem", Act.RELU))
+
+    if not isinstance(doc["stages"], list) or not doc["stages"]:
+        r.fail("stages", f"must be a non-empty list of rows ({{ block = ..., c = ..., ... }}), got {doc['stages']!r}")
+    stages = tuple(_row(r, row, i) for i, row in enumerate(doc["stages"]))
+
+    hd = r.table(doc["head"], "head", tuple(f.name for f in fields(Head)))
+    head = Head(
+        conv=None if "conv" not in hd else r.integer(hd, "conv", "head"),
+        conv_scale=r.string(hd, "conv_scale", "head", "always", SCALES),
+        conv_expand=None if "conv_expand" not in hd else r.integer(hd, "conv_expand", "head"),
+        conv_act=r.act(hd, "conv_act", "head", Act.RELU6),
+        hidden=None if "hidden" not in hd else r.integer(hd, "hidden", "head"),
+        hidden_scale=r.string(hd, "hidden_scale", "head", "always", SCALES),
+        hidden_act=r.act(hd, "hidden_act", "head", Act.HARDSWISH),
+        dropout=_dropout(r, hd))
+    if head.conv is not None and head.conv_expand is not None:
+        r.fail("head", "give conv (a width) or conv_expand (a multiple of the input), not both")
+
+    se_doc = r.table(doc.get("se", {}), "se", tuple(f.name for f in fields(SE)))
+    se = SE(r.integer(se_doc, "reduction", "se", default=4), r.string(se_doc, "of", "se", "expanded",
+                                                                       ("expanded", "input")),
+            r.integer(se_doc, "divisor", "se", default=8), r.act(se_doc, "act", "se", Act.RELU),
+            r.act(se_doc, "gate", "se", Act.HARDSIGMOID))
+    nd = r.table(doc.get("norm", {}), "norm", ("eps", "momentum"))
+    norm = Norm(r.number(nd, "eps", "norm", 0.0, None, 1e-5), r.number(nd, "momentum", "norm", 0.0, 1.0, 0.1))
+
+    family = Family(model, stem, stages, head, r.string(doc, "title", "title", ""),
+                    r.string(doc, "source", "source", ""), r.integer(doc, "in_channels", "in_channels", default=3),
+                    r.integer(doc, "divisor", "divisor", default=8),
+                    bool(r.boolean(doc, "round_expansion", "round_expansion", False)), se, norm,
+                    r.number(doc, "alpha", "alpha", 0.0, None, 1.0))
+    _check_fits(r, family, r.integer(doc, "resolution", "resolution", default=224))
+    return family
+
+
+def _dropout(r: _Reader, hd: dict) -> float:
+    v = hd.get("dropout", 0.2)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
+        r.fail("head", f"dropout must be a number in [0, 1), got {v!r}")
+    return float(v)
+
+
+def _row(r: _Reader, row: object, i: int) -> Stage:
+    where = f"stages[{i}]"
+    if not isinstance(row, dict):
+        r.fail(where, f"must be a table such as {{ block = \"mbconv\", c = 24, ... }}, got {row!r}")
+    block = r.string(row, "block", where, None, BLOCKS) if "block" in row else r.fail(
+        where, f"block is required; accepted: {', '.join(BLOCKS)}")
+    r.table(row, where, ROW_KEYS[block])
+    t = exp = None
+    if block == "inverted_residual" or (block == "mbconv" and "exp" not in row):
+        if "t" not in row:
+            r.fail(where, "t (the expansion ratio) is required" + (" (or exp, the expanded width)"
+                                                                    if block == "mbconv" else ""))
+        t = r.number(row, "t", where, 0.0, None, None)
+    if block == "mbconv" and "exp" in row:
+        if "t" in row:
+            r.fail(where, "give t (an expansion ratio) or exp (an expanded width), not both")
+        exp = r.integer(row, "exp", where)
+    default_act = Act.RELU if block == "depthwise_separable" else Act.RELU6
+    stage = Stage(block, r.integer(row, "c", where), r.integer(row, "n", where, default=1),
+                  r.integer(row, "s", where, default=1), r.integer(row, "k", where, default=3), t, exp,
+                  bool(r.boolean(row, "se", where, False)), r.act(row, "act", where, default_act),
+                  r.boolean(row, "residual", where, None))
+    if stage.k % 2 == 0:
+        r.fail(where, f"k must be odd (a centred kernel keeps the map size at stride 1), got {stage.k}")
+    return stage
+
+
+def _check_fits(r: _Reader, family: Family, resolution: int) -> None:
+    """Build the network at the file's own alpha and resolution: a residual that cannot hold,
+    or a kernel larger than the map it runs on, is the file's mistake; name its row."""
+    from .analyze import analyze
+    from .family import build_network
+    rows = [i for i, row in enumerate(family.stages) for _ in range(row.n)]  # features.1.. -> row
+    try:
+        spec = build_network(family, family.alpha, 1000)
+    except SpecError as e:
+        # name the row: rebuild row by row until it fails
+        for i in range(len(family.stages)):
+            try:
+                build_network(replace(family, stages=family.stages[:i + 1]), family.alpha, 1000)
+            except SpecError:
+                r.fail(f"stages[{i}]", str(e))
+        r.fail("network", str(e))
+    try:
+        a = analyze(spec, resolution=resolution)
+    except SpecError as e:
+        r.fail("network", f"at its resolution {resolution}: {e}")
+    for row in a.layers:
+        parts = row.name.split(".")
+        if row.kind in ("depthwise", "conv") and parts[0] == "features" and parts[1] != "0":
+            h, w = row.input_shape[1:]
+            k = row.spec.kernel
+            if k > max(h, w):
+                i = rows[int(parts[1]) - 1]
+                r.fail(f"stages[{i}]", f"k = {k}: a {k}x{k} kernel is larger than the {h}x{w} map it runs on "
+                                       f"at the file's resolution {resolution}; use a smaller k or set resolution")
+
+
+# ------------------------------------------------------------------------ writing
+
+
+def _value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, Act):
+        return f'"{v.value}"'
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, float):
+        return repr(v)
+    return str(v)
+
+
+def _inline(pairs) -> str:
+    return "{ " + ", ".join(f"{k} = {_value(v)}" for k, v in pairs if v is not None) + " }"
+
+
+def write(family: Family) -> str:
+    """``family`` as a spec file (:func:`read` gives it back, equal)."""
+    f = family
+    lines = [f"# flopcalc spec file: {f.title or f.name}" + (f" ({f.source})" if f.source else ""),
+             "# Every command that takes a MODEL takes this file: flopcalc table THIS.toml", ""]
+    for key in ("name", "title", "source", "in_channels", "alpha", "divisor", "round_expansion"):
+        lines.append(f"{key} = {_value(getattr(f, key))}")
+    s = f.stem
+    lines += ["", f"stem = {_inline((('c', s.c), ('k', s.k), ('s', s.s), ('act', s.act)))}", "",
+              "# block, k: kernel, t: expansion ratio or exp: expanded width, c: output channels, n: repeats,",
+              "# s: stride of the first, se: squeeze-and-excitation, act: activation",
+              "stages = ["]
+    for row in f.stages:
+        keys = ROW_KEYS[row.block]
+        pairs = [(k, getattr(row, k)) for k in keys if k not in ("se", "residual")]
+        if "se" in keys:
+            pairs.append(("se", row.se))
+        if row.residual is not None:
+            pairs.append(("residual", row.residual))
+        lines.append(f"  {_inline(pairs)},")
+    h = f.head
+    head = [(fl.name, getattr(h, fl.name)) for fl in fields(Head)]
+    lines += ["]", "", f"head = {_inline(head)}", "", "[se]"]
+    lines += [f"{fl.name} = {_value(getattr(f.se, fl.name))}" for fl in fields(SE)]
+    lines += ["", "[norm]", f"eps = {_value(f.norm.eps)}", f"momentum = {_value(f.norm.momentum)}", ""]
+    return "\n".join(lines)
