@@ -14,7 +14,8 @@ import math
 import sys
 from typing import Callable, NoReturn, Sequence
 
-from .output import BUILTIN_FORMATS, FormatError, check_format
+from .errors import UserError, one_line
+from .output import BUILTIN_FORMATS, FormatError, check_format, render
 from .scaling import resolution_from_rho
 from .spec import SpecError
 from .zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION, MODELS
@@ -221,6 +222,73 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write FILE (atomically: an existing file is replaced only once the new one is complete) "
                         "instead of standard output")
 
+    p = sub.add_parser("train", help="train a model on embedded or your data; accuracy beside its cost",
+                       description="Train MODEL with MobileNet's recipe (SGD, momentum 0.9, one-cycle) on --data, "
+                                   "writing DIR/checkpoint.pt (atomically, every epoch), DIR/metrics.jsonl and "
+                                   "DIR/results.jsonl; the best accuracy is printed beside the params and macs "
+                                   "flopcalc counts for exactly the model trained. Under torchrun it trains with "
+                                   "DistributedDataParallel.")
+    _add_model(p)
+    p.add_argument("--data", required=True, metavar="SOURCE",
+                   help="digits (scikit-learn's 1,797 8x8 digits, split 80/20), cifar10:DIR (CIFAR-10's python "
+                        "batches) or folder:DIR (DIR/train/<class>/ and DIR/val/<class>/ of PNG or JPEG images)")
+    p.add_argument("--out", required=True, metavar="DIR", help="the run's folder")
+    p.add_argument("--alpha", type=_alpha, default=None, metavar="A", help="width multiplier (default 1.0)")
+    p.add_argument("--resolution", type=_integer("resolution", 1), default=None, metavar="R",
+                   help="train and test at R x R (default: the data's own size, 8 for digits, 32 for CIFAR-10; "
+                        "224 for folders); smaller images are upscaled")
+    small = p.add_mutually_exclusive_group()
+    small.add_argument("--small-input", dest="small_input", action="store_true", default=None,
+                       help="run the stem and the first strided stage at stride 1 (default: when R <= 64)")
+    small.add_argument("--no-small-input", dest="small_input", action="store_false",
+                       help="keep the ImageNet strides whatever R")
+    p.add_argument("--epochs", type=_integer("epochs", 1), default=None, metavar="N",
+                   help="epochs (default 15 for digits and CIFAR-10, 90 for folders)")
+    p.add_argument("--batch-size", type=_integer("batch-size", 1), default=None, metavar="N",
+                   help="images per step, over all processes (default 64)")
+    p.add_argument("--lr", type=_number("lr", lambda v: v > 0, "a finite number > 0"), default=None, metavar="LR",
+                   help="peak learning rate (default 0.05 for digits and CIFAR-10, 0.025 for folders)")
+    p.add_argument("--weight-decay", type=_number("weight-decay", lambda v: v >= 0, "a finite number >= 0"),
+                   default=None, metavar="WD", help="on conv and linear weights (default 5e-4; 4e-5 for folders)")
+    p.add_argument("--schedule", choices=("onecycle", "cosine", "step"), default="onecycle",
+                   help="learning-rate schedule: onecycle (default; linear warm-up and decay), cosine (warm-up, "
+                        "cosine decay), step (x0.1 at 50%% and 75%%)")
+    p.add_argument("--augment", choices=("none", "mixup", "cutmix"), default="none",
+                   help="batch mixing on top of the data's own augmentation: MixUp (Beta(0.2)) or CutMix "
+                        "(Beta(1)); default none")
+    p.add_argument("--seed", type=_integer("seed", 0), default=0, metavar="N",
+                   help="seeds the weights, shuffling and augmentation (default 0)")
+    p.add_argument("--resume", action="store_true", help="go on from DIR/checkpoint.pt (or start, if there is none)")
+    p.add_argument("--workers", type=_integer("workers", 0), default=0, metavar="N",
+                   help="data-loading processes (default 0: load in the training process)")
+    p.add_argument("--subset", type=_integer("subset", 1), default=None, metavar="N",
+                   help="train on the first N training images only (a quick trial)")
+    p.add_argument("--channels-last", action="store_true", help="channels-last memory format")
+    p.add_argument("--progress", dest="progress", action="store_true", default=None,
+                   help="show a progress bar even when stderr is not a terminal")
+    p.add_argument("--quiet", dest="progress", action="store_false", help="no progress bar")
+    _add_format(p)
+
+    p = sub.add_parser("evaluate", help="top-1 and top-5 of a checkpoint on a data set",
+                       description="Top-1 and top-5 accuracy of a flopcalc checkpoint (or a torchvision "
+                                   "state_dict file) on a data set's test split, and images/s.")
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help="a checkpoint.pt that flopcalc train wrote, or a "
+                                                            "torchvision mobilenet_v2 / v3 state_dict file")
+    p.add_argument("--data", required=True, metavar="SOURCE", help="digits, cifar10:DIR or folder:DIR (its val/)")
+    p.add_argument("--batch-size", type=_integer("batch-size", 1), default=256, metavar="N",
+                   help="images per batch (default 256)")
+    p.add_argument("--workers", type=_integer("workers", 0), default=0, metavar="N",
+                   help="data-loading processes (default 0)")
+    _add_format(p)
+
+    p = sub.add_parser("predict", help="the top classes of image files",
+                       description="The most probable classes of each image with their probabilities, by a "
+                                   "flopcalc checkpoint or a torchvision state_dict file (ImageNet's 1000 classes).")
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help="a flopcalc checkpoint or a torchvision state_dict file")
+    p.add_argument("images", metavar="IMAGE", nargs="+", help="PNG or JPEG files")
+    p.add_argument("--top", type=_integer("top", 1), default=5, metavar="K", help="classes per image (default 5)")
+    _add_format(p)
+
     p = sub.add_parser("conventions", help="what each counting convention counts")
     _add_format(p)
 
@@ -304,7 +372,6 @@ def _models_text() -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .output import render
     if args.command == "models":
         from .render import models_document
         emit(render(models_document(MODELS.values(), _models_text()), args.format))
@@ -366,6 +433,8 @@ def _run(args: argparse.Namespace) -> int:
             raise UsageError(f"flopcalc spec: error: cannot write {args.out!r}: {e.strerror or e}") from None
         sys.stderr.write(f"wrote {args.out}\n")
         return 0
+    if args.command in ("train", "evaluate", "predict"):
+        return _run_training(args)
     if args.command == "conventions":
         from .render import conventions_document
         emit(render(conventions_document(), args.format))
@@ -391,6 +460,34 @@ def _run(args: argparse.Namespace) -> int:
             args.classes = DEFAULT_CLASSES
         return run_cli(args, resolution_of(args) if (args.resolution or args.rho) else None)
     raise UsageError(f"flopcalc: error: unknown command {args.command!r}")  # argparse prevents this
+
+
+def _run_training(args: argparse.Namespace) -> int:
+    try:
+        import torch  # noqa: F401
+        from .training import infer, loop, report
+    except ImportError as e:
+        raise UsageError(f"flopcalc {args.command}: error: needs torch ({e}); install it with: "
+                         "pip install torch==2.13.0 'flopcalc[torch,train]'") from None
+    if args.command == "train":
+        recipe = loop.Recipe(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                             weight_decay=args.weight_decay, schedule=args.schedule, augment=args.augment,
+                             seed=args.seed)
+        cfg = loop.RunConfig(args.model, args.data, args.out, alpha_of(args), args.resolution, args.small_input,
+                             recipe, args.resume, args.workers, args.subset, args.channels_last, args.progress)
+        summary = loop.train(cfg)
+        if summary.record:  # rank 0 of a distributed run, or the only process
+            import json
+            from pathlib import Path
+            history = [json.loads(line) for line in (Path(args.out) / "metrics.jsonl").read_text().splitlines()]
+            emit(render(report.train_document(summary.record, history), args.format))
+        return 0
+    if args.command == "evaluate":
+        emit(render(report.evaluate_document(infer.evaluate(args.checkpoint, args.data, args.batch_size,
+                                                            args.workers)), args.format))
+        return 0
+    emit(render(report.predict_document(infer.predict(args.checkpoint, args.images, args.top)), args.format))
+    return 0
 
 
 def _live(r) -> dict:
@@ -449,8 +546,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return _run(args)
-    except (UsageError, SpecError, OutputError) as e:
-        message = f"flopcalc: error: {e}" if isinstance(e, SpecError) else str(e)
+    except (UsageError, UserError, OutputError) as e:
+        message = str(e) if isinstance(e, (UsageError, OutputError)) else f"flopcalc: error: {one_line(e)}"
         if isinstance(e, OutputError):
             _silence_stdout()
         sys.stderr.write(message + "\n")

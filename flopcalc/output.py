@@ -18,11 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from .errors import UserError
+
 BUILTIN_FORMATS = ("plain", "github", "csv", "json")
 TABULATE_HINT = "pip install tabulate (or install flopcalc itself: pip install .)"
 
 
-class FormatError(ValueError):
+class FormatError(UserError):
     """An output format that cannot be written here; the message is one line."""
 
 

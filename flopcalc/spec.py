@@ -21,10 +21,12 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Union
 
+from .errors import UserError
+
 Shape = tuple  # (C, H, W) or (C,): ints, batch dimension excluded
 
 
-class SpecError(ValueError):
+class SpecError(UserError):
     """A spec or an argument that cannot describe a network; the message is one line."""
 
 

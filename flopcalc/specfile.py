@@ -117,13 +117,27 @@ class _Reader:
         return Act(self.string(doc, key, where, default.value, ACTS))
 
 
-def read(path: str | Path) -> Family:
-    """The Family a spec file describes, or a one-line SpecError."""
+def _toml():
     import sys
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - Python 3.10
         import tomli as tomllib
+    return tomllib
+
+
+def loads(text: str, name: str = "<spec>") -> Family:
+    """The Family a spec file's text describes (``name`` for the messages)."""
+    tomllib = _toml()
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError(f"spec file {name!r} is not valid TOML: {e}") from None
+    return parse(doc, name)
+
+
+def read(path: str | Path) -> Family:
+    """The Family a spec file describes, or a one-line SpecError."""
     name = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -133,11 +147,7 @@ def read(path: str | Path) -> Family:
         raise SpecError(f"spec file {name!r} is a directory, not a TOML file") from None
     except (OSError, UnicodeDecodeError) as e:
         raise SpecError(f"spec file {name!r} cannot be read: {getattr(e, 'strerror', None) or e}") from None
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise SpecError(f"spec file {name!r} is not valid TOML: {e}") from None
-    return parse(doc, name)
+    return loads(text, name)
 
 
 def parse(doc: dict, path: str = "<spec>") -> Family:

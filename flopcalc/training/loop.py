@@ -1,0 +1,351 @@
+"""``flopcalc train``: MobileNet's recipe on any model flopcalc counts, resumable exactly.
+
+SGD with momentum 0.9 (Nesterov), weight decay on the weights (not on biases and batch norm),
+cross-entropy, a warm-up then one-cycle / cosine / step schedule per step, the source's
+augmentation. After every epoch, in this order: the checkpoint (model, optimizer, scheduler,
+RNG, every epoch's metrics) written atomically, then ``metrics.jsonl`` rewritten from it. So a
+run killed at any moment and resumed with ``--resume`` has each epoch in ``metrics.jsonl``
+exactly once, and, since every epoch reseeds its shuffling and augmentation from the run's
+seed and its own number, ends exactly as an uninterrupted run would.
+
+Under ``torchrun`` (``WORLD_SIZE`` > 1) it trains with DistributedDataParallel (gloo on CPU,
+nccl on GPU) and a DistributedSampler; only rank 0 evaluates and writes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..errors import UserError
+from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+
+from ..files import atomic_write_text
+from . import checkpoint as ckpt
+from .data import DataError, Source, open_source
+from .mix import cutmix, mixed_loss, mixup
+
+SCHEDULES = ("onecycle", "cosine", "step")
+
+
+@dataclass
+class Recipe:
+    """Hyperparameters; None means the source's default (:func:`defaults`)."""
+
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    weight_decay: float | None = None
+    momentum: float = 0.9
+    schedule: str = "onecycle"
+    warmup: float = 0.1       # share of the steps spent warming up (onecycle / cosine)
+    label_smoothing: float = 0.0
+    augment: str = "none"     # batch mixing on top of the source's augmentation: none, mixup, cutmix
+    seed: int = 0
+
+
+# The defaults by size of data set: small images (digits, CIFAR-10) train from scratch in a few
+# epochs at lr 0.05 per 64 images; ImageNet-sized folders use MobileNet's 0.1 per 256 and 4e-5.
+DEFAULTS = {
+    "small": {"epochs": 15, "batch_size": 64, "lr": 0.05, "weight_decay": 5e-4},
+    "large": {"epochs": 90, "batch_size": 64, "lr": 0.025, "weight_decay": 4e-5},
+}
+
+
+def defaults(source: Source, recipe: Recipe) -> Recipe:
+    d = DEFAULTS["small" if source.name in ("digits", "cifar10") else "large"]
+    return Recipe(**{k: (d[k] if v is None and k in d else v) for k, v in asdict(recipe).items()})
+
+
+@dataclass
+class RunConfig:
+    model: object                 # a zoo name or a spec file's Family
+    data: str
+    out: str
+    alpha: float = 1.0
+    resolution: int | None = None
+    small_input: bool | None = None
+    recipe: Recipe = field(default_factory=Recipe)
+    resume: bool = False
+    workers: int = 0
+    subset: int | None = None
+    channels_last: bool = False
+    progress: bool | None = None  # None: a bar when stderr is a terminal
+
+
+@dataclass
+class Summary:
+    """What a finished run reports: also the line appended to ``results.jsonl``."""
+
+    record: dict
+
+
+class TrainError(UserError):
+    """A run that cannot start (an --out that is a file, an existing run without --resume)."""
+
+
+def lr_factor(schedule: str, step: int, total: int, warmup: float) -> float:
+    """The learning rate at ``step`` of ``total`` as a share of the peak."""
+    w = int(warmup * total) if schedule != "step" else 0
+    if step < w:
+        return (step + 1) / w
+    t = (step - w) / max(1, total - w)
+    if schedule == "step":  # divide by 10 at 50% and 75% of the run
+        return 0.1 ** ((t >= 0.5) + (t >= 0.75))
+    if schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * t))
+    return max(0.0, 1 - t)  # onecycle: linear up, then linear down to zero
+
+
+def _distributed() -> tuple[int, int, torch.device]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, torch.device("cpu")
+    import torch.distributed as dist
+    cuda = torch.cuda.is_available()
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if cuda else "gloo")
+    rank = dist.get_rank()
+    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}") if cuda else torch.device("cpu")
+    return rank, world, device
+
+
+def _prepare_out(out: Path, resume: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise TrainError(f"--out {str(out)!r} is a file, not a folder; choose a folder for the run")
+    if (out / "checkpoint.pt").exists() and not resume:
+        raise TrainError(f"--out {str(out)!r} already holds a training run (checkpoint.pt); add --resume to go on "
+                         "with it, or choose another --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise TrainError(f"--out {str(out)!r} cannot be created: {e.strerror or e}") from None
+
+
+def model_config(cfg: RunConfig, source: Source, resolution: int, small: bool) -> dict:
+    """Everything a checkpoint needs to rebuild the model and its input pipeline."""
+    from ..specfile import write
+    family = None if isinstance(cfg.model, str) else write(cfg.model)
+    return {"model": cfg.model if isinstance(cfg.model, str) else cfg.model.name, "family": family,
+            "alpha": float(cfg.alpha), "num_classes": len(source.classes), "resolution": resolution,
+            "small_input": small, "source": source.name, "data": source.text, "classes": list(source.classes),
+            "image_size": list(source.image_size) if source.image_size else None,
+            "mean": list(source.mean), "std": list(source.std)}
+
+
+def family_from_config(config: dict):
+    """The zoo name or the Family a checkpoint's model was built from."""
+    if config.get("family"):
+        from ..specfile import loads
+        return loads(config["family"], f"<the checkpoint's {config['model']} spec>")
+    return config["model"]
+
+
+def build_model(config: dict) -> nn.Module:
+    from ..nn import build
+    return build(family_from_config(config), config["alpha"], config["num_classes"],
+                 small_input=config["small_input"])
+
+
+def accuracy(logits: torch.Tensor, labels: torch.Tensor, k: int = 5) -> tuple[int, int]:
+    """Correct top-1 and top-k predictions in a batch."""
+    top = logits.topk(min(k, logits.shape[1]), dim=1).indices
+    hit = top == labels[:, None]
+    return int(hit[:, 0].sum()), int(hit.any(dim=1).sum())
+
+
+def evaluate_model(net: nn.Module, loader, channels_last: bool = False) -> dict:
+    """Top-1 and top-5 (fractions), images and images/s of ``net`` on ``loader``."""
+    net.eval()
+    n = top1 = top5 = 0
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        for x, y in loader:
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            c1, c5 = accuracy(net(x), y)
+            top1, top5, n = top1 + c1, top5 + c5, n + len(y)
+    seconds = time.perf_counter() - t0
+    return {"top1": top1 / n, "top5": top5 / n, "images": n, "seconds": seconds,
+            "images_per_second": n / seconds if seconds > 0 else None}
+
+
+def _progress(total: int, desc: str, enabled: bool | None):
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    return tqdm(total=total, desc=desc, unit="batch", leave=False, disable=not enabled)
+
+
+def train(cfg: RunConfig) -> Summary:
+    """Train ``cfg.model`` on ``cfg.data`` into ``cfg.out``; return the run's summary."""
+    from ..conventions import analyze
+    rank, world, device = _distributed()
+    out = Path(cfg.out)
+    if rank == 0:
+        _prepare_out(out, cfg.resume)
+    source = open_source(cfg.data, cfg.subset)
+    recipe = defaults(source, cfg.recipe)
+    resolution = cfg.resolution or source.default_resolution()
+    small = cfg.small_input if cfg.small_input is not None else resolution <= 64
+    config = model_config(cfg, source, resolution, small)
+    a = analyze(cfg.model, cfg.alpha, resolution, len(source.classes), small_input=small)
+
+    resumed = None
+    path = out / "checkpoint.pt"
+    if cfg.resume and path.exists():
+        resumed = ckpt.load(path)
+        if not ckpt.is_flopcalc(resumed):
+            raise ckpt.CheckpointError(f"checkpoint {str(path)!r} is not a flopcalc training checkpoint")
+        ckpt.check_same_model(path, resumed["config"], config)
+
+    torch.manual_seed(recipe.seed)
+    net = build_model(config).to(device)
+    if cfg.channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    decay = [p for n, p in net.named_parameters() if p.ndim > 1]
+    no_decay = [p for n, p in net.named_parameters() if p.ndim <= 1]
+    opt = torch.optim.SGD([{"params": decay, "weight_decay": recipe.weight_decay},
+                           {"params": no_decay, "weight_decay": 0.0}],
+                          lr=recipe.lr, momentum=recipe.momentum, nesterov=True)
+    train_set, test_set = source.with_transforms(resolution)
+    if world > 1:
+        sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=recipe.seed,
+                                     drop_last=True)
+        batch = max(1, recipe.batch_size // world)
+    else:
+        sampler, batch = None, recipe.batch_size
+    steps_per_epoch = max(1, (len(sampler) if sampler else len(train_set)) // batch)
+    total = steps_per_epoch * recipe.epochs
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda step: lr_factor(recipe.schedule, step, total, recipe.warmup))
+    history: list[dict] = []
+    start, run_id = 0, uuid.uuid4().hex
+    if resumed is not None:
+        net.load_state_dict(resumed["model"])
+        opt.load_state_dict(resumed["optimizer"])
+        sched.load_state_dict(resumed["scheduler"])
+        start, history, run_id = resumed["epoch"], list(resumed["metrics"]), resumed["run"]
+        if rank == 0:  # the metrics of exactly the epochs the checkpoint holds
+            _write_metrics(out, history)
+    model = nn.parallel.DistributedDataParallel(net) if world > 1 else net
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
+    test_loader = DataLoader(test_set, batch_size=256, num_workers=cfg.workers)
+
+    t_run = time.perf_counter()
+    for epoch in range(start, recipe.epochs):
+        # every epoch's randomness from the seed and the epoch alone: a resumed epoch replays
+        epoch_seed = recipe.seed * 1_000_003 + epoch * 7_919 + rank
+        torch.manual_seed(epoch_seed)
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+            loader = DataLoader(train_set, batch_size=batch, sampler=sampler, num_workers=cfg.workers,
+                                drop_last=True)
+        else:
+            g = torch.Generator().manual_seed(epoch_seed)
+            loader = DataLoader(train_set, batch_size=batch, sampler=RandomSampler(train_set, generator=g),
+                                num_workers=cfg.workers, drop_last=True, generator=g)
+        model.train()
+        bar = _progress(steps_per_epoch, f"epoch {epoch + 1}/{recipe.epochs}", cfg.progress if rank == 0 else False)
+        t0 = time.perf_counter()
+        seen = correct = 0
+        loss_sum = 0.0
+        for x, y in loader:
+            x, y = x.to(device), y.to(device)
+            if cfg.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            if recipe.augment != "none":
+                x, y_a, y_b, lam = (mixup if recipe.augment == "mixup" else cutmix)(x, y)
+                logits = model(x)
+                loss = mixed_loss(loss_fn, logits, y_a, y_b, lam)
+                pred = logits.argmax(1)
+                hits = lam * float((pred == y_a).sum()) + (1 - lam) * float((pred == y_b).sum())
+            else:
+                logits = model(x)
+                loss = loss_fn(logits, y)
+                hits = int((logits.argmax(1) == y).sum())
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            seen += len(y)
+            correct += hits
+            loss_sum += float(loss.detach()) * len(y)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss_sum / seen:.3f}", top1=f"{correct / seen:.3f}")
+        if bar is not None:
+            bar.close()
+        seconds = time.perf_counter() - t0
+        if world > 1:
+            import torch.distributed as dist
+            stats = torch.tensor([seen, correct, loss_sum], dtype=torch.float64)
+            dist.all_reduce(stats)
+            seen, correct, loss_sum = int(stats[0]), float(stats[1]), float(stats[2])
+        line = {"epoch": epoch + 1, "train_loss": loss_sum / max(1, seen), "train_top1": correct / max(1, seen),
+                "lr": opt.param_groups[0]["lr"], "seconds": seconds, "images_per_second": seen / seconds}
+        if rank == 0:
+            ev = evaluate_model(net, test_loader, cfg.channels_last)
+            line.update(test_top1=ev["top1"], test_top5=ev["top5"])
+            history.append(line)
+            ckpt.save(path, {"config": config, "recipe": asdict(recipe), "model": net.state_dict(),
+                             "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                             "epoch": epoch + 1, "rng": torch.get_rng_state(), "metrics": history, "run": run_id})
+            _write_metrics(out, history)
+        if world > 1:
+            import torch.distributed as dist
+            dist.barrier()
+
+    record = {}
+    if rank == 0:
+        best = max(history, key=lambda m: m["test_top1"]) if history else None
+        trained = sum(m["seconds"] for m in history)
+        record = {"run": run_id, "model": config["model"], "alpha": config["alpha"], "resolution": resolution,
+                  "small_input": small, "data": source.text, "num_classes": len(source.classes),
+                  "epochs": recipe.epochs, "recipe": asdict(recipe), "processes": world,
+                  "best_top1": best["test_top1"] if best else None, "best_epoch": best["epoch"] if best else None,
+                  "final_top1": history[-1]["test_top1"] if history else None,
+                  "final_top5": history[-1]["test_top5"] if history else None,
+                  "params": a.total.params, "macs": a.total.macs, "train_seconds": trained,
+                  "images_per_second": sum(m["images_per_second"] * m["seconds"] for m in history) / trained
+                  if trained else None, "wall_seconds": time.perf_counter() - t_run}
+        _append_result(out / "results.jsonl", record)
+    if world > 1:
+        import torch.distributed as dist
+        dist.barrier()
+        dist.destroy_process_group()
+    return Summary(record)
+
+
+def _write_metrics(out: Path, history: list[dict]) -> None:
+    atomic_write_text(out / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in history))
+
+
+def _append_result(path: Path, record: dict) -> None:
+    """Add ``record`` to a results file, replacing an earlier line of the same run (a run
+    resumed after its last epoch), atomically."""
+    lines = []
+    if path.exists():
+        for text in path.read_text().splitlines():
+            try:
+                if json.loads(text).get("run") != record["run"]:
+                    lines.append(text)
+            except ValueError:
+                lines.append(text)
+    lines.append(json.dumps(record))
+    atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+__all__ = ["DataError", "Recipe", "RunConfig", "SCHEDULES", "Summary", "TrainError", "train"]

@@ -1,0 +1,223 @@
+"""flopcalc train / evaluate / predict: short runs on the embedded digits, kill-and-resume,
+checkpoints refused when foreign or carrying code, two processes, and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("sklearn")
+
+import flopcalc  # noqa: E402
+from flopcalc.training.checkpoint import load  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+QUICK = ["--alpha", "0.25", "--data", "digits", "--subset", "192", "--batch-size", "32"]
+
+
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout's flopcalc, from any folder
+
+
+def run(*argv, cwd=None, timeout=300):
+    return subprocess.run([sys.executable, "-m", "flopcalc", *argv], capture_output=True, text=True,
+                          cwd=cwd or ROOT, timeout=timeout, env=ENV)
+
+
+def test_short_run_writes_everything(tmp_path, cli):
+    out = tmp_path / "run"
+    code, stdout, err = cli("train", "mobilenet_v2", *QUICK, "--epochs", "2", "--out", str(out), "--format", "json")
+    assert code == 0, err
+    doc = json.loads(stdout)
+    from test_schema import VALIDATOR
+    assert not list(VALIDATOR.iter_errors(doc))
+    rec = doc["run"]
+    a = flopcalc.analyze("mobilenet_v2", 0.25, 8, 10, small_input=True)
+    assert (rec["params"], rec["macs"]) == (a.total.params, a.total.macs)  # the model that trained, counted
+    assert rec["small_input"] is True and rec["resolution"] == 8 and rec["epochs"] == 2
+    assert 0 <= rec["best_top1"] <= 1 and rec["images_per_second"] > 0
+    lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [m["epoch"] for m in lines] == [1, 2] == [m["epoch"] for m in doc["epochs"]]
+    assert set(lines[0]) == {"epoch", "train_loss", "train_top1", "test_top1", "test_top5", "lr", "seconds",
+                             "images_per_second"}
+    results = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
+    assert len(results) == 1 and results[0]["run"] == rec["run"]
+    ck = load(out / "checkpoint.pt")
+    assert ck["epoch"] == 2 and ck["config"]["model"] == "mobilenet_v2" and len(ck["metrics"]) == 2
+    assert set(ck) >= {"model", "optimizer", "scheduler", "rng", "recipe", "run"}
+    # the checkpoint's own model is the counted one
+    net = flopcalc.nn.build("mobilenet_v2", 0.25, 10, small_input=True)
+    net.load_state_dict(ck["model"], strict=True)
+
+
+def _strip(lines):
+    return [{k: v for k, v in m.items() if k not in ("seconds", "images_per_second")} for m in lines]
+
+
+def test_killed_and_resumed_run_ends_as_an_uninterrupted_one(tmp_path):
+    args = ["train", "mobilenet_v1", *QUICK, "--epochs", "3", "--quiet"]
+    whole = tmp_path / "whole"
+    assert run(*args, "--out", str(whole)).returncode == 0
+    killed = tmp_path / "killed"
+    # kill -9 at three different moments: before any checkpoint, mid-epoch, and mid-run
+    for delay in (0.5, None, None):
+        proc = subprocess.Popen([sys.executable, "-m", "flopcalc", *args, "--out", str(killed), "--resume"],
+                                cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if delay is None:  # once an epoch is written, a little later
+            deadline = time.time() + 120
+            start = len((killed / "metrics.jsonl").read_text().splitlines()) if (killed / "metrics.jsonl").exists() else 0
+            while time.time() < deadline and proc.poll() is None:
+                if (killed / "metrics.jsonl").exists() and len((killed / "metrics.jsonl").read_text().splitlines()) > start:
+                    break
+                time.sleep(0.05)
+            time.sleep(0.3)
+        else:
+            time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    done = run(*args, "--out", str(killed), "--resume")
+    assert done.returncode == 0, done.stderr
+    a = [json.loads(x) for x in (whole / "metrics.jsonl").read_text().splitlines()]
+    b = [json.loads(x) for x in (killed / "metrics.jsonl").read_text().splitlines()]
+    assert [m["epoch"] for m in b] == [1, 2, 3]  # every epoch exactly once
+    assert _strip(a) == _strip(b)
+    sa, sb = load(whole / "checkpoint.pt")["model"], load(killed / "checkpoint.pt")["model"]
+    assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert len((killed / "results.jsonl").read_text().splitlines()) == 1
+    assert not [p for p in killed.iterdir() if p.name.endswith(".tmp")]  # no temporary file left behind
+
+
+class Payload:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > pwned.txt",))
+
+
+def test_checkpoint_with_code_is_refused_and_never_runs(tmp_path):
+    bad = tmp_path / "evil.pt"
+    torch.save({"format": "flopcalc-checkpoint-1", "config": {}, "model": Payload()}, bad)
+    for argv in (["evaluate", str(bad), "--data", "digits"], ["predict", str(bad), "x.png"]):
+        r = run(*argv, cwd=tmp_path)
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+        assert "is refused" in r.stderr and "weights_only=True" in r.stderr
+    assert not (tmp_path / "pwned.txt").exists()
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("trained")
+    from flopcalc.cli import main
+    assert main(["train", "mobilenet_v2", *QUICK, "--epochs", "1", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_foreign_checkpoint_is_refused_naming_both(trained, cli, tmp_path):
+    import shutil
+    run_dir = tmp_path / "copy"
+    shutil.copytree(trained, run_dir)
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    code, out, err = cli("train", "mobilenet_v2", "--alpha", "0.5", "--data", "digits", "--out", str(run_dir),
+                         "--resume")
+    assert code == 2 and err.count("\n") == 1
+    assert "is mobilenet_v2 alpha=0.25 classes=10 resolution=8 small_input; this run is mobilenet_v2 alpha=0.5" in err
+    code, out, err = cli("train", "mobilenet_v2", *QUICK, "--out", str(run_dir))
+    assert code == 2 and "already holds a training run" in err
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before  # nothing damaged
+
+
+def test_evaluate(trained, cli):
+    code, out, err = cli("evaluate", str(trained / "checkpoint.pt"), "--data", "digits", "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    from test_schema import VALIDATOR
+    assert not list(VALIDATOR.iter_errors(doc))
+    assert doc["images"] == 359 and 0 <= doc["top1"] <= doc["top5"] <= 1 and doc["images_per_second"] > 0
+    assert doc["top1"] == load(trained / "checkpoint.pt")["metrics"][-1]["test_top1"]
+
+
+def test_predict_images(trained, cli, tmp_path):
+    from flopcalc.training.data import open_source, write_png
+    s = open_source("digits")
+    files = []
+    for i in range(2):
+        path = tmp_path / f"digit{i}.png"
+        write_png(path, s.test.images[i].float() / 255)
+        files.append(str(path))
+    code, out, err = cli("predict", str(trained / "checkpoint.pt"), *files, "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    from test_schema import VALIDATOR
+    assert not list(VALIDATOR.iter_errors(doc))
+    assert [p["image"] for p in doc["predictions"]] == files
+    top = doc["predictions"][0]["top"]
+    assert [t["rank"] for t in top] == [1, 2, 3, 4, 5] and all(t["name"] == str(t["class"]) for t in top)
+    assert sum(t["probability"] for t in top) <= 1 + 1e-6
+    assert top == sorted(top, key=lambda t: -t["probability"])
+
+
+def test_predict_with_a_torchvision_state_dict(tmp_path, cli):
+    """A plain state_dict (as torchvision's ImageNet files are): the width is found from its
+    shapes, the classes are ImageNet's, the image goes through Resize(256) + CenterCrop(224)."""
+    from flopcalc.nn import build
+    from flopcalc.training.data import write_png
+    path = tmp_path / "mobilenet_v2_035.pth"
+    torch.save(build("mobilenet_v2", 0.35).state_dict(), path)
+    write_png(tmp_path / "cat.png", torch.rand(3, 300, 240))
+    code, out, err = cli("predict", str(path), str(tmp_path / "cat.png"), "--top", "3", "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["config"] == {"model": "mobilenet_v2", "alpha": 0.35, "num_classes": 1000, "resolution": 224}
+    assert len(doc["predictions"][0]["top"]) == 3
+    names = json.loads((ROOT / "tests" / "data" / "imagenet_categories.json").read_text())["categories"]
+    assert all(t["name"] == names[t["class"]] for t in doc["predictions"][0]["top"])
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["train", "mobilenet_v2", "--data", "digits", "--out", "{tmp}/r", "--epochs", "0"], ["'0'", "epochs", ">= 1"]),
+    (["train", "mobilenet_v2", "--data", "digits", "--out", "{tmp}/r", "--batch-size", "-1"], ["'-1'", ">= 1"]),
+    (["train", "mobilenet_v2", "--data", "mnist", "--out", "{tmp}/r"], ["unknown data source 'mnist'", "digits"]),
+    (["train", "mobilenet_v2", "--data", "folder:{tmp}/none", "--out", "{tmp}/r"], ["image folder", "does not exist"]),
+    (["train", "mobilenet_v2", "--data", "digits", "--out", "{tmp}/file.txt"], ["is a file, not a folder"]),
+    (["evaluate", "{tmp}/missing.pt", "--data", "digits"], ["checkpoint", "does not exist"]),
+    (["evaluate", "{tmp}/file.txt", "--data", "digits"], ["cannot be read"]),
+    (["predict", "{tmp}/file.txt", "a.png"], ["cannot be read"]),
+])
+def test_bad_training_input_is_one_line(tmp_path, argv, words, cli):
+    (tmp_path / "file.txt").write_text("not a checkpoint")
+    code, out, err = cli(*[a.format(tmp=tmp_path) for a in argv])
+    assert code == 2 and out == "" and err.count("\n") == 1 and "Traceback" not in err, err
+    for w in words:
+        assert w in err, err
+    assert (tmp_path / "file.txt").read_text() == "not a checkpoint"
+
+
+def test_evaluate_refuses_data_of_another_class_count(trained, tmp_path, cli):
+    from test_training_data import write_folder
+    write_folder(tmp_path / "f", classes=("a", "b", "c"))
+    code, _, err = cli("evaluate", str(trained / "checkpoint.pt"), "--data", f"folder:{tmp_path / 'f'}")
+    assert code == 2 and "has 3 classes" in err and "classes=10" in err
+
+
+def test_two_processes_with_torchrun(tmp_path):
+    """torchrun --nproc_per_node=2 -m flopcalc train: DistributedDataParallel over gloo on CPU;
+    rank 0 alone writes."""
+    torchrun = Path(sys.executable).with_name("torchrun")
+    if not torchrun.exists():
+        pytest.skip("torchrun is not installed beside this python")
+    out = tmp_path / "ddp"
+    env = {**ENV, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "flopcalc", "train",
+                        "mobilenet_v2", *QUICK, "--epochs", "2", "--out", str(out), "--quiet", "--format", "json"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    doc = json.loads(r.stdout)  # printed once, by rank 0
+    assert doc["run"]["processes"] == 2
+    assert [json.loads(x)["epoch"] for x in (out / "metrics.jsonl").read_text().splitlines()] == [1, 2]
+    assert len((out / "results.jsonl").read_text().splitlines()) == 1
+    assert load(out / "checkpoint.pt")["epoch"] == 2
