@@ -187,6 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace every depthwise + pointwise pair (V2: depthwise + projection) by one standard "
                         "conv with the same input and output channels and stride, as the V1 paper's Table 4 "
                         "\"Conv MobileNet\"")
+    p.add_argument("--memory", action="store_true",
+                   help="add each layer's memory traffic (bytes read and written, macs per byte) and the peak "
+                        "activation memory")
+    p.add_argument("--dtype", choices=("float32", "float16", "bfloat16", "int8"), default="float32",
+                   help="bytes per value for --memory (default float32)")
     view = p.add_mutually_exclusive_group()
     view.add_argument("--depth", type=_integer("depth", 1), default=None, metavar="D",
                       help="rows for the blocks D levels down (1: features, avgpool, classifier; 2: each "
@@ -243,16 +248,16 @@ def build_parser() -> argparse.ArgumentParser:
     small.add_argument("--no-small-input", dest="small_input", action="store_false",
                        help="keep the ImageNet strides whatever R")
     p.add_argument("--epochs", type=_integer("epochs", 1), default=None, metavar="N",
-                   help="epochs (default 15 for digits and CIFAR-10, 90 for folders)")
+                   help="epochs (default 40 for digits and CIFAR-10, 90 for folders)")
     p.add_argument("--batch-size", type=_integer("batch-size", 1), default=None, metavar="N",
-                   help="images per step, over all processes (default 64)")
+                   help="images per step, over all processes (default 32; 64 for folders)")
     p.add_argument("--lr", type=_number("lr", lambda v: v > 0, "a finite number > 0"), default=None, metavar="LR",
-                   help="peak learning rate (default 0.05 for digits and CIFAR-10, 0.025 for folders)")
+                   help="peak learning rate (default 0.02 for digits and CIFAR-10, 0.025 for folders)")
     p.add_argument("--weight-decay", type=_number("weight-decay", lambda v: v >= 0, "a finite number >= 0"),
-                   default=None, metavar="WD", help="on conv and linear weights (default 5e-4; 4e-5 for folders)")
-    p.add_argument("--schedule", choices=("onecycle", "cosine", "step"), default="onecycle",
-                   help="learning-rate schedule: onecycle (default; linear warm-up and decay), cosine (warm-up, "
-                        "cosine decay), step (x0.1 at 50%% and 75%%)")
+                   default=None, metavar="WD", help="SGD weight decay (default 1e-4; 4e-5 for folders)")
+    p.add_argument("--schedule", choices=("cosine", "onecycle", "step"), default="cosine",
+                   help="learning-rate schedule, stepped per batch: cosine (default; 5%% linear warm-up, cosine "
+                        "decay), onecycle (linear warm-up and decay), step (x0.1 at 50%% and 75%%)")
     p.add_argument("--augment", choices=("none", "mixup", "cutmix"), default="none",
                    help="batch mixing on top of the data's own augmentation: MixUp (Beta(0.2)) or CutMix "
                         "(Beta(1)); default none")
@@ -263,7 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="data-loading processes (default 0: load in the training process)")
     p.add_argument("--subset", type=_integer("subset", 1), default=None, metavar="N",
                    help="train on the first N training images only (a quick trial)")
-    p.add_argument("--channels-last", action="store_true", help="channels-last memory format")
+    p.add_argument("--no-channels-last", dest="channels_last", action="store_false", default=True,
+                   help="keep the contiguous (NCHW) memory format (channels-last, the default, trains faster on CPU)")
     p.add_argument("--progress", dest="progress", action="store_true", default=None,
                    help="show a progress bar even when stderr is not a terminal")
     p.add_argument("--quiet", dest="progress", action="store_false", help="no progress bar")
@@ -407,14 +413,21 @@ def _run(args: argparse.Namespace) -> int:
         from .render import table_document
         a = analyze(args.model, alpha_of(args), resolution_of(args), args.classes, batch=args.batch,
                     convention=args.convention, full_conv=args.full_conv)
+        mem = None
+        if args.memory:
+            from .analyze import analyze as plain
+            from .memory import memory
+            # the architecture analyzed, with every stored value (a convention may count fewer)
+            mem = memory(plain(a.spec, resolution=resolution_of(args), batch=args.batch), args.dtype)
         if args.depth is not None:
-            doc = table_document(a, block_rows(a, args.depth), shown=f"blocks to depth {args.depth}")
+            doc = table_document(a, block_rows(a, args.depth), shown=f"blocks to depth {args.depth}", memory=mem)
             doc.data["config"]["depth"] = args.depth
         elif args.top is not None:
-            doc = table_document(a, top_rows(a, args.top), shown=f"the {args.top} layers with the most macs")
+            doc = table_document(a, top_rows(a, args.top), shown=f"the {args.top} layers with the most macs",
+                                 memory=mem)
             doc.data["config"]["top"] = args.top
         else:
-            doc = table_document(a, totals_only=args.totals)
+            doc = table_document(a, totals_only=args.totals, memory=mem)
         emit(render(doc, args.format))
         return 0
     if args.command == "spec":

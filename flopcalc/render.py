@@ -131,12 +131,28 @@ def counting_note(a: Analysis) -> str:
                       wrap("params", c.params_rule)])
 
 
+MEMORY_COLS = (Col("bytes_read", "int"), Col("bytes_written", "int"), Col("intensity", "float", digits=2))
+
+
 def table_document(a: Analysis, rows: list[LayerRow] | None = None, *, totals_only: bool = False,
-                   shown: str = "") -> Document:
+                   shown: str = "", memory=None) -> Document:
     """``flopcalc table``: the layer rows (or ``rows``: blocks, the top N), then the totals
-    by kind. ``totals_only`` prints the totals table alone (what ``--totals`` writes as CSV)."""
+    by kind. ``totals_only`` prints the totals table alone (what ``--totals`` writes as CSV);
+    ``memory`` (a :class:`~flopcalc.memory.Memory`) adds each layer's traffic."""
     rows = list(a.layers) if rows is None else rows
     records = [layer_record(r) for r in rows]
+    if memory is not None:
+        traffic = {t.name: t for t in memory.layers}
+        for rec in records:
+            t = traffic.get(rec["name"])
+            if t is None:  # a block row: the sum of its layers
+                part = [x for x in memory.layers if x.name.startswith(rec["name"] + ".")]
+                read, written = sum(x.bytes_read for x in part), sum(x.bytes_written for x in part)
+            else:
+                read, written = t.bytes_read, t.bytes_written
+            macs = rec["macs"] or 0
+            rec.update(bytes_read=read, bytes_written=written,
+                       intensity=macs / (read + written) if read + written else 0.0)
     data = {"model": a.model, "config": dict(a.config), "layers": records,
             "total": {"params": a.total.params, "macs": a.total.macs},
             "by_kind": {k: {"params": t.params, "macs": t.macs} for k, t in a.by_kind.items()}}
@@ -146,10 +162,24 @@ def table_document(a: Analysis, rows: list[LayerRow] | None = None, *, totals_on
         data["convention"] = {"name": c.name, "unit": c.unit, "flops_per_mac": c.flops_per_mac}
         data["reported"] = None if a.total.macs is None else a.total.macs * c.flops_per_mac
     notes = [summary(a) + "\n" + counting_note(a)]
+    if memory is not None:
+        data["memory"] = {"dtype": memory.dtype, "bytes_per_value": memory.bytes_per_value,
+                          "bytes_read": memory.bytes_read, "bytes_written": memory.bytes_written,
+                          "peak_activation_bytes": memory.peak_bytes, "peak_at": memory.peak_at}
+        moved = memory.bytes_read + memory.bytes_written
+        notes.append(f"memory ({memory.dtype}, {memory.bytes_per_value} bytes a value): "
+                     f"{count_text(memory.bytes_read, 'byte')} read, {count_text(memory.bytes_written, 'byte')} "
+                     f"written; {a.total.macs / moved:.2f} macs per byte; peak activation memory "
+                     f"{count_text(memory.peak_bytes, 'byte')} at {memory.peak_at}\n"
+                     "bytes_read: input activations (the block input too for an add or a scale) and stored values "
+                     "(weights, biases, batch-norm statistics); bytes_written: the output; intensity: macs per "
+                     "byte. Peak: each layer's input and output, and the block inputs still waiting for their "
+                     "residual add, alive at once.")
     if totals_only:
         return Document("table", data, describe(a), [totals], notes)
     # the share is for people: tables show it, JSON and CSV leave it to be derived
-    layers = Table(LAYER_COLS, [dict(rec, macs_share=share(rec["macs"], a.total.macs)) for rec in records], shown)
+    cols = LAYER_COLS + (MEMORY_COLS if memory is not None else ())
+    layers = Table(cols, [dict(rec, macs_share=share(rec["macs"], a.total.macs)) for rec in records], shown)
     return Document("table", data, describe(a), [layers, totals], notes)
 
 

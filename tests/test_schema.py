@@ -18,6 +18,7 @@ COMMANDS = [
     (["table", "mobilenet_v1", "--resolution", "320x240", "--batch", "8", "--classes", "10"], ()),
     (["table", "mobilenet_v2", "--depth", "2"], ()),
     (["table", "mobilenet_v2", "--top", "5"], ()),
+    (["table", "mobilenet_v3_large", "--memory", "--dtype", "int8", "--depth", "2"], ()),
     (["table", "mobilenet_v2", "--totals"], ()),
     (["separable", "--kernel", "3", "--in", "32", "--out", "64", "--size", "112", "--stride", "2"], ()),
     (["table", "mobilenet_v2", "--convention", "flop_counter"], ()),

@@ -1,7 +1,7 @@
 """Data sources for ``flopcalc train``, ``evaluate`` and the experiments (``--data``):
 
 - ``digits``: the 1,797 real 8x8 handwritten digits that scikit-learn ships (read from its
-  ``digits.csv.gz``), split 80/20 into train and test with a fixed seed;
+  ``digits.csv.gz``), split 80/20 into train and test, class by class, with a fixed seed;
 - ``cifar10:DIR``: CIFAR-10's python batches (``data_batch_1`` .. ``data_batch_5``,
   ``test_batch``, ``batches.meta``), unpickled by a restricted unpickler that admits only the
   numpy arrays the format holds, so a file carrying code cannot run it;
@@ -113,10 +113,11 @@ class Source:
 
 
 def make_transforms(name: str, resolution: int, train: bool, mean, std, image_size=None) -> T.Compose:
-    """The pipelines, by source. digits: a translation of up to one pixel (no flip: digits are
-    not symmetric); CIFAR-10: RandomCrop(32, padding=4) and a horizontal flip; folders:
-    RandomResizedCrop and a flip for training, Resize(resolution / 0.875) + CenterCrop to
-    evaluate (ImageNet's 256 / 224). Small images are upscaled (bilinear) to ``resolution``."""
+    """The pipelines, by source. digits: none (a one-pixel shift cuts an 8x8 digit's edge and
+    measured 1-3 points worse; no flip: digits are not symmetric); CIFAR-10: RandomCrop(32,
+    padding=4) and a horizontal flip; folders: RandomResizedCrop and a flip for training,
+    Resize(resolution / 0.875) + CenterCrop to evaluate (ImageNet's 256 / 224). Small images are
+    upscaled (bilinear) to ``resolution``."""
     norm = T.Normalize(mean if len(mean) == 3 else mean * 3, std if len(std) == 3 else std * 3)
     if name == "folder":
         if train:
@@ -124,10 +125,8 @@ def make_transforms(name: str, resolution: int, train: bool, mean, std, image_si
         return T.Compose([T.Resize(round(resolution / 0.875)), T.CenterCrop(resolution), norm])
     native = image_size[0] if image_size else resolution
     steps: list = [T.Grayscale3()]
-    if train:
-        steps.append(T.RandomCrop(native, padding=1 if name == "digits" else 4))
-        if name == "cifar10":
-            steps.append(T.RandomHorizontalFlip())
+    if train and name == "cifar10":
+        steps += [T.RandomCrop(native, padding=4), T.RandomHorizontalFlip()]
     if resolution != native:
         steps.append(T.Resize((resolution, resolution)))
     return T.Compose(steps + [norm])
@@ -183,9 +182,17 @@ def digits_arrays() -> tuple[torch.Tensor, torch.Tensor]:
 
 def _digits(text: str, arg) -> Source:
     images, labels = digits_arrays()
-    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(DIGITS_SPLIT_SEED))
-    n_train = round(0.8 * len(labels))
-    train, test = order[:n_train], order[n_train:]
+    # stratified: 80% of each digit's images train, 20% test, drawn with a fixed generator
+    g = torch.Generator().manual_seed(DIGITS_SPLIT_SEED)
+    train_parts, test_parts = [], []
+    for digit in range(10):
+        idx = (labels == digit).nonzero().flatten()
+        idx = idx[torch.randperm(len(idx), generator=g)]
+        cut = round(0.8 * len(idx))
+        train_parts.append(idx[:cut])
+        test_parts.append(idx[cut:])
+    train = torch.cat(train_parts)[torch.randperm(sum(len(p) for p in train_parts), generator=g)]
+    test = torch.cat(test_parts)
     # stored scaled to 0..255 (x * 255 / 16) so that every source gives [0, 1] the same way
     scaled = (images.float() * (255.0 / 16.0)).round().to(torch.uint8)
     pixels = scaled[train].float() / 255.0

@@ -1,0 +1,104 @@
+"""Memory traffic of a forward pass, analytically: bytes each layer reads and writes, its
+arithmetic intensity, and the peak activation memory under sequential execution.
+
+A layer reads its input activations and its stored values (weights, biases, batch-norm
+statistics: everything the built model keeps for it, buffers included) and writes its output;
+a residual add or a channel scale reads the block input too. Activations scale with the batch,
+stored values do not. ``dtype`` sets the bytes per value for all of them (float32 4, float16 2,
+int8 1). Arithmetic intensity is multiply-adds per byte moved.
+
+Peak activation memory: walking the layers in order, what must be alive at once: a layer's
+input and its output, and every block input still waiting for its residual add or channel
+scale. In-place activations would lower it; this counts each layer as writing a new tensor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .analyze import Analysis, flatten
+from .spec import BatchNorm2d
+
+DTYPES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
+
+
+def elements(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+@dataclass(frozen=True)
+class Traffic:
+    name: str
+    bytes_read: int
+    bytes_written: int
+    stored_bytes: int   # of bytes_read: weights and buffers
+    macs: int
+
+    @property
+    def bytes(self) -> int:
+        return self.bytes_read + self.bytes_written
+
+    @property
+    def intensity(self) -> float:
+        """Multiply-adds per byte moved."""
+        return self.macs / self.bytes if self.bytes else 0.0
+
+
+@dataclass(frozen=True)
+class Memory:
+    dtype: str
+    bytes_per_value: int
+    layers: tuple[Traffic, ...]
+    peak_bytes: int     # activations alive at once, at most
+    peak_at: str        # the layer where that peak is reached
+
+    @property
+    def bytes_read(self) -> int:
+        return sum(t.bytes_read for t in self.layers)
+
+    @property
+    def bytes_written(self) -> int:
+        return sum(t.bytes_written for t in self.layers)
+
+
+def stored_values(row) -> int:
+    """Values the built model stores for a layer: its parameters, and a batch norm's running
+    mean and variance (the batch counter is not read in a forward pass)."""
+    extra = 2 * row.spec.num_features if isinstance(row.spec, BatchNorm2d) else 0
+    return (row.params or 0) + extra
+
+
+def check_dtype(dtype: str) -> int:
+    from .spec import SpecError
+    if dtype not in DTYPES:
+        raise SpecError(f"unknown dtype {dtype!r}; accepted: {', '.join(DTYPES)}")
+    return DTYPES[dtype]
+
+
+def memory(a: Analysis, dtype: str = "float32") -> Memory:
+    """The traffic of every layer of ``a`` (at its batch) and the peak activation memory."""
+    size = check_dtype(dtype)
+    batch = a.config.get("batch", 1)
+    flat = flatten(a.spec)
+    waiting: dict[int, int] = {}   # block-input row index -> its bytes, held until its skip layer
+    ends = {skip: i for i, (_, _, skip) in enumerate(flat) if skip >= 0}  # block input -> the layer using it
+    traffic, peak, peak_at = [], 0, ""
+    for i, (row, (_, _, skip)) in enumerate(zip(a.layers, flat)):
+        x_in = elements(row.input_shape) * batch * size
+        x_out = elements(row.output_shape) * batch * size
+        stored = stored_values(row) * size
+        extra = 0
+        if skip >= 0:  # the block input, read again
+            extra = elements(a.layers[skip].input_shape) * batch * size
+        traffic.append(Traffic(row.name, x_in + extra + stored, x_out, stored, row.macs or 0))
+        if i in ends:
+            waiting[i] = x_in
+        alive = x_in + x_out + sum(b for j, b in waiting.items() if j != i)
+        if alive > peak:
+            peak, peak_at = alive, row.name
+        if skip >= 0:
+            waiting.pop(skip, None)
+    return Memory(dtype, size, tuple(traffic), peak, peak_at)
