@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 from timing import ROOT
 
@@ -44,7 +43,8 @@ def main() -> None:
     fast, _ = train("mobilenet_v2", 0, "--epochs", "3")
     slow, _ = train("mobilenet_v2", 0, "--epochs", "3", "--no-channels-last")
     print(f"mobilenet_v2 training images/s, 3 epochs: channels-last {fast['images_per_second']:.0f}, "
-          f"contiguous {slow['images_per_second']:.0f}, ratio {fast['images_per_second'] / slow['images_per_second']:.2f}")
+          f"contiguous {slow['images_per_second']:.0f}, "
+          f"ratio {fast['images_per_second'] / slow['images_per_second']:.2f}")
 
 
 if __name__ == "__main__":

@@ -84,7 +84,7 @@ def test_cifar10_batch_with_code_is_refused_not_run(tmp_path, monkeypatch):
 def write_folder(root, classes=("cat", "dog"), n=3, size=(20, 30)):
     g = torch.Generator().manual_seed(0)
     for split in ("train", "val"):
-        for i, c in enumerate(classes):
+        for c in classes:
             d = root / split / c
             d.mkdir(parents=True, exist_ok=True)
             for k in range(n):

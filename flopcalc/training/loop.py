@@ -1,8 +1,9 @@
 """``flopcalc train``: MobileNet's recipe on any model flopcalc counts, resumable exactly.
 
 SGD with momentum 0.9 and weight decay, cross-entropy, a linear warm-up then a cosine (or
-one-cycle, or step) schedule stepped per batch, the source's augmentation, channels-last. After every epoch, in this order: the checkpoint (model, optimizer, scheduler,
-RNG, every epoch's metrics) written atomically, then ``metrics.jsonl`` rewritten from it. So a
+one-cycle, or step) schedule stepped per batch, the source's augmentation, channels-last.
+After every epoch, in this order: the checkpoint (model, optimizer, scheduler, RNG, every
+epoch's metrics) written atomically, then ``metrics.jsonl`` rewritten from it. So a
 run killed at any moment and resumed with ``--resume`` has each epoch in ``metrics.jsonl``
 exactly once, and, since every epoch reseeds its shuffling and augmentation from the run's
 seed and its own number, ends exactly as an uninterrupted run would.
