@@ -150,6 +150,15 @@ def _add_config_args(p: argparse.ArgumentParser, *, grid: bool = False) -> None:
                         "tfslim 1001)")
 
 
+def _add_machine_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threads", type=_integer("threads", 1), default=None, metavar="N",
+                   help="torch (and onnxruntime) threads (default: torch's own choice)")
+    p.add_argument("--profile", default=None, metavar="FILE",
+                   help="the machine profile file (default: $XDG_CACHE_HOME/flopcalc/machine.json)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_format(p)
+
+
 def _convention_name(text: str) -> str:
     from .conventions import CONVENTIONS
     if text not in CONVENTIONS:
@@ -285,6 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="images per batch (default 256)")
     p.add_argument("--workers", type=_integer("workers", 0), default=0, metavar="N",
                    help="data-loading processes (default 0)")
+    p.add_argument("--eager", action="store_true", help="run the plain eager model, not the optimized one "
+                                                        "(batch norm folded, channels-last)")
     _add_format(p)
 
     p = sub.add_parser("predict", help="the top classes of image files",
@@ -293,6 +304,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint", metavar="CHECKPOINT", help="a flopcalc checkpoint or a torchvision state_dict file")
     p.add_argument("images", metavar="IMAGE", nargs="+", help="PNG or JPEG files")
     p.add_argument("--top", type=_integer("top", 1), default=5, metavar="K", help="classes per image (default 5)")
+    p.add_argument("--eager", action="store_true", help="run the plain eager model, not the optimized one")
+    _add_format(p)
+
+    p = sub.add_parser("experiment", help="the MobileNet papers' claims, trained: accuracy beside exact cost",
+                       description="Train the models a claim compares (several seeds each) and write "
+                                   "DIR/results.jsonl, DIR/README.md (the table) and DIR/accuracy_vs_macs.png. "
+                                   "Run again with the same --out to go on where it stopped.")
+    p.add_argument("name", metavar="NAME", choices=("width", "resolution", "v1-vs-v2", "relu6-int8", "augment"),
+                   help="width, resolution, v1-vs-v2, relu6-int8 or augment")
+    p.add_argument("--data", default="digits", metavar="SOURCE", help="digits (default), cifar10:DIR or folder:DIR")
+    p.add_argument("--out", required=True, metavar="DIR", help="the experiment's folder")
+    p.add_argument("--epochs", type=_integer("epochs", 1), default=20, metavar="N",
+                   help="epochs per model (default 20: every experiment under 15 minutes on 2 cores on digits)")
+    p.add_argument("--seeds", type=_integer("seeds", 1), default=3, metavar="K", help="seeds per model (default 3)")
+    p.add_argument("--subset", type=_integer("subset", 1), default=None, metavar="N",
+                   help="train on the first N training images only (a quick trial)")
+    p.add_argument("--quiet", dest="progress", action="store_false", default=None, help="no progress bars")
     _add_format(p)
 
     p = sub.add_parser("conventions", help="what each counting convention counts")
@@ -336,6 +364,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_convention(p)
     _add_format(p)
 
+    p = sub.add_parser("budget", help="every config that fits a macs (and params) budget, or those nearest a target",
+                       description="Every zoo config (alpha 0.1 to 2.0 in steps of 0.05, resolutions from a list) "
+                                   "within a budget of multiply-adds and parameters, the most capable first, with "
+                                   "the published ImageNet top-1 where a checkpoint was published; or, with --near, "
+                                   "each model's configs closest to a macs target (pairs at equal cost).")
+    p.add_argument("--madds", type=_integer("madds", 1), default=None, metavar="N",
+                   help="at most N multiply-adds per image")
+    p.add_argument("--params", type=_integer("params", 1), default=None, metavar="N", help="at most N parameters")
+    p.add_argument("--near", type=_integer("near", 1), default=None, metavar="N",
+                   help="instead: each model's 3 configs with macs nearest N")
+    p.add_argument("--resolution", type=_list(_resolution, "--resolution"), default=None, metavar="R,R,...",
+                   help="input sizes (default 96,128,160,192,224)")
+    p.add_argument("--models", type=_list(_model, "--models"), default=None, metavar="M,M,...",
+                   help="zoo models or spec files (default: every zoo model)")
+    p.add_argument("--small-input", action="store_true",
+                   help="the small-image adaptation (stem and first strided stage at stride 1), as flopcalc train "
+                        "uses for images of 64 pixels or less")
+    _add_convention(p)
+    _add_format(p)
+
     p = sub.add_parser("published", help="every published MobileNet figure, reproduced or explained",
                        description="Every figure the MobileNet papers, the TF-Slim checkpoint tables and "
                                    "torchvision publish, recomputed under its source's convention and compared "
@@ -344,6 +392,69 @@ def build_parser() -> argparse.ArgumentParser:
     _add_format(p)
 
     p = sub.add_parser("models", help="the available models and their options")
+    _add_format(p)
+
+    p = sub.add_parser("machine", help="measure this machine's matmul peak and bandwidth for latency prediction",
+                       description="Measure this machine with torch: float32 matrix-multiply peak, copy bandwidth, "
+                                   "and (unless --quick) the per-kind efficiency of depthwise, pointwise, standard "
+                                   "convolutions, activations, adds, pooling and linear layers at many shapes. "
+                                   "The profile is cached (see --show) so that bench and table predict latency "
+                                   "without torch afterwards.")
+    p.add_argument("--quick", action="store_true", help="peak and bandwidth only (a few seconds): the roofline, "
+                                                        "no calibrated prediction")
+    p.add_argument("--show", action="store_true", help="print the cached profile without measuring")
+    _add_machine_args(p)
+
+    p = sub.add_parser("bench", help="measured images/s and per-layer latency beside the predicted",
+                       description="Measure a model's speed (median of repeats after warm-up) beside the "
+                                   "roofline max(2 macs / peak, bytes / bandwidth) and the calibrated prediction "
+                                   "of flopcalc machine; per layer with --per-layer; the grid with --grid --predict.")
+    _add_model(p, optional=True)
+    _add_config_args(p)
+    p.add_argument("--batch", type=_list(_integer("batch", 1), "--batch"), default=None, metavar="N[,N]",
+                   help="images per forward pass (default 1; with --grid: 1,32)")
+    p.add_argument("--per-layer", action="store_true", help="time every layer inside the model; rank correlation "
+                                                            "of predicted and measured layer times")
+    p.add_argument("--top", type=_integer("top", 1), default=5, metavar="K",
+                   help="with --per-layer: the K layers where prediction and measurement differ most (default 5)")
+    p.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
+                   help="torch (default) or onnxruntime (the exported ONNX model; needs flopcalc[onnx])")
+    p.add_argument("--eager", action="store_true", help="the plain eager model, not optimize_for_inference's")
+    p.add_argument("--compare", action="store_true", help="eager, optimized and onnxruntime side by side")
+    p.add_argument("--compile", action="store_true", help="add torch.compile to the optimized model (needs a C++ "
+                                                          "compiler; slow to start)")
+    p.add_argument("--default-allocator", action="store_true",
+                   help="leave glibc's allocator as it is (by default bench keeps freed memory for reuse, so big "
+                        "activations are not page-faulted in on every forward pass)")
+    p.add_argument("--grid", action="store_true", help="every config of the verify grid (V1, V2 x 5 alphas x 5 "
+                                                       "resolutions) at each --batch")
+    p.add_argument("--predict", action="store_true", help="with --grid: measured beside predicted, and the share "
+                                                          "within 15%%")
+    _add_machine_args(p)
+
+    p = sub.add_parser("export", help="write a model or checkpoint as ONNX",
+                       description="Write a zoo model, spec file or checkpoint as an ONNX file (opset 17, batch "
+                                   "norm folded into the convs), and check that its Conv and Gemm nodes carry "
+                                   "exactly the analyzer's macs.")
+    p.add_argument("model", metavar="MODEL|CHECKPOINT",
+                   help=MODEL_HELP + "; or a checkpoint (.pt/.pth) that flopcalc train or torchvision wrote")
+    _add_config_args(p)
+    p.add_argument("--onnx", required=True, metavar="FILE", help="the ONNX file to write")
+    p.add_argument("--batch", type=_integer("batch", 1), default=None, metavar="N",
+                   help="a fixed batch of N (default: a dynamic batch dimension)")
+    _add_format(p)
+
+    p = sub.add_parser("report", help="write the Markdown reports (with plots) under reports/",
+                       description="Write the Markdown reports: per model, scaling, conventions, published "
+                                   "figures, verification, training and experiments, latency; with PNG plots "
+                                   "(needs matplotlib). Sections that need torch, the peer tools, training or a "
+                                   "timed machine read results recorded under DIR/data and DIR/experiments; "
+                                   "--record runs those commands first and records their output.")
+    p.add_argument("--out", default="reports", metavar="DIR", help="the reports folder (default reports)")
+    p.add_argument("--record", type=_list(_record_step, "--record"), nargs="?", const=None, default=False,
+                   metavar="STEP,...", help="first run and record: verify, reconcile, train, bench (default all; "
+                                            "slow: minutes each; bench wants a quiet machine and 'flopcalc machine')")
+    p.add_argument("--no-plots", action="store_true", help="Markdown only (no matplotlib needed)")
     _add_format(p)
 
     p = sub.add_parser("verify", help="build the PyTorch model and check every figure against fvcore",
@@ -361,6 +472,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="refuse a model whose estimated size exceeds this (default: half of RAM)")
     _add_format(p)
     return parser
+
+
+def _record_step(text: str) -> str:
+    from .reports import RECORD_STEPS
+    if text not in RECORD_STEPS:
+        raise argparse.ArgumentTypeError(f"unknown step {text!r}; known: {', '.join(RECORD_STEPS)}")
+    return text
 
 
 def _models_text() -> str:
@@ -401,6 +519,27 @@ def _run(args: argparse.Namespace) -> int:
                        resolutions, args.classes,
                        args.convention)
         emit(render(sweep_document(points, args.convention), args.format))
+        return 0
+    if args.command == "budget":
+        from .grid import DEFAULT_RESOLUTIONS, all_points, budget, near
+        from .render import budget_document
+        if args.madds is None and args.params is None and args.near is None:
+            raise UsageError("flopcalc budget: error: give --madds N and/or --params N, or --near N")
+        models = args.models or list(MODELS)
+        points = all_points(models, args.resolution or DEFAULT_RESOLUTIONS, convention=args.convention,
+                            small_input=args.small_input)
+        if args.near is not None:
+            emit(render(budget_document(points, None, None, args.near, near(points, args.near)), args.format))
+            return 0
+        fit = budget(points, args.madds, args.params)
+        if not fit:
+            cheapest = min(points, key=lambda p: (p.macs, p.params))
+            h, w = cheapest.resolution
+            raise UsageError(f"flopcalc budget: error: no config fits {args.madds or 0:,} macs"
+                             + (f" and {args.params:,} params" if args.params else "")
+                             + f"; the cheapest is {cheapest.model} alpha {cheapest.alpha:g} at {h}x{w}: "
+                             f"{cheapest.macs:,} macs, {cheapest.params:,} params")
+        emit(render(budget_document(fit, args.madds, args.params), args.format))
         return 0
     if args.command == "published":
         from .published import check_all
@@ -448,6 +587,30 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command in ("train", "evaluate", "predict"):
         return _run_training(args)
+    if args.command == "experiment":
+        try:
+            import torch  # noqa: F401
+            from . import experiments
+        except ImportError as e:
+            raise UsageError(f"flopcalc experiment: error: needs torch ({e}); install it with: "
+                             "pip install torch==2.13.0 'flopcalc[torch,train]'") from None
+        summary = experiments.run(args.name, args.data, args.out, epochs=args.epochs, seeds=args.seeds,
+                                  subset=args.subset, progress=args.progress)
+        emit(render(experiments.document(summary), args.format))
+        return 0
+    if args.command in ("machine", "bench", "export"):
+        return _run_latency(args)
+    if args.command == "report":
+        from pathlib import Path
+        from . import reports
+        from .render import report_document
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"flopcalc report: error: --out {args.out!r} is a file, not a folder")
+        if args.record is not False:
+            reports.record(out, args.record or reports.RECORD_STEPS, log=lambda m: print(m, file=sys.stderr))
+        emit(render(report_document(reports.write(out, plots=not args.no_plots), out), args.format))
+        return 0
     if args.command == "conventions":
         from .render import conventions_document
         emit(render(conventions_document(), args.format))
@@ -495,12 +658,143 @@ def _run_training(args: argparse.Namespace) -> int:
             history = [json.loads(line) for line in (Path(args.out) / "metrics.jsonl").read_text().splitlines()]
             emit(render(report.train_document(summary.record, history), args.format))
         return 0
+    if not args.eager and args.command in ("evaluate", "predict"):
+        from .nn.optimize import keep_freed_memory
+        keep_freed_memory()
     if args.command == "evaluate":
         emit(render(report.evaluate_document(infer.evaluate(args.checkpoint, args.data, args.batch_size,
-                                                            args.workers)), args.format))
+                                                            args.workers, eager=args.eager)), args.format))
         return 0
-    emit(render(report.predict_document(infer.predict(args.checkpoint, args.images, args.top)), args.format))
+    emit(render(report.predict_document(infer.predict(args.checkpoint, args.images, args.top, eager=args.eager)),
+                args.format))
     return 0
+
+
+def _run_latency(args: argparse.Namespace) -> int:
+    from .latency import LatencyError, load_machine, save_machine
+    from .render import bench_document, grid_document, machine_document
+    if args.command == "machine" and args.show:
+        machine = load_machine(args.profile)
+        emit(render(machine_document(machine, args.profile or str(_cache())), args.format))
+        return 0
+    try:
+        import torch
+    except ImportError as e:
+        raise UsageError(f"flopcalc {args.command}: error: needs torch ({e}); install it with: "
+                         "pip install torch==2.13.0 'flopcalc[torch]'") from None
+    if getattr(args, "threads", None):
+        torch.set_num_threads(args.threads)
+    if not getattr(args, "default_allocator", False):
+        from .nn.optimize import keep_freed_memory
+        keep_freed_memory()
+    progress = None if args.command == "export" or args.quiet else _bar(args.command)
+    if args.command == "machine":
+        from .nn import machine as measure
+        m = measure.quick(args.threads) if args.quick else measure.calibrate(args.threads, progress=progress)
+        path = save_machine(m, args.profile)
+        emit(render(machine_document(m, str(path)), args.format))
+        return 0
+    if args.command == "export":
+        return _export(args)
+    from .nn import bench as b
+    batches = args.batch or ([1, 32] if args.grid else [1])
+    try:
+        machine = load_machine(args.profile)
+    except LatencyError:
+        if args.grid and args.predict:
+            raise
+        from .nn.machine import quick
+        machine = quick()
+        sys.stderr.write("flopcalc bench: no machine profile; measured peak and bandwidth now (roofline only). "
+                         "Run 'flopcalc machine' once for predicted times.\n")
+    if args.grid:
+        results = b.grid(machine, batches, progress)
+        emit(render(grid_document(results, machine, args.predict), args.format))
+        return 0
+    if args.model is None:
+        raise UsageError("flopcalc bench: error: MODEL is required unless --grid is given "
+                         f"(one of: {', '.join(MODELS)})")
+    if len(batches) > 1:
+        raise UsageError("flopcalc bench: error: one --batch without --grid")
+    res = resolution_of(args)
+    res = (res, res) if isinstance(res, int) else res
+    common = dict(num_classes=args.classes, machine=machine, compile=args.compile)
+    if args.compare:
+        runs = [b.bench(args.model, alpha_of(args), res, batches[0], eager=True, **common),
+                b.bench(args.model, alpha_of(args), res, batches[0], per_layer=args.per_layer, **common),
+                b.bench(args.model, alpha_of(args), res, batches[0], backend="onnxruntime", **common)]
+    else:
+        runs = [b.bench(args.model, alpha_of(args), res, batches[0], backend=args.backend, eager=args.eager,
+                        per_layer=args.per_layer, **common)]
+    emit(render(bench_document(runs, machine, args.top), args.format))
+    return 0
+
+
+def _cache():
+    from .latency import cache_path
+    return cache_path()
+
+
+def _bar(command: str):
+    """A progress callback (done, total) drawing a bar on stderr when it is a terminal."""
+    if not sys.stderr.isatty():
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    bar = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in bar:
+            bar["bar"] = tqdm(total=total, desc=command, leave=False)
+        bar["bar"].n = done
+        bar["bar"].refresh()
+        if done >= total:
+            bar["bar"].close()
+    return update
+
+
+def _export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+    from .conventions import analyze
+    from .files import atomic_target
+    from .nn.onnx_export import export, graph_macs
+    from .render import export_document
+    target = Path(args.onnx)
+    if target.is_dir():
+        raise UsageError(f"flopcalc export: error: --onnx {args.onnx!r} is a folder; give a file name")
+    if target.parent and not target.parent.exists():
+        raise UsageError(f"flopcalc export: error: --onnx {args.onnx!r}: folder {str(target.parent)!r} does not exist")
+    text = args.model
+    if text in MODELS or text.endswith(".toml"):
+        model = _model(text)
+        a = analyze(model, alpha_of(argparse.Namespace(alpha=args.alpha, model=model)), resolution_of(args),
+                    args.classes)
+        from .nn import build
+        net = build(model, a.config["alpha"], a.config["num_classes"])
+        source = model_name(model)
+    else:
+        from .training.infer import load_for_inference
+        loaded = load_for_inference(text)
+        c = loaded.config
+        from .training.loop import family_from_config
+        model = family_from_config(c)
+        res = resolution_of(args) if (args.resolution or args.rho) else c["resolution"]
+        a = analyze(model, c["alpha"], res, c["num_classes"], small_input=c.get("small_input", False))
+        net, source = loaded.net, text
+    h, w = a.config["resolution"]
+    try:
+        with atomic_target(target) as tmp:
+            export(net, (h, w), tmp, dynamic_batch=args.batch is None, batch=args.batch or 1)
+            graph = graph_macs(tmp, args.batch or 1)
+    except OSError as e:
+        raise UsageError(f"flopcalc export: error: cannot write {args.onnx!r}: {e.strerror or e}") from None
+    expected = analyze(model, a.config["alpha"], (h, w), a.config["num_classes"], batch=args.batch or 1,
+                       small_input=a.config.get("small_input", False))
+    doc = export_document(source, a, target, graph, expected.total.macs, args.batch)
+    emit(render(doc, args.format))
+    return 0 if doc.data["equal"] else 1
 
 
 def _live(r) -> dict:

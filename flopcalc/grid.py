@@ -40,3 +40,46 @@ def sweep(model: str, alphas, resolutions, num_classes: int | None = None, conve
                              None if a.total.macs is None else a.total.macs * conv.flops_per_mac,
                              pub[0] if pub else None, pub[1] if pub else None))
     return out
+
+
+# ------------------------------------------------------------------------- budgets
+
+BUDGET_ALPHAS = tuple(round(0.05 * i, 2) for i in range(2, 41))  # 0.10, 0.15, ..., 2.00
+
+
+@dataclass(frozen=True)
+class Fit:
+    point: Point
+    distance: float = 0.0  # |macs - target| / target, for --near
+
+
+def all_points(models, resolutions, alphas=BUDGET_ALPHAS, convention: str = "pytorch",
+               small_input: bool = False, num_classes: int = 1000) -> list[Point]:
+    out = []
+    conv = CONVENTIONS[convention]
+    for model in models:
+        for alpha in alphas:
+            for res in resolutions:
+                a = analyze(model, alpha, res, num_classes, convention=convention, small_input=small_input)
+                h, w = a.config["resolution"]
+                name = model if isinstance(model, str) else model.name
+                pub = top1(name, float(alpha), h, conv.name) if h == w else None
+                out.append(Point(name, float(alpha), (h, w), a.config["num_classes"], a.total.params,
+                                 a.total.macs, a.total.macs, pub[0] if pub else None, pub[1] if pub else None))
+    return out
+
+
+def budget(points: list[Point], macs: int | None, params: int | None) -> list[Point]:
+    """The configs within the budget, the most multiply-adds (the most capable) first."""
+    fit = [p for p in points if (macs is None or p.macs <= macs) and (params is None or p.params <= params)]
+    return sorted(fit, key=lambda p: (-p.macs, -p.params, p.model, p.alpha))
+
+
+def near(points: list[Point], target: int, per_model: int = 3) -> list[Fit]:
+    """For each model, the ``per_model`` configs whose multiply-adds are closest to ``target``:
+    how configs of different models are matched at equal cost."""
+    out: list[Fit] = []
+    for model in dict.fromkeys(p.model for p in points):
+        mine = sorted((p for p in points if p.model == model), key=lambda p: (abs(p.macs - target), p.params))
+        out += [Fit(p, abs(p.macs - target) / target) for p in mine[:per_model]]
+    return out

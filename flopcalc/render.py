@@ -6,6 +6,8 @@ follows ``flopcalc/schema.json``.
 
 from __future__ import annotations
 
+import math
+
 from .analyze import Analysis, LayerRow, Separable
 from .costs import KINDS
 from .output import Col, Document, Table, count_text, pct, shape_str, share, si
@@ -396,3 +398,173 @@ def sweep_document(points, convention: str) -> Document:
             "(TF-Slim's checkpoint tables, torchvision's weights); blank where none was published.")
     return Document("sweep", {"model": points[0].model, "convention": convention, "configs": recs}, heading,
                     [Table(cols, recs)], [note], csv_table=Table(csv_cols, recs))
+
+
+def budget_document(points, macs, params, near_target=None, fits=None) -> Document:
+    from .published import SOURCES
+    res = lambda v: str(v[0]) if v[0] == v[1] else f"{v[0]}x{v[1]}"  # noqa: E731
+    if fits is not None:
+        rows = [{"model": f.point.model, "alpha": f.point.alpha, "resolution": list(f.point.resolution),
+                 "params": f.point.params, "macs": f.point.macs, "distance": f.distance, "top1": f.point.top1,
+                 "top1_source": f.point.top1_source} for f in fits]
+    else:
+        rows = [{"model": p.model, "alpha": p.alpha, "resolution": list(p.resolution), "params": p.params,
+                 "macs": p.macs, "distance": None, "top1": p.top1, "top1_source": p.top1_source} for p in points]
+    cols = [Col("model"), Col("alpha", show=lambda v: f"{v:g}"), Col("resolution", "shape", show=res),
+            Col("params", "int"), Col("macs", "int")]
+    if fits is not None:
+        cols.append(Col("distance", "pct"))
+    cols += [Col("top1", "float", digits=1), Col("top1_source", show=lambda v: SOURCES[v].short)]
+    if fits is not None:
+        heading = f"the configs of each model nearest {near_target:,} macs"
+        note = ("distance: |macs - target| / target. Pairs at equal cost (V1 against V2) are chosen this way.")
+    else:
+        limits = [f"at most {macs:,} macs" if macs is not None else "", f"at most {params:,} params"
+                  if params is not None else ""]
+        heading = f"{len(rows)} configs with " + " and ".join(x for x in limits if x) + ", the most macs first"
+        note = ("alpha from 0.1 to 2.0 in steps of 0.05; top1: published ImageNet top-1 (%) where a checkpoint "
+                "of that config was published (quoted).")
+    data = {"budget": {"macs": macs, "params": params, "near": near_target}, "configs": rows}
+    csv_cols = (Col("model"), Col("alpha", "float"), Col("resolution", "shape"), Col("params", "int"),
+                Col("macs", "int"), Col("distance", "float"), Col("top1", "float"), Col("top1_source"))
+    return Document("budget", data, heading, [Table(cols, rows)], [note], csv_table=Table(csv_cols, rows))
+
+
+# ----------------------------------------------------------------------------- latency
+
+def _ms(v):
+    return None if v is None else v * 1e3
+
+
+def machine_summary(m) -> dict:
+    return {"peak_gflops": m.peak_flops / 1e9, "bandwidth_gbs": m.bandwidth / 1e9, "threads": m.threads,
+            "calibrated": bool(m.calibration)}
+
+
+def machine_document(m, path: str) -> Document:
+    rows = [{"measure": "float32 matmul peak", "value": f"{m.peak_flops / 1e9:.1f} GFLOP/s"},
+            {"measure": "copy bandwidth (read + write)", "value": f"{m.bandwidth / 1e9:.1f} GB/s"},
+            {"measure": "ridge point (macs per byte)", "value": f"{m.peak_flops / 2 / m.bandwidth:.1f}"},
+            {"measure": "threads", "value": str(m.threads)},
+            {"measure": "measured in", "value": f"{m.seconds:.0f} s"}]
+    tables = [Table([Col("measure"), Col("value")], rows)]
+    notes = [f"profile: {path}"]
+    if m.calibration:
+        fit = m.fit
+        krows = [{"kind": k, "median_error": v} for k, v in fit.get("kernel_median_error", {}).items()]
+        tables.append(Table([Col("kind"), Col("median_error", "pct")], krows,
+                            title="per-kind model, median |error| on its own samples"))
+        notes.append(f"calibrated on {fit.get('kernel_samples')} random layers and {fit.get('networks')} off-grid "
+                     f"networks (median |error| {100 * fit.get('network_median_error', 0):.1f}% on those networks)")
+    else:
+        notes.append("roofline only (--quick): run 'flopcalc machine' without --quick for predicted times")
+    data = {"profile": path, **machine_summary(m), "torch": m.torch, "seconds": m.seconds, "fit": m.fit}
+    return Document("machine", data, "this machine, measured", tables, notes)
+
+
+def fraction_of_peak(r, machine) -> float:
+    """A run's achieved FLOP/s (2 per multiply-add) over the machine's measured matmul peak."""
+    return 2 * r.macs / r.measured_s / machine.peak_flops
+
+
+def bench_document(runs, machine, top: int = 5) -> Document:
+    main = next((r for r in runs if r.mode == "optimized"), runs[0])
+    eager = next((r for r in runs if r.mode == "eager"), None)
+    h, w = main.resolution
+    run_rows = [{"backend": r.backend, "mode": r.mode, "measured_ms": _ms(r.measured_s),
+                 "images_per_second": r.images_per_second, "fraction_of_peak": fraction_of_peak(r, machine),
+                 "speedup": eager.measured_s / r.measured_s if eager else None} for r in runs]
+    layers = [{"name": x["name"], "kind": x["kind"], "macs": x["macs"], "bytes": x["bytes"], "bound": x["bound"],
+               "measured_ms": _ms(x["measured_s"]), "roofline_ms": _ms(x["roofline_s"]),
+               "predicted_ms": _ms(x["predicted_s"])} for x in main.layers]
+    data = {"model": main.model, "alpha": main.alpha, "resolution": [h, w], "batch": main.batch,
+            "threads": main.threads, "machine": machine_summary(machine), "macs": main.macs,
+            "measured_ms": _ms(main.measured_s), "predicted_ms": _ms(main.predicted_s),
+            "roofline_ms": _ms(main.roofline_s), "images_per_second": main.images_per_second,
+            "fraction_of_peak": fraction_of_peak(main, machine), "rank_correlation": main.rank_correlation,
+            "rank_correlation_calibrated": main.rank_correlation_calibrated, "runs": run_rows, "layers": layers}
+    cols = [Col("backend"), Col("mode"), Col("measured_ms", "float", digits=2),
+            Col("images_per_second", "float", digits=1), Col("fraction_of_peak", "pct")]
+    if eager:
+        cols.append(Col("speedup", "float", digits=2, show=lambda v: f"{v:.2f}x"))
+    tables = [Table(cols, run_rows)]
+    res = str(h) if h == w else f"{h}x{w}"
+    heading = (f"{main.model} alpha {main.alpha:g} at {res}, batch {main.batch}, {main.threads} threads: "
+               f"{main.images_per_second:,.1f} images/s")
+    notes = [f"whole model: measured {_ms(main.measured_s):.2f} ms"
+             + (f", predicted {_ms(main.predicted_s):.2f} ms ({100 * (main.predicted_s / main.measured_s - 1):+.1f}%)"
+                if main.predicted_s else "")
+             + (f", roofline {_ms(main.roofline_s):.2f} ms" if main.roofline_s else "")
+             + f"; {100 * fraction_of_peak(main, machine):.1f}% of this machine's matmul peak "
+               f"({machine.peak_flops / 1e9:.0f} GFLOP/s)"]
+    if layers:
+        lay_cols = [Col("name"), Col("kind"), Col("macs", "int"), Col("bytes", "int"), Col("bound"),
+                    Col("measured_ms", "float", digits=3), Col("predicted_ms", "float", digits=3),
+                    Col("roofline_ms", "float", digits=3)]
+        tables.append(Table(lay_cols, layers, title="per layer"))
+        key = "predicted_ms" if main.rank_correlation_calibrated is not None else "roofline_ms"
+        worst = sorted(layers, key=lambda x: -abs(math.log(x[key] / x["measured_ms"])))[:top]
+        tables.append(Table([Col("name"), Col("kind"), Col("measured_ms", "float", digits=3),
+                             Col(key, "float", digits=3)], worst,
+                            title=f"where {key.split('_')[0]} and measured differ most"))
+        notes.append(f"rank correlation (Spearman) of per-layer times: roofline {main.rank_correlation:.3f}"
+                     + (f", calibrated prediction {main.rank_correlation_calibrated:.3f}"
+                        if main.rank_correlation_calibrated is not None else ""))
+    return Document("bench", data, heading, tables, notes)
+
+
+def grid_summary(results) -> list[dict]:
+    out = []
+    for batch in sorted({r.batch for r in results}):
+        errs = [r.predicted_s / r.measured_s - 1 for r in results if r.batch == batch and r.predicted_s]
+        if errs:
+            errs_abs = sorted(abs(e) for e in errs)
+            out.append({"batch": batch, "configs": len(errs), "within_15": sum(e <= 0.15 for e in errs_abs) / len(errs),
+                        "median_abs_error": errs_abs[len(errs_abs) // 2], "max_abs_error": errs_abs[-1]})
+    return out
+
+
+def grid_document(results, machine, predicted: bool = True) -> Document:
+    rows = [{"model": r.model, "alpha": r.alpha, "resolution": list(r.resolution), "batch": r.batch,
+             "measured_ms": _ms(r.measured_s), "predicted_ms": _ms(r.predicted_s) if predicted else None,
+             "error": (r.predicted_s / r.measured_s - 1) if predicted and r.predicted_s else None,
+             "images_per_second": r.images_per_second} for r in results]
+    summary = grid_summary(results) if predicted else []
+    cols = [Col("model"), Col("alpha", show=lambda v: f"{v:g}"), Col("resolution", show=lambda v: str(v[0])),
+            Col("batch", "int"), Col("measured_ms", "float", digits=2)]
+    if predicted:
+        cols += [Col("predicted_ms", "float", digits=2), Col("error", show=lambda v: f"{100 * v:+.1f}%")]
+    cols.append(Col("images_per_second", "float", digits=1))
+    tables = [Table(cols, rows)]
+    if summary:
+        tables.append(Table([Col("batch", "int"), Col("configs", "int"), Col("within_15", "pct"),
+                             Col("median_abs_error", "pct"), Col("max_abs_error", "pct")], summary,
+                            title="predicted against measured, whole model"))
+    data = {"machine": machine_summary(machine), "configs": rows, "summary": summary}
+    return Document("bench", data, f"the verify grid on this machine ({machine.describe()})", tables,
+                    ["measured: the optimized model (batch norm folded, channels-last), median of repeats; "
+                     "predicted: from the machine profile alone, without running the model"])
+
+
+def export_document(source: str, a, path, graph: dict, expected_macs: int, batch) -> Document:
+    from pathlib import Path
+    h, w = a.config["resolution"]
+    total = sum(graph.values())
+    data = {"model": source, "alpha": a.config["alpha"], "resolution": [h, w], "onnx": str(path),
+            "bytes": Path(path).stat().st_size, "batch": batch, "opset": 17, "nodes": len(graph),
+            "graph_macs": total, "macs": expected_macs, "equal": total == expected_macs}
+    rows = [{"check": "Conv and Gemm nodes", "value": f"{len(graph)}"},
+            {"check": "macs from the graph's own shapes", "value": f"{total:,}"},
+            {"check": "macs from the analyzer", "value": f"{expected_macs:,}"},
+            {"check": "equal", "value": "yes" if total == expected_macs else "NO"}]
+    res = str(h) if h == w else f"{h}x{w}"
+    heading = (f"wrote {path} ({data['bytes']:,} bytes, opset 17, batch {batch if batch else 'dynamic'}): "
+               f"{source} alpha {a.config['alpha']:g} at {res}")
+    return Document("export", data, heading, [Table([Col("check"), Col("value")], rows)])
+
+
+def report_document(paths, out) -> Document:
+    from pathlib import Path
+    rows = [{"file": str(Path(p).relative_to(out)), "bytes": Path(p).stat().st_size} for p in paths]
+    return Document("report", {"out": str(out), "files": rows}, f"wrote {len(rows)} files under {out}",
+                    [Table([Col("file"), Col("bytes", "int")], rows)])

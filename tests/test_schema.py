@@ -31,6 +31,8 @@ COMMANDS = [
     (["reconcile", "mobilenet_v1", "--alpha", "0.35", "--resolution", "64", "--live"], ("torch", "fvcore")),
     (["sweep", "mobilenet_v1", "--alpha", "0.25,1", "--resolution", "128,200x100", "--convention", "flop_counter"], ()),
     (["published"], ()),
+    (["budget", "--madds", "50000000", "--resolution", "128,160"], ()),
+    (["budget", "--near", "100000000", "--models", "mobilenet_v1,examples/mnasnet_b1.toml"], ()),
     (["separable", "--kernel", "3", "--in", "512", "--out", "512", "--size", "14", "--alpha", "0.75", "--rho", "0.714"], ()),
     (["verify", "mobilenet_v1", "--alpha", "0.35", "--resolution", "64"], ("torch", "fvcore")),
     (["verify", "mobilenet_v2", "--alpha", "0.35", "--resolution", "33", "--reference"], ("torch", "fvcore")),
@@ -39,7 +41,8 @@ COMMANDS = [
 
 
 # Validated in their own tests (they need a trained checkpoint): tests/test_training.py.
-ELSEWHERE = {"train", "evaluate", "predict"}
+# machine and bench (they time this machine) in tests/test_latency.py; report in tests/test_reports.py.
+ELSEWHERE = {"train", "evaluate", "predict", "experiment", "machine", "bench", "export", "report"}
 
 
 def test_the_schema_is_a_valid_json_schema():

@@ -61,6 +61,32 @@ class Optimized(nn.Module):
         return self.model(x)
 
 
+_KEPT = False
+
+
+def keep_freed_memory() -> bool:
+    """Ask the C library's allocator (glibc) to serve every allocation from its heap and to keep
+    freed memory for reuse: no ``mmap`` per large tensor, no trimming. By default glibc maps each
+    activation above its (moving) threshold fresh and unmaps it when freed, so every forward pass
+    page-faults its big activations in again: measured 2.5x slower for MobileNet V2 at batch 32
+    (216 ms against 86 ms here). Process-wide and permanent, as a preloaded jemalloc or tcmalloc
+    would be; the commands that run models (``bench``, ``evaluate``, ``predict``, ``machine``)
+    call it. Returns False where the allocator is not glibc's (nothing changed)."""
+    global _KEPT
+    if _KEPT:
+        return True
+    import ctypes
+    import ctypes.util
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_max = -1, -4
+    _KEPT = bool(mallopt(m_mmap_max, 0)) and bool(mallopt(m_trim_threshold, 2**31 - 1))
+    return _KEPT
+
+
 def compiler_available() -> bool:
     """torch.compile's CPU backend needs a C++ compiler."""
     import shutil

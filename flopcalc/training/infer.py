@@ -91,7 +91,15 @@ def load_for_inference(path) -> Loaded:
     raise ckpt.CheckpointError(f"checkpoint {str(path)!r} is neither a flopcalc checkpoint nor a state_dict")
 
 
-def evaluate(path, data: str, batch_size: int = 256, workers: int = 0) -> dict:
+def _runnable(net, eager: bool):
+    """The model to run: the optimized equivalent (batch norm folded, channels-last) unless ``eager``."""
+    if eager:
+        return net
+    from ..nn.optimize import optimize_for_inference
+    return optimize_for_inference(net)
+
+
+def evaluate(path, data: str, batch_size: int = 256, workers: int = 0, eager: bool = False) -> dict:
     loaded = load_for_inference(path)
     c = loaded.config
     source = open_source(data)
@@ -101,14 +109,15 @@ def evaluate(path, data: str, batch_size: int = 256, workers: int = 0) -> dict:
     test = source.test
     test.transform = make_transforms(source.name, c["resolution"], False, tuple(c["mean"]), tuple(c["std"]),
                                      source.image_size)
-    result = evaluate_model(loaded.net, DataLoader(test, batch_size=batch_size, num_workers=workers))
+    result = evaluate_model(_runnable(loaded.net, eager), DataLoader(test, batch_size=batch_size, num_workers=workers))
     return {"checkpoint": str(path), "config": {k: c[k] for k in ("model", "alpha", "num_classes", "resolution",
                                                                   "small_input")},
             "data": data, **result}
 
 
-def predict(path, images: list[str], top: int = 5) -> dict:
+def predict(path, images: list[str], top: int = 5, eager: bool = False) -> dict:
     loaded = load_for_inference(path)
+    net = _runnable(loaded.net, eager)
     c = loaded.config
     pipeline = make_transforms(c["source"], c["resolution"], False, tuple(c["mean"]), tuple(c["std"]),
                                tuple(c["image_size"]) if c.get("image_size") else None)
@@ -120,7 +129,7 @@ def predict(path, images: list[str], top: int = 5) -> dict:
             from .transforms import resize
             x = resize(x, tuple(c["image_size"]))  # the training images' own size first
         with torch.inference_mode():
-            p = torch.softmax(loaded.net(pipeline(x)[None]), dim=1)[0]
+            p = torch.softmax(net(pipeline(x)[None]), dim=1)[0]
         values, index = p.topk(min(top, len(p)))
         out.append({"image": image, "top": [{"rank": r + 1, "class": int(i), "name": c["classes"][int(i)],
                                              "probability": float(v)}

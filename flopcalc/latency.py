@@ -1,0 +1,331 @@
+"""Latency from the analytical model, without torch: a roofline per layer and a calibrated
+per-kind prediction, both from a machine profile that ``flopcalc machine`` measured once.
+
+**Roofline.** A layer takes at least as long as its multiply-adds take at the machine's peak,
+and as its memory traffic takes at the machine's bandwidth::
+
+    roofline_s = max(2 * macs / peak_flops, bytes / bandwidth)
+
+with ``peak_flops`` the measured float32 matrix-multiply throughput (2 FLOPs per multiply-add)
+and ``bytes`` the layer's traffic from :mod:`flopcalc.memory`. It ranks layers well but is no
+prediction: depthwise convolutions reach a few percent of the peak, and the bandwidth is
+measured from DRAM while small activations stay in cache (then the roofline is above the
+measured time).
+
+**Calibrated prediction.** ``flopcalc machine`` also times random layers of each kind (never
+one of the layer shapes of the verify grid) and random-width MobileNets (never a grid config),
+and fits, per kind, a time that is linear in a few features of the layer (a cost per call, per
+multiply-add, per byte, per byte beyond the caches; non-negative coefficients), corrected by
+the residuals of the nearest calibration samples in shape space, as kernel-level latency
+predictors do (nn-Meter). A network's time is the sum of its layers' in-network times plus the
+Python cost of each module call, as the optimized model executes it (batch norm folded,
+channels-last, eager).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import UserError
+from .files import atomic_write_text
+
+PROFILE_VERSION = 1
+F32 = 4
+L2_BYTES = 1 * 2**20    # working set per core that stays in L2
+L3_BYTES = 16 * 2**20   # working set that stays in the (shared) last-level cache
+
+# the calibrated kinds, and the features each one's time is linear in
+FEATURES = {
+    "pointwise": ("call", "macs", "macs_padding", "in_bytes", "out_bytes", "weight_bytes", "in_over_l3",
+                  "out_over_l3"),
+    "depthwise": ("call", "macs_padded", "in_bytes", "out_bytes", "in_over_l3", "out_over_l3", "planes"),
+    "conv": ("call", "macs_padded", "in_bytes", "out_bytes", "out_over_l3"),
+    "activation": ("call", "bytes", "bytes_over_l2", "bytes_over_l3"),
+    "add": ("call", "bytes", "bytes_over_l2", "bytes_over_l3"),
+    "pool": ("call", "in_bytes", "out_bytes"),
+    "linear": ("call", "macs", "weight_bytes", "io_bytes"),
+}
+# what a layer costs inside a network beyond its isolated time, fitted on whole networks: one set
+# for a single image (latency-bound: thread hand-offs dominate) and one for batches
+_IN_NETWORK = ("heavy_call", "light_call", "weight_bytes", "heavy_in_bytes", "light_in_bytes")
+IN_NETWORK = tuple(f"{n}_batch1" for n in _IN_NETWORK) + tuple(f"{n}_batched" for n in _IN_NETWORK)
+HEAVY = ("pointwise", "depthwise", "conv", "linear")
+
+
+class LatencyError(UserError):
+    pass
+
+
+def cache_path() -> Path:
+    """Where ``flopcalc machine`` keeps this machine's profile: ``$XDG_CACHE_HOME/flopcalc/
+    machine.json`` (``~/.cache`` when unset); ``FLOPCALC_MACHINE`` names another file."""
+    if os.environ.get("FLOPCALC_MACHINE"):
+        return Path(os.environ["FLOPCALC_MACHINE"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "flopcalc" / "machine.json"
+
+
+@dataclass
+class Machine:
+    """A machine as flopcalc measured it: float32 matmul peak (FLOP/s), copy bandwidth (bytes/s,
+    read + written), the threads it ran with, and the calibration of the per-kind model."""
+
+    peak_flops: float
+    bandwidth: float
+    threads: int
+    torch: str = ""
+    calibration: dict = field(default_factory=dict)
+    fit: dict = field(default_factory=dict)       # how well the calibration fits its own samples
+    seconds: float = 0.0                          # how long measuring took
+
+    def describe(self) -> str:
+        return (f"{self.peak_flops / 1e9:.0f} GFLOP/s float32 matmul peak, {self.bandwidth / 1e9:.1f} GB/s copy "
+                f"bandwidth, {self.threads} thread{'s' if self.threads != 1 else ''}")
+
+    def to_json(self) -> dict:
+        return {"version": PROFILE_VERSION, "peak_flops": self.peak_flops, "bandwidth": self.bandwidth,
+                "threads": self.threads, "torch": self.torch, "seconds": self.seconds, "fit": self.fit,
+                "calibration": self.calibration}
+
+    @classmethod
+    def from_json(cls, doc: dict) -> Machine:
+        return cls(doc["peak_flops"], doc["bandwidth"], doc["threads"], doc.get("torch", ""),
+                   doc.get("calibration", {}), doc.get("fit", {}), doc.get("seconds", 0.0))
+
+
+def save_machine(m: Machine, path: str | Path | None = None) -> Path:
+    path = Path(path) if path else cache_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(m.to_json(), indent=1) + "\n")
+    return path
+
+
+def load_machine(path: str | Path | None = None) -> Machine:
+    path = Path(path) if path else cache_path()
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise LatencyError(f"no machine profile at {str(path)!r}; run 'flopcalc machine' first "
+                           "(it measures this machine in about a minute)") from None
+    except (OSError, ValueError) as e:
+        raise LatencyError(f"machine profile {str(path)!r} is unreadable ({e}); run 'flopcalc machine' again") from None
+    if doc.get("version") != PROFILE_VERSION:
+        raise LatencyError(f"machine profile {str(path)!r} is from another flopcalc version; "
+                           "run 'flopcalc machine' again")
+    return Machine.from_json(doc)
+
+
+# ----------------------------------------------------------------------------- roofline
+
+@dataclass(frozen=True)
+class LayerTime:
+    name: str
+    kind: str
+    macs: int
+    bytes: int
+    roofline_s: float
+    bound: str            # "compute" or "memory": which term of the roofline is larger
+    predicted_s: float | None = None
+
+
+def roofline_s(macs: int, nbytes: int, peak_flops: float, bandwidth: float) -> tuple[float, str]:
+    compute, memory = 2 * macs / peak_flops, nbytes / bandwidth
+    return (compute, "compute") if compute >= memory else (memory, "memory")
+
+
+def layer_times(analysis, machine: Machine, dtype: str = "float32") -> list[LayerTime]:
+    """Per analyzer row: roofline time, and the calibrated prediction when the profile has one
+    (float32 only: the calibration timed float32 kernels)."""
+    from .memory import memory
+    traffic = {t.name: t for t in memory(analysis, dtype).layers}
+    predictor = Predictor(machine.calibration) if machine.calibration and dtype == "float32" else None
+    batch = analysis.config.get("batch", 1)
+    out = []
+    for r in analysis.layers:
+        t = traffic[r.name]
+        macs = r.macs or 0
+        s, bound = roofline_s(macs, t.bytes, machine.peak_flops, machine.bandwidth)
+        pred = predictor.row_time(r, batch) if predictor else None
+        out.append(LayerTime(r.name, r.kind, macs, t.bytes, s, bound, pred))
+    return out
+
+
+# ----------------------------------------------------------------------------- calibrated model
+
+def _ceil16(c: int) -> int:
+    return (c + 15) // 16 * 16
+
+
+def _over(nbytes: float, limit: int) -> float:
+    return max(0.0, nbytes - limit)
+
+
+def layer_description(row, batch: int) -> dict | None:
+    """What the per-kind model needs of an analyzer row (None: a layer that only costs a call:
+    batch norm, folded into the conv before running; dropout, identity at inference)."""
+    s, kind = row.spec, row.kind
+    ish, osh = tuple(row.input_shape), tuple(row.output_shape)
+    if kind in ("conv", "depthwise", "pointwise"):
+        return dict(kind=kind, B=batch, cin=s.in_c, cout=s.out_c, h=ish[1], w=ish[2], ho=osh[1], wo=osh[2],
+                    k=s.kernel, s=s.stride)
+    if kind in ("activation", "add", "scale"):
+        # a channel scale (squeeze-and-excitation) streams its input like a residual add
+        c, h, w = (ish + (1, 1))[:3]
+        return dict(kind="add" if kind == "scale" else kind, B=batch, cin=c, cout=c, h=h, w=w, ho=h, wo=w)
+    if kind == "pool":
+        return dict(kind=kind, B=batch, cin=ish[0], cout=ish[0], h=ish[1], w=ish[2], ho=1, wo=1)
+    if kind == "linear":
+        return dict(kind=kind, B=batch, cin=s.in_features, cout=s.out_features, h=1, w=1, ho=1, wo=1)
+    return None
+
+
+def features(L: dict) -> list[float]:
+    kind, B, cin, cout = L["kind"], L["B"], L["cin"], L["cout"]
+    hw, howo = L["h"] * L["w"], L["ho"] * L["wo"]
+    in_b, out_b = B * cin * hw * F32, B * cout * howo * F32
+    if kind == "pointwise":
+        m = B * hw
+        macs = m * cin * cout
+        padded = m * _ceil16(cin) * _ceil16(cout)  # vector kernels work on channels in blocks of 16
+        return [1.0, macs, padded - macs, in_b, out_b, cin * cout * F32, _over(in_b, L3_BYTES),
+                _over(out_b, L3_BYTES)]
+    if kind == "depthwise":
+        padded = B * howo * _ceil16(cout) * L.get("k", 3) ** 2
+        return [1.0, padded, in_b, out_b, _over(in_b, L3_BYTES), _over(out_b, L3_BYTES), cout * B]
+    if kind == "conv":
+        padded = B * howo * _ceil16(cout) * cin * L.get("k", 3) ** 2
+        return [1.0, padded, in_b, out_b, _over(out_b, L3_BYTES)]
+    if kind in ("activation", "add"):
+        moved = in_b if kind == "activation" else 3 * in_b
+        return [1.0, in_b, _over(moved, L2_BYTES), _over(moved, L3_BYTES)]
+    if kind == "pool":
+        return [1.0, in_b, B * cin * F32]
+    if kind == "linear":
+        return [1.0, B * cin * cout, cin * cout * F32, B * (cin + cout) * F32]
+    raise KeyError(kind)
+
+
+def in_network_features(L: dict) -> list[float]:
+    """What running inside a network adds to a layer's isolated time: a per-call cost (thread
+    hand-off, cold caches), weights that the rest of the network evicted, input last written by
+    the other core; in the batch-1 terms for a single image, in the batched ones otherwise."""
+    kind, B = L["kind"], L["B"]
+    weights = 0.0
+    if kind in ("pointwise", "conv"):
+        weights = L["cin"] * L["cout"] * L.get("k", 1) ** 2 * F32
+    elif kind == "depthwise":
+        weights = L["cout"] * L.get("k", 3) ** 2 * F32
+    elif kind == "linear":
+        weights = L["cin"] * L["cout"] * F32
+    in_b = B * L["cin"] * L["h"] * L["w"] * F32
+    heavy = 1.0 if kind in HEAVY else 0.0
+    terms = [heavy, 1.0 - heavy, weights, in_b * heavy, in_b * (1.0 - heavy)]
+    zeros = [0.0] * len(terms)
+    return terms + zeros if B == 1 else zeros + terms
+
+
+def neighbour_key(L: dict) -> tuple[float, ...]:
+    """Where a layer sits in shape space (log2 scale: one octave is one unit)."""
+    kind = L["kind"]
+    m = math.log2(L["B"] * L["ho"] * L["wo"])
+    if kind in ("pointwise", "linear"):
+        return (m, math.log2(L["cin"]), math.log2(L["cout"]))
+    if kind == "depthwise":
+        return (m, math.log2(L["cout"]), 2.0 * (L.get("s", 1) - 1))
+    if kind == "conv":
+        return (m, math.log2(L["cout"]), math.log2(L["h"] * L["w"]))
+    return (math.log2(L["B"] * L["h"] * L["w"]), math.log2(L["cin"]))
+
+
+def containers(names) -> int:
+    """Modules that hold the named leaves (the blocks, the root network included)."""
+    prefixes = {".".join(n.split(".")[:i]) for n in names for i in range(1, len(n.split(".")))}
+    return len(prefixes) + 1
+
+
+class Predictor:
+    """The calibrated per-kind model of ``machine``'s calibration (see the module docstring)."""
+
+    NEIGHBOURS, PRIOR, RADIUS = 5, 2.0, 1.0
+
+    def __init__(self, calibration: dict):
+        self.cal = calibration
+        self.coef = calibration["coef"]
+        self.in_network = calibration["in_network"]
+        self.table = calibration.get("neighbours", {})
+
+    def parametric(self, L: dict) -> float:
+        return sum(a * b for a, b in zip(self.coef[L["kind"]], features(L)))
+
+    def isolated(self, L: dict) -> float:
+        """Parametric time times exp(mean log residual of the nearest calibration samples),
+        weighted by closeness and shrunk towards 1 when they are few or far."""
+        t = self.parametric(L)
+        table = self.table.get(L["kind"])
+        if not table:
+            return t
+        key = neighbour_key(L)
+        near = sorted((sum((a - b) ** 2 for a, b in zip(key, k2)), r) for k2, r in table)[:self.NEIGHBOURS]
+        num = den = 0.0
+        for d, r in near:
+            w = 1.0 / (d + 0.05) if d < 4 * self.RADIUS ** 2 else 0.0
+            num, den = num + w * r, den + w
+        if den == 0.0:
+            return t
+        return t * math.exp(den / (den + self.PRIOR) * num / den)
+
+    def layer_time(self, L: dict | None, kind: str) -> float:
+        if L is None:
+            return self.cal["dropout_s"] if kind == "dropout" else self.cal["call_s"]
+        return self.isolated(L) + sum(a * b for a, b in zip(self.in_network, in_network_features(L)))
+
+    def row_time(self, row, batch: int) -> float:
+        return self.layer_time(layer_description(row, batch), row.kind) + self.cal["child_s"]
+
+    def network_time(self, descriptions: list[tuple[str, str, dict | None]], batch: int,
+                     input_shape: tuple[int, int, int]) -> float:
+        """``descriptions``: (name, kind, description or None) of every leaf module, in order."""
+        cal = self.cal
+        t = sum(self.layer_time(L, kind) for _, kind, L in descriptions)
+        t += cal["child_s"] * len(descriptions) + cal["block_call_s"] * containers(n for n, _, _ in descriptions)
+        c, h, w = input_shape
+        t += cal["wrapper"][0] + cal["wrapper"][1] * batch * c * h * w * F32
+        return t
+
+
+def predict(analysis, machine: Machine) -> float:
+    """Predicted seconds of one forward pass of the optimized model at the analysis's batch."""
+    if not machine.calibration:
+        raise LatencyError("the machine profile has no calibration; run 'flopcalc machine' (not --quick)")
+    batch = analysis.config.get("batch", 1)
+    desc = [(r.name, r.kind, layer_description(r, batch)) for r in analysis.layers]
+    return Predictor(machine.calibration).network_time(desc, batch, tuple(analysis.input_shape))
+
+
+def spearman(xs, ys) -> float:
+    """Spearman's rank correlation (ties get their mean rank)."""
+    def ranks(v):
+        order = sorted(range(len(v)), key=lambda i: v[i])
+        r = [0.0] * len(v)
+        i = 0
+        while i < len(order):
+            j = i
+            while j + 1 < len(order) and v[order[j + 1]] == v[order[i]]:
+                j += 1
+            for k in range(i, j + 1):
+                r[order[k]] = (i + j) / 2 + 1
+            i = j + 1
+        return r
+    rx, ry = ranks(list(xs)), ranks(list(ys))
+    n = len(rx)
+    if n < 2:
+        return float("nan")
+    mx, my = sum(rx) / n, sum(ry) / n
+    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
+    vx = math.sqrt(sum((a - mx) ** 2 for a in rx))
+    vy = math.sqrt(sum((b - my) ** 2 for b in ry))
+    return cov / (vx * vy) if vx and vy else float("nan")

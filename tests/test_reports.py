@@ -1,0 +1,86 @@
+"""The committed reports are what `flopcalc report` writes today: regenerated into a temporary
+folder (with the committed recorded results copied in) and compared byte for byte. Plots:
+every PNG there, referenced from a page, with a caption."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+REPORTS = ROOT / "reports"
+
+
+def _generated(tmp_path: Path, plots: bool) -> Path:
+    out = tmp_path / "reports"
+    out.mkdir()
+    for recorded in ("data", "experiments"):
+        if (REPORTS / recorded).exists():
+            shutil.copytree(REPORTS / recorded, out / recorded)
+    from flopcalc.reports import write
+    write(out, plots=plots)
+    return out
+
+
+def test_committed_markdown_is_regenerated_byte_for_byte(tmp_path):
+    out = _generated(tmp_path, plots=False)
+    fresh = sorted(p.name for p in out.glob("*.md"))
+    assert fresh == sorted(p.name for p in REPORTS.glob("*.md")), "a report was added or removed: run flopcalc report"
+    for name in fresh:
+        assert (out / name).read_text() == (REPORTS / name).read_text(), f"reports/{name} is stale: run flopcalc report"
+
+
+def test_every_plot_is_written_referenced_and_captioned(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = _generated(tmp_path, plots=True)
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert pngs == sorted(p.name for p in REPORTS.glob("*.png")) and len(pngs) >= 3
+    text = "\n".join(p.read_text() for p in out.glob("*.md"))
+    for name in pngs:
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        m = re.search(r"!\[([^\]]+)\]\(" + re.escape(name) + r"\)\n\n\*([^*]+)\*", text)
+        assert m and m.group(1) == m.group(2), f"{name} is not referenced with a caption"
+
+
+def test_the_index_links_every_page():
+    index = (REPORTS / "README.md").read_text()
+    for page in REPORTS.glob("*.md"):
+        if page.name != "README.md":
+            assert f"]({page.name})" in index
+
+
+def test_the_reports_show_the_golden_totals_and_every_section():
+    import flopcalc
+    v2 = (REPORTS / "mobilenet_v2_1.md").read_text()
+    assert f"{flopcalc.analyze('mobilenet_v2').total.macs:,} multiply-adds" in v2
+    for page, words in {"conventions.md": ["measured"], "published.md": ["discrepanc"],
+                        "verification.md": ["configs agree exactly"], "training.md": ["Experiment `width`"],
+                        "latency.md": ["rank correlation", "within_15"]}.items():
+        text = (REPORTS / page).read_text()
+        for w in words:
+            assert w in text, (page, w)
+
+
+def test_a_failed_report_leaves_the_old_ones(tmp_path, monkeypatch):
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / "README.md").write_text("old")
+    from flopcalc import reports
+
+    def broken(root):
+        raise RuntimeError("half-way")
+    monkeypatch.setattr(reports, "latency_page", broken)
+    with pytest.raises(RuntimeError):
+        reports.write(out, plots=False)
+    assert [p.name for p in out.iterdir()] == ["README.md"] and (out / "README.md").read_text() == "old"
+
+
+def test_report_out_is_a_file_is_one_line(cli, tmp_path):
+    (tmp_path / "f").write_text("x")
+    code, out, err = cli("report", "--out", str(tmp_path / "f"))
+    assert code == 2 and err.count("\n") == 1 and "is a file" in err
+    code, out, err = cli("report", "--out", str(tmp_path / "r"), "--record", "bench,timing")
+    assert code == 2 and "'timing'" in err and "verify, reconcile, train, bench" in err
