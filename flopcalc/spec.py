@@ -246,20 +246,31 @@ class InvertedResidual:
         return self.skip and self.stride == 1 and self.in_c == self.out_c
 
     def children(self) -> Children:
-        m, h, n, norm = self.in_c, self.hidden, self.out_c, self.norm
-        layers: list = []
-        if h != m:
-            layers.append(ConvBNAct(m, h, 1, act=self.act, norm=norm))
+        h, n, norm = self.hidden, self.out_c, self.norm
+        layers = _expansion(self)
         if self.full_conv:
             layers.append(Conv2d(h, n, self.kernel, self.stride))
         else:
-            layers.append(ConvBNAct(h, h, self.kernel, self.stride, groups=h, act=self.act, norm=norm))
-            layers.append(Conv2d(h, n, 1))
+            layers += [_depthwise(self), Conv2d(h, n, 1)]
         layers.append(BatchNorm2d(n, eps=norm.eps, momentum=norm.momentum))
-        items: tuple = (("conv", Sequential(tuple((str(i), l) for i, l in enumerate(layers)))),)
-        if self.residual:
-            items += (("add", ResidualAdd()),)
-        return items
+        return _with_residual(self, "conv", layers)
+
+
+def _expansion(block) -> list:
+    """An inverted residual's 1x1 expansion conv, absent when it would not change the width."""
+    m, h = block.in_c, block.hidden
+    return [ConvBNAct(m, h, 1, act=block.act, norm=block.norm)] if h != m else []
+
+
+def _depthwise(block) -> ConvBNAct:
+    h = block.hidden
+    return ConvBNAct(h, h, block.kernel, block.stride, groups=h, act=block.act, norm=block.norm)
+
+
+def _with_residual(block, name: str, layers: list) -> Children:
+    """``layers`` as one named Sequential, then the residual add where the block has one."""
+    items: tuple = ((name, Sequential(tuple((str(i), l) for i, l in enumerate(layers)))),)
+    return items + (("add", ResidualAdd()),) if block.residual else items
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,21 +317,16 @@ class MBConv:
         return self.skip and self.stride == 1 and self.in_c == self.out_c
 
     def children(self) -> Children:
-        m, h, n, norm = self.in_c, self.hidden, self.out_c, self.norm
-        layers: list = []
-        if h != m:
-            layers.append(ConvBNAct(m, h, 1, act=self.act, norm=norm))
+        h, n, norm = self.hidden, self.out_c, self.norm
+        layers = _expansion(self)
         if self.full_conv:
             layers.append(ConvBNAct(h, n, self.kernel, self.stride, act=None, norm=norm))
         else:
-            layers.append(ConvBNAct(h, h, self.kernel, self.stride, groups=h, act=self.act, norm=norm))
+            layers.append(_depthwise(self))
             if self.se is not None:
                 layers.append(self.se)
             layers.append(ConvBNAct(h, n, 1, act=None, norm=norm))
-        items: tuple = (("block", Sequential(tuple((str(i), l) for i, l in enumerate(layers)))),)
-        if self.residual:
-            items += (("add", ResidualAdd()),)
-        return items
+        return _with_residual(self, "block", layers)
 
 
 @dataclass(frozen=True, slots=True)
