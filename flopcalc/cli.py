@@ -130,12 +130,13 @@ def _add_format(p: argparse.ArgumentParser) -> None:
 MODEL_HELP = f"one of: {', '.join(MODELS)}; or a spec file's path (.toml; flopcalc spec writes one)"
 
 
-def _add_model(p: argparse.ArgumentParser, optional: bool = False) -> None:
+def _add_model(p: argparse.ArgumentParser, optional: bool = False,
+               grid_help: str = " (with --grid: every zoo model when left out)") -> None:
     p.add_argument("model", metavar="MODEL", type=_model, nargs="?" if optional else None,
-                   help=MODEL_HELP + (" (with --grid: every zoo model when left out)" if optional else ""))
+                   help=MODEL_HELP + (grid_help if optional else ""))
 
 
-def _add_config_args(p: argparse.ArgumentParser, *, grid: bool = False) -> None:
+def _add_config_args(p: argparse.ArgumentParser, *, grid: bool = False, conventions: bool = True) -> None:
     p.add_argument("--alpha", type=_alpha, default=None, metavar="A",
                    help="width multiplier alpha, any finite A > 0 (default 1.0, or a spec file's alpha" + (
                        "; with --grid, every grid alpha)" if grid else ")"))
@@ -146,8 +147,8 @@ def _add_config_args(p: argparse.ArgumentParser, *, grid: bool = False) -> None:
     res.add_argument("--rho", type=_rho, default=None, metavar="P",
                      help=f"resolution multiplier: input round({DEFAULT_RESOLUTION} * P) square")
     p.add_argument("--classes", type=_integer("classes", 1), default=None, metavar="N",
-                   help=f"number of classes, N >= 1 (default {DEFAULT_CLASSES}; under --convention "
-                        "tfslim 1001)")
+                   help=f"number of classes, N >= 1 (default {DEFAULT_CLASSES}"
+                        + ("; under --convention tfslim 1001)" if conventions else ")"))
 
 
 def _add_machine_args(p: argparse.ArgumentParser) -> None:
@@ -398,8 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Measure this machine with torch: float32 matrix-multiply peak, copy bandwidth, "
                                    "and (unless --quick) the per-kind efficiency of depthwise, pointwise, standard "
                                    "convolutions, activations, adds, pooling and linear layers at many shapes. "
-                                   "The profile is cached (see --show) so that bench and table predict latency "
-                                   "without torch afterwards.")
+                                   "The profile is cached (see --show) so that bench, and flopcalc.latency in "
+                                   "Python, predict latency without torch afterwards.")
     p.add_argument("--quick", action="store_true", help="peak and bandwidth only (a few seconds): the roofline, "
                                                         "no calibrated prediction")
     p.add_argument("--show", action="store_true", help="print the cached profile without measuring")
@@ -409,8 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Measure a model's speed (median of repeats after warm-up) beside the "
                                    "roofline max(2 macs / peak, bytes / bandwidth) and the calibrated prediction "
                                    "of flopcalc machine; per layer with --per-layer; the grid with --grid --predict.")
-    _add_model(p, optional=True)
-    _add_config_args(p)
+    _add_model(p, optional=True, grid_help=" (not with --grid: the grid is V1 and V2)")
+    _add_config_args(p, conventions=False)
     p.add_argument("--batch", type=_list(_integer("batch", 1), "--batch"), default=None, metavar="N[,N]",
                    help="images per forward pass (default 1; with --grid: 1,32)")
     p.add_argument("--per-layer", action="store_true", help="time every layer inside the model; rank correlation "
@@ -438,7 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "exactly the analyzer's macs.")
     p.add_argument("model", metavar="MODEL|CHECKPOINT",
                    help=MODEL_HELP + "; or a checkpoint (.pt/.pth) that flopcalc train or torchvision wrote")
-    _add_config_args(p)
+    _add_config_args(p, conventions=False)
     p.add_argument("--onnx", required=True, metavar="FILE", help="the ONNX file to write")
     p.add_argument("--batch", type=_integer("batch", 1), default=None, metavar="N",
                    help="a fixed batch of N (default: a dynamic batch dimension)")
@@ -609,7 +610,8 @@ def _run(args: argparse.Namespace) -> int:
             raise UsageError(f"flopcalc report: error: --out {args.out!r} is a file, not a folder")
         if args.record is not False:
             reports.record(out, args.record or reports.RECORD_STEPS, log=lambda m: print(m, file=sys.stderr))
-        emit(render(report_document(reports.write(out, plots=not args.no_plots), out), args.format))
+        emit(render(report_document(reports.write(out, plots=not args.no_plots), out, reports.missing(out)),
+                    args.format))
         return 0
     if args.command == "conventions":
         from .render import conventions_document

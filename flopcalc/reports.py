@@ -215,8 +215,9 @@ def conventions_page(root: Path) -> Page:
             live_found += 1
         doc = reconcile_document(reconcile(model), live)
         parts.append(f"## {MODELS[model].title} (alpha 1, 224)\n\n" + gh(doc))
-    return Page("conventions.md", "Conventions", f"{len(CONVENTIONS)} conventions x {len(MODELS)} models, "
-                f"live tool totals recorded for {live_found}", "\n".join(parts))
+    live = f"live tool totals recorded for {live_found}" if live_found else "live tool totals not recorded yet"
+    return Page("conventions.md", "Conventions", f"{len(CONVENTIONS)} conventions x {len(MODELS)} models, {live}",
+                "\n".join(parts))
 
 
 def published_page() -> Page:
@@ -295,12 +296,15 @@ def training_page(root: Path) -> Page:
             continue
         from .experiments import document, summarize
         recs = [json.loads(x) for x in path.read_text().splitlines()]
-        s = summarize(name, recs[0]["data"], recs[0]["epochs"], len({r["seed"] for r in recs}), recs)
+        s = summarize(name, recs[0]["data"], recs[0]["epochs"], len({r["seed"] for r in recs}), recs,
+                      recs[0].get("subset"))
         parts.append(f"## Experiment `{name}`\n\n`flopcalc experiment {name} --out reports/experiments/{name}` "
                      f"({s['epochs']} epochs, {s['seeds']} seeds each; [its own page](experiments/{name}/README.md))"
                      f"\n\n" + gh(document(s)) + "\n" + figure(f"experiments/{name}/accuracy_vs_macs.png",
                                                                 f"{name}: held-out top-1 against multiply-adds"))
-    return Page("training.md", "Training and experiments", "; ".join(headline) or "recorded runs",
+    if len(parts) == 2:  # neither train results nor experiments
+        parts.append("(not recorded yet)\n")
+    return Page("training.md", "Training and experiments", "; ".join(headline) or "not recorded yet",
                 "\n".join(parts))
 
 
@@ -498,6 +502,17 @@ def write(out: str | Path = "reports", *, plots: bool = True) -> list[Path]:
             shutil.move(str(tmp / name), str(out / (name + ".new")))
             (out / (name + ".new")).replace(out / name)
     return [out / n for n in written]
+
+
+def missing(root: str | Path) -> list[str]:
+    """The recorded inputs not found under ``root``: verify, reconcile, train, bench, experiments."""
+    data = Path(root) / DATA
+    found = {"verify": (data / "verify_grid.json").exists(),
+             "reconcile": any(data.glob("reconcile_*.json")),
+             "train": (data / "train_results.jsonl").exists(),
+             "bench": any(data.glob("bench_*.json")),
+             "experiments": any((Path(root) / EXPERIMENTS_DIR).glob("*/results.jsonl"))}
+    return [k for k, ok in found.items() if not ok]
 
 
 # ------------------------------------------------------------------------ recording the slow inputs

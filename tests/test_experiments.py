@@ -45,6 +45,21 @@ def test_experiment_runs_and_counts_what_it_trained(name, tmp_path, cli):
     # a second run finds every trial done: nothing is trained again
     code, stdout2, err2 = cli("experiment", name, "--out", str(out), *TINY, "--format", "json")
     assert code == 0 and err2 == "" and json.loads(stdout2)["groups"] == doc["groups"]
+    readme = (out / "README.md").read_text()
+    assert "the first 64 training images only" in readme and "--epochs 1 --seeds 1 --subset 64" in readme
+    assert all(r["subset"] == 64 and r["epochs"] == 1 for r in records) and doc["subset"] == 64
+    assert all(g["top1_std"] is None for g in doc["groups"])  # one seed: no spread, not a spread of 0
+
+
+def test_other_settings_are_refused_not_relabelled(cli, tmp_path):
+    out = tmp_path / "augment"
+    code, _, err = cli("experiment", "augment", "--out", str(out), *TINY)
+    assert code == 0, err
+    before = (out / "results.jsonl").read_text()
+    for change in (["--epochs", "2", "--seeds", "1", "--subset", "64"], ["--epochs", "1", "--seeds", "1"]):
+        code, _, err = cli("experiment", "augment", "--out", str(out), *change, "--quiet")
+        assert code == 2 and err.count("\n") == 1 and "holds results of another setting" in err, err
+    assert (out / "results.jsonl").read_text() == before
 
 
 def test_v1_vs_v2_pairs_are_matched_in_macs():

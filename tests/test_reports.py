@@ -84,3 +84,16 @@ def test_report_out_is_a_file_is_one_line(cli, tmp_path):
     assert code == 2 and err.count("\n") == 1 and "is a file" in err
     code, out, err = cli("report", "--out", str(tmp_path / "r"), "--record", "bench,timing")
     assert code == 2 and "'timing'" in err and "verify, reconcile, train, bench" in err
+
+
+def test_an_empty_folder_says_what_is_not_recorded(cli, tmp_path):
+    import json
+    from test_schema import VALIDATOR
+    code, out, err = cli("report", "--out", str(tmp_path / "r"), "--no-plots", "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert not list(VALIDATOR.iter_errors(doc))
+    assert doc["not_recorded"] == ["verify", "reconcile", "train", "bench", "experiments"]
+    for page in ("verification.md", "training.md", "latency.md"):
+        assert "(not recorded yet)" in (tmp_path / "r" / page).read_text()
+    assert "live tool totals not recorded yet" in (tmp_path / "r" / "README.md").read_text()

@@ -163,6 +163,13 @@ def run(name: str, data: str, out: str | Path, *, epochs: int = DEFAULT_EPOCHS, 
         engine()  # no int8 engine: say so before training anything
     results_path = out / "results.jsonl"
     done = _load(results_path)
+    for rec in done.values():  # a folder of another setting is refused, never relabelled
+        theirs = (rec.get("data"), rec.get("epochs"), rec.get("subset"))
+        if theirs != (data, epochs, subset):
+            raise ExperimentError(
+                f"--out {str(out)!r} holds results of another setting (data {theirs[0]}, epochs {theirs[1]}, "
+                f"subset {theirs[2] or 'none'}; asked: data {data}, epochs {epochs}, subset {subset or 'none'}); "
+                "give another --out, or the same settings to go on")
     for i, (trial, seed) in enumerate(plan, 1):
         key = trial.key(seed)
         if key in done:
@@ -175,7 +182,7 @@ def run(name: str, data: str, out: str | Path, *, epochs: int = DEFAULT_EPOCHS, 
         record = {"experiment": name, "trial": key, "group": trial.group, "series": trial.series,
                   "label": trial.label, "seed": seed, "model": summary["model"], "alpha": trial.alpha,
                   "resolution": summary["resolution"], "small_input": summary["small_input"], "data": data,
-                  "epochs": epochs, "recipe": summary["recipe"], "params": summary["params"],
+                  "epochs": epochs, "subset": subset, "recipe": summary["recipe"], "params": summary["params"],
                   "macs": summary["macs"], "top1": summary["final_top1"], "top5": summary["final_top5"],
                   "best_top1": summary["best_top1"], "train_seconds": summary["train_seconds"],
                   "images_per_second": summary["images_per_second"]}
@@ -187,16 +194,18 @@ def run(name: str, data: str, out: str | Path, *, epochs: int = DEFAULT_EPOCHS, 
               + (f", int8 {100 * record['int8_top1']:.2f}%" if trial.quantize else "")
               + f" ({time.perf_counter() - t0:.0f} s)", file=log, flush=True)
     records = [done[t.key(s)] for t, s in plan]
-    summary = summarize(name, data, epochs, seeds, records)
+    summary = summarize(name, data, epochs, seeds, records, subset)
     write_outputs(out, summary)
     return summary
 
 
-def _mean_spread(values: list[float]) -> tuple[float, float]:
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+def _mean_spread(values: list[float]) -> tuple[float, float | None]:
+    """Mean and sample standard deviation (None for one value: no spread to speak of)."""
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
 
 
-def summarize(name: str, data: str, epochs: int, seeds: int, records: list[dict]) -> dict:
+def summarize(name: str, data: str, epochs: int, seeds: int, records: list[dict],
+              subset: int | None = None) -> dict:
     groups: dict[str, list[dict]] = {}
     for r in records:
         groups.setdefault(r["group"], []).append(r)
@@ -215,7 +224,8 @@ def summarize(name: str, data: str, epochs: int, seeds: int, records: list[dict]
             if key in rs[0]:
                 row[key] = statistics.fmean(r[key] for r in rs) if "per_second" in key else rs[0][key]
         rows.append(row)
-    return {"experiment": name, "data": data, "epochs": epochs, "seeds": seeds, "models": len(records),
+    return {"experiment": name, "data": data, "epochs": epochs, "seeds": seeds, "subset": subset,
+            "models": len(records),
             "train_seconds_total": sum(r["train_seconds"] for r in records), "groups": rows, "trials": records}
 
 
@@ -231,7 +241,8 @@ def document(summary: dict):
                  Col("int8_size_bytes", "int"), Col("int8_images_per_second", "float", digits=0),
                  Col("float_images_per_second", "float", digits=0)]
     s = summary
-    heading = (f"experiment {s['experiment']}: data={s['data']}, {s['epochs']} epochs, {s['seeds']} seeds each")
+    heading = (f"experiment {s['experiment']}: data={s['data']}, {s['epochs']} epochs, {s['seeds']} seeds each"
+               + (f", the first {s['subset']} training images only" if s.get("subset") else ""))
     notes = ["top1_mean: held-out top-1 at the last epoch, mean over seeds; top1_std: its standard deviation "
              "(points); params and macs: flopcalc's exact counts of the model trained (small-input adaptation "
              "included)."]
@@ -251,8 +262,9 @@ def write_outputs(out: Path, summary: dict) -> None:
     heading, doc.heading = doc.heading, ""
     text = f"# {heading}\n\n" + render(doc, "github")
     trained = summary.get("train_seconds_total")
+    subset = f" --subset {summary['subset']}" if summary.get("subset") else ""
     text += (f"\nMade by `flopcalc experiment {summary['experiment']} --data {summary['data']} --epochs "
-             f"{summary['epochs']} --seeds {summary['seeds']} --out DIR`"
+             f"{summary['epochs']} --seeds {summary['seeds']}{subset} --out DIR`"
              + (f": {summary['models']} models trained in {trained:,.0f} s in all (the sum of their `train_seconds` "
                 "in `results.jsonl`)" if trained is not None else "") + ".\n")
     text += "\n![accuracy against multiply-adds](accuracy_vs_macs.png)\n\n" \
@@ -264,7 +276,8 @@ def write_outputs(out: Path, summary: dict) -> None:
         return
     series: dict[str, list] = {}
     for r in summary["groups"]:
-        series.setdefault(r["series"], []).append((r["macs"], 100 * r["top1_mean"], 100 * r["top1_std"], r["label"]))
+        series.setdefault(r["series"], []).append((r["macs"], 100 * r["top1_mean"], 100 * (r["top1_std"] or 0.0),
+                                                   r["label"]))
     try:
         accuracy_vs_macs(series, out / "accuracy_vs_macs.png", f"{summary['experiment']} on {summary['data']}",
                          logx=summary["experiment"] not in ("relu6-int8", "augment"))
