@@ -28,10 +28,11 @@ from timing import ROOT
 
 sys.path.insert(0, str(ROOT))
 
+import flopcalc  # noqa: E402
 from flopcalc.latency import load_machine, save_machine  # noqa: E402
 from flopcalc.nn import build  # noqa: E402
 from flopcalc.nn.bench import bench, grid, onnx_session, time_onnx, time_torch  # noqa: E402
-from flopcalc.nn.optimize import Optimized, compiler_available, optimize_for_inference  # noqa: E402
+from flopcalc.nn.optimize import compiler_available, optimize_for_inference  # noqa: E402
 from flopcalc.render import grid_summary  # noqa: E402
 
 
@@ -59,7 +60,7 @@ def variant(name: str) -> float:
     if v["fold"]:
         model = optimize_for_inference(net, compile=v.get("compile", False))
     elif v["cl"]:
-        model = Optimized(optimize_for_inference(net, fold_bn=False).model, True)
+        model = optimize_for_inference(net, fold_bn=False)
     else:
         model = net
     return time_torch(model, x, min_time=3.0)
@@ -98,7 +99,7 @@ def main() -> int:
     print(f"   goal: optimized >= 2.5x plain eager: {eager / opt:.2f}x {'MET' if eager / opt >= 2.5 else 'NOT MET'} "
           f"({kept / opt:.2f}x eager with the same allocator)")
 
-    macs = 32 * 300_774_272
+    macs = flopcalc.analyze("mobilenet_v2", 1.0, 224, batch=32).total.macs
     frac = 2 * macs / opt / machine.peak_flops
     print(f"\n2. fraction of the matmul peak ({machine.peak_flops / 1e9:.0f} GFLOP/s): optimized {100 * frac:.1f}%, "
           f"onnxruntime {100 * 2 * macs / times['onnxruntime'] / machine.peak_flops:.1f}%; "

@@ -772,7 +772,7 @@ def _export(args: argparse.Namespace) -> int:
     if text in MODELS or text.endswith(".toml"):
         model = _model(text)
         a = analyze(model, alpha_of(argparse.Namespace(alpha=args.alpha, model=model)), resolution_of(args),
-                    args.classes)
+                    args.classes, batch=args.batch or 1)
         from .nn import build
         net = build(model, a.config["alpha"], a.config["num_classes"])
         source = model_name(model)
@@ -783,7 +783,8 @@ def _export(args: argparse.Namespace) -> int:
         from .training.loop import family_from_config
         model = family_from_config(c)
         res = resolution_of(args) if (args.resolution or args.rho) else c["resolution"]
-        a = analyze(model, c["alpha"], res, c["num_classes"], small_input=c.get("small_input", False))
+        a = analyze(model, c["alpha"], res, c["num_classes"], batch=args.batch or 1,
+                    small_input=c.get("small_input", False))
         net, source = loaded.net, text
     h, w = a.config["resolution"]
     try:
@@ -792,9 +793,7 @@ def _export(args: argparse.Namespace) -> int:
             graph = graph_macs(tmp, args.batch or 1)
     except OSError as e:
         raise UsageError(f"flopcalc export: error: cannot write {args.onnx!r}: {e.strerror or e}") from None
-    expected = analyze(model, a.config["alpha"], (h, w), a.config["num_classes"], batch=args.batch or 1,
-                       small_input=a.config.get("small_input", False))
-    doc = export_document(source, a, target, graph, expected.total.macs, args.batch)
+    doc = export_document(source, a, target, graph, a.total.macs, args.batch)
     emit(render(doc, args.format))
     return 0 if doc.data["equal"] else 1
 

@@ -28,18 +28,9 @@ class Point:
     top1_source: str | None
 
 
-def sweep(model: str, alphas, resolutions, num_classes: int | None = None, convention: str = "pytorch") -> list[Point]:
-    conv = CONVENTIONS[convention]
-    out = []
-    for alpha in alphas:
-        for res in resolutions:
-            a = analyze(model, alpha, res, num_classes, convention=convention)
-            h, w = a.config["resolution"]
-            pub = top1(model, float(alpha), h, conv.name) if h == w else None
-            out.append(Point(model, float(alpha), (h, w), a.config["num_classes"], a.total.params, a.total.macs,
-                             None if a.total.macs is None else a.total.macs * conv.flops_per_mac,
-                             pub[0] if pub else None, pub[1] if pub else None))
-    return out
+def sweep(model, alphas, resolutions, num_classes: int | None = None, convention: str = "pytorch") -> list[Point]:
+    """The alpha x resolution grid of one model (``flopcalc sweep``)."""
+    return all_points([model], resolutions, alphas, convention, num_classes=num_classes)
 
 
 # ------------------------------------------------------------------------- budgets
@@ -54,7 +45,8 @@ class Fit:
 
 
 def all_points(models, resolutions, alphas=BUDGET_ALPHAS, convention: str = "pytorch",
-               small_input: bool = False, num_classes: int = 1000) -> list[Point]:
+               small_input: bool = False, num_classes: int | None = None) -> list[Point]:
+    """Every model x alpha x resolution, in that order (``num_classes`` None: the convention's)."""
     out = []
     conv = CONVENTIONS[convention]
     for model in models:
@@ -64,8 +56,9 @@ def all_points(models, resolutions, alphas=BUDGET_ALPHAS, convention: str = "pyt
                 h, w = a.config["resolution"]
                 name = model if isinstance(model, str) else model.name
                 pub = top1(name, float(alpha), h, conv.name) if h == w else None
+                reported = None if a.total.macs is None else a.total.macs * conv.flops_per_mac
                 out.append(Point(name, float(alpha), (h, w), a.config["num_classes"], a.total.params,
-                                 a.total.macs, a.total.macs, pub[0] if pub else None, pub[1] if pub else None))
+                                 a.total.macs, reported, pub[0] if pub else None, pub[1] if pub else None))
     return out
 
 

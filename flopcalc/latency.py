@@ -286,6 +286,12 @@ class Predictor:
     def row_time(self, row, batch: int) -> float:
         return self.layer_time(layer_description(row, batch), row.kind) + self.cal["child_s"]
 
+    def predict(self, analysis) -> float:
+        """Seconds of one forward pass of the optimized model at the analysis's batch."""
+        batch = analysis.config.get("batch", 1)
+        desc = [(r.name, r.kind, layer_description(r, batch)) for r in analysis.layers]
+        return self.network_time(desc, batch, tuple(analysis.input_shape))
+
     def network_time(self, descriptions: list[tuple[str, str, dict | None]], batch: int,
                      input_shape: tuple[int, int, int]) -> float:
         """``descriptions``: (name, kind, description or None) of every leaf module, in order."""
@@ -301,9 +307,7 @@ def predict(analysis, machine: Machine) -> float:
     """Predicted seconds of one forward pass of the optimized model at the analysis's batch."""
     if not machine.calibration:
         raise LatencyError("the machine profile has no calibration; run 'flopcalc machine' (not --quick)")
-    batch = analysis.config.get("batch", 1)
-    desc = [(r.name, r.kind, layer_description(r, batch)) for r in analysis.layers]
-    return Predictor(machine.calibration).network_time(desc, batch, tuple(analysis.input_shape))
+    return Predictor(machine.calibration).predict(analysis)
 
 
 def spearman(xs, ys) -> float:

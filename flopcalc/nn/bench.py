@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..latency import LatencyError, Machine, layer_times, predict, spearman
-from .machine import median_seconds
+from .machine import GRID, median_seconds
 
 BACKENDS = ("torch", "onnxruntime")
 
@@ -143,12 +143,9 @@ def bench(model, alpha: float = 1.0, resolution=(224, 224), batch: int = 1, *, n
     name = model if isinstance(model, str) else model.name
     res = Result(name, alpha, (h, w), batch, threads, backend, mode, measured, a.total.macs or 0)
     if machine is not None:
-        rows = layer_times(a, machine)
-        res.roofline_s = sum(r.roofline_s for r in rows)
-        if machine.calibration:
-            res.predicted_s = predict(a, machine)
+        rows = _predictions(res, a, machine)
         if per_layer:
-            seconds = per_layer_seconds(prepared(net, mode, compile) if backend == "torch" else net, x)
+            seconds = per_layer_seconds(run, x)
             for r in rows:
                 if r.name in seconds and r.kind not in ("batchnorm", "dropout"):
                     res.layers.append({"name": r.name, "kind": r.kind, "macs": r.macs, "bytes": r.bytes,
@@ -163,8 +160,13 @@ def bench(model, alpha: float = 1.0, resolution=(224, 224), batch: int = 1, *, n
     return res
 
 
-GRID = [(m, a, res) for m in ("mobilenet_v1", "mobilenet_v2") for a in (0.35, 0.5, 0.75, 1.0, 1.4)
-        for res in (96, 128, 160, 192, 224)]
+def _predictions(res: Result, a, machine: Machine):
+    """Set ``res``'s whole-model roofline and calibrated prediction; return the per-layer times."""
+    rows = layer_times(a, machine)
+    res.roofline_s = sum(r.roofline_s for r in rows)
+    if machine.calibration:
+        res.predicted_s = predict(a, machine)
+    return rows
 
 
 def grid(machine: Machine, batches=(1, 32), progress=None, rounds: int = 3, min_time: float = 0.15) -> list[Result]:
@@ -194,8 +196,6 @@ def grid(machine: Machine, batches=(1, 32), progress=None, rounds: int = 3, min_
         a = analyze(model, alpha, res, 1000, batch=batch)
         r = Result(model, alpha, (res, res), batch, threads, "torch", "optimized",
                    statistics.median(times[(model, alpha, res, batch)]), a.total.macs)
-        r.roofline_s = sum(t.roofline_s for t in layer_times(a, machine))
-        if machine.calibration:
-            r.predicted_s = predict(a, machine)
+        _predictions(r, a, machine)
         out.append(r)
     return out

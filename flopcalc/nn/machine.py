@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..grid import DEFAULT_ALPHAS, DEFAULT_RESOLUTIONS
 from ..latency import FEATURES, IN_NETWORK, Machine, Predictor, features, in_network_features, layer_description, \
     neighbour_key
 
@@ -38,8 +39,8 @@ NETWORKS = ([(m, a, (112, 144, 176, 208)[i % 4], 1) for m in ("mobilenet_v1", "m
              for i, a in enumerate((0.3, 0.45, 0.6, 0.9, 1.2, 1.6, 0.4, 0.55, 0.7, 0.85, 1.1, 1.3))]
             + [(m, a, r, 32) for m in ("mobilenet_v1", "mobilenet_v2")
                for a, r in ((0.45, 112), (0.9, 144), (1.2, 176), (0.6, 208))])
-GRID = [(m, a, r) for m in ("mobilenet_v1", "mobilenet_v2") for a in (0.35, 0.5, 0.75, 1.0, 1.4)
-        for r in (96, 128, 160, 192, 224)]
+# the configs bench --grid predicts (V1 and V2 over sweep's default alphas and resolutions)
+GRID = [(m, a, r) for m in ("mobilenet_v1", "mobilenet_v2") for a in DEFAULT_ALPHAS for r in DEFAULT_RESOLUTIONS]
 
 
 def median_seconds(fn, min_reps: int = 5, min_time: float = 0.03, warmup: int = 2, max_reps: int = 200) -> float:
@@ -273,14 +274,14 @@ def calibrate(threads: int | None = None, seed: int = 0, scale: float = 1.0, pro
     for a, batch, t in measured:
         desc = [layer_description(r, batch) for r in a.layers]
         X.append(np.sum([in_network_features(d) for d in desc if d is not None], axis=0))
-        extra.append(t - _predict(p, a, batch))
+        extra.append(t - p.predict(a))
         T.append(t)
     X, extra, T = np.array(X), np.array(extra), np.array(T)
     sc = X.max(axis=0)
     sc[sc == 0] = 1.0
     cal["in_network"] = (nnls((X / sc) / T[:, None], extra / T) / sc).tolist()
     p = Predictor(cal)
-    net_err = [abs(_predict(p, a, b) / t - 1) for a, b, t in measured]
+    net_err = [abs(p.predict(a) / t - 1) for a, _, t in measured]
     kernel_err = {k: statistics.median(abs(p.parametric(s) / s["t"] - 1) for s in samples if s["kind"] == k)
                   for k in FEATURES}
     fit = {"kernel_samples": len(samples), "networks": len(measured),
@@ -289,10 +290,6 @@ def calibrate(threads: int | None = None, seed: int = 0, scale: float = 1.0, pro
     return Machine(peak, bandwidth, torch.get_num_threads(), torch.__version__, cal, fit,
                    time.perf_counter() - start)
 
-
-def _predict(p: Predictor, a, batch: int) -> float:
-    desc = [(r.name, r.kind, layer_description(r, batch)) for r in a.layers]
-    return p.network_time(desc, batch, tuple(a.input_shape))
 
 
 def quick(threads: int | None = None) -> Machine:
