@@ -14,6 +14,7 @@ import math
 import sys
 from typing import Callable, NoReturn, Sequence
 
+from . import cpuload  # noqa: F401  (first: its import-time sample spans torch's import, for the thread default)
 from .errors import UserError, one_line
 from .output import BUILTIN_FORMATS, FormatError, check_format, render
 from .scaling import resolution_from_rho
@@ -151,13 +152,40 @@ def _add_config_args(p: argparse.ArgumentParser, *, grid: bool = False, conventi
                         + ("; under --convention tfslim 1001)" if conventions else ")"))
 
 
-def _add_machine_args(p: argparse.ArgumentParser) -> None:
+def _add_runtime_args(p: argparse.ArgumentParser, progress: bool = True) -> None:
+    """--threads for every command that runs torch; --progress / --quiet for the slow ones."""
     p.add_argument("--threads", type=_integer("threads", 1), default=None, metavar="N",
-                   help="torch (and onnxruntime) threads (default: torch's own choice)")
+                   help="torch (and onnxruntime) threads (default: the CPUs other processes leave idle when it "
+                        "starts, at least 1, so a second torch job does not collapse it; OMP_NUM_THREADS if set)")
+    if progress:
+        shown = p.add_mutually_exclusive_group()
+        shown.add_argument("--progress", dest="progress", action="store_true", default=None,
+                           help="show progress on stderr even when it is not a terminal (default: on a terminal)")
+        shown.add_argument("--quiet", dest="progress", action="store_false", help="no progress")
+
+
+def _add_machine_args(p: argparse.ArgumentParser) -> None:
+    _add_runtime_args(p)
     p.add_argument("--profile", default=None, metavar="FILE",
-                   help="the machine profile file (default: $XDG_CACHE_HOME/flopcalc/machine.json)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+                   help="the machine profile file (default: $FLOPCALC_MACHINE, else "
+                        "$XDG_CACHE_HOME/flopcalc/machine.json)")
     _add_format(p)
+
+
+def _torch(args: argparse.Namespace, extras: str = "torch") -> int:
+    """The one door to torch: import it (or say in one line how to install it) and set its
+    threads; the thread count taken."""
+    try:
+        from .nn.runtime import set_threads
+    except ImportError as e:
+        raise UsageError(f"flopcalc {args.command}: error: needs torch ({e}); install it with: "
+                         f"pip install torch==2.13.0 'flopcalc[{extras}]'") from None
+    return set_threads(getattr(args, "threads", None))
+
+
+def _progress(args: argparse.Namespace, what: str | None = None, total: int = 0):
+    from .progress import Progress
+    return Progress(what or args.command, total, enabled=getattr(args, "progress", None))
 
 
 def _convention_name(text: str) -> str:
@@ -224,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also run every installed counter on the real model and print what it measures beside "
                         "the prediction (exit 1 if any differs; needs flopcalc[torch], and flopcalc[peers] for "
                         "ptflops, thop, torchinfo and keras)")
+    _add_runtime_args(p)
     _add_format(p)
 
     p = sub.add_parser("spec", help="write a model as a spec file (TOML) to edit and share",
@@ -234,8 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=_alpha, default=None, metavar="A",
                    help="the width multiplier the file records as its default (default: the model's, 1.0)")
     p.add_argument("--out", default=None, metavar="FILE",
-                   help="write FILE (atomically: an existing file is replaced only once the new one is complete) "
-                        "instead of standard output")
+                   help="write FILE instead of standard output (a file is replaced only once the new one is "
+                        "complete; a link is followed; a device or FIFO is written into, never replaced)")
 
     p = sub.add_parser("train", help="train a model on embedded or your data; accuracy beside its cost",
                        description="Train MODEL with MobileNet's recipe (SGD, momentum 0.9, one-cycle) on --data, "
@@ -280,9 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train on the first N training images only (a quick trial)")
     p.add_argument("--no-channels-last", dest="channels_last", action="store_false", default=True,
                    help="keep the contiguous (NCHW) memory format (channels-last, the default, trains faster on CPU)")
-    p.add_argument("--progress", dest="progress", action="store_true", default=None,
-                   help="show a progress bar even when stderr is not a terminal")
-    p.add_argument("--quiet", dest="progress", action="store_false", help="no progress bar")
+    _add_runtime_args(p)
     _add_format(p)
 
     p = sub.add_parser("evaluate", help="top-1 and top-5 of a checkpoint on a data set",
@@ -297,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="data-loading processes (default 0)")
     p.add_argument("--eager", action="store_true", help="run the plain eager model, not the optimized one "
                                                         "(batch norm folded, channels-last)")
+    _add_runtime_args(p)
     _add_format(p)
 
     p = sub.add_parser("predict", help="the top classes of image files",
@@ -306,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", metavar="IMAGE", nargs="+", help="PNG or JPEG files")
     p.add_argument("--top", type=_integer("top", 1), default=5, metavar="K", help="classes per image (default 5)")
     p.add_argument("--eager", action="store_true", help="run the plain eager model, not the optimized one")
+    _add_runtime_args(p, progress=False)
     _add_format(p)
 
     p = sub.add_parser("experiment", help="the MobileNet papers' claims, trained: accuracy beside exact cost",
@@ -321,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=_integer("seeds", 1), default=3, metavar="K", help="seeds per model (default 3)")
     p.add_argument("--subset", type=_integer("subset", 1), default=None, metavar="N",
                    help="train on the first N training images only (a quick trial)")
-    p.add_argument("--quiet", dest="progress", action="store_false", default=None, help="no progress bars")
+    _add_runtime_args(p)
     _add_format(p)
 
     p = sub.add_parser("conventions", help="what each counting convention counts")
@@ -443,6 +472,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--onnx", required=True, metavar="FILE", help="the ONNX file to write")
     p.add_argument("--batch", type=_integer("batch", 1), default=None, metavar="N",
                    help="a fixed batch of N (default: a dynamic batch dimension)")
+    _add_runtime_args(p, progress=False)
     _add_format(p)
 
     p = sub.add_parser("report", help="write the Markdown reports (with plots) under reports/",
@@ -456,6 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="STEP,...", help="first run and record: verify, reconcile, train, bench (default all; "
                                             "slow: minutes each; bench wants a quiet machine and 'flopcalc machine')")
     p.add_argument("--no-plots", action="store_true", help="Markdown only (no matplotlib needed)")
+    _add_runtime_args(p)
     _add_format(p)
 
     p = sub.add_parser("verify", help="build the PyTorch model and check every figure against fvcore",
@@ -471,6 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
         "and the macs that multiply zero padding"))
     p.add_argument("--max-memory", type=_integer("max-memory", 1), default=None, metavar="BYTES",
                    help="refuse a model whose estimated size exceeds this (default: half of RAM)")
+    _add_runtime_args(p)
     _add_format(p)
     return parser
 
@@ -579,24 +611,20 @@ def _run(args: argparse.Namespace) -> int:
         if args.out is None:
             emit(text)
             return 0
-        from .files import atomic_write_text
-        try:
-            atomic_write_text(args.out, text)
-        except OSError as e:
-            raise UsageError(f"flopcalc spec: error: cannot write {args.out!r}: {e.strerror or e}") from None
+        from .files import write_text
+        write_text(args.out, text)
         sys.stderr.write(f"wrote {args.out}\n")
         return 0
     if args.command in ("train", "evaluate", "predict"):
         return _run_training(args)
     if args.command == "experiment":
-        try:
-            import torch  # noqa: F401
-            from . import experiments
-        except ImportError as e:
-            raise UsageError(f"flopcalc experiment: error: needs torch ({e}); install it with: "
-                             "pip install torch==2.13.0 'flopcalc[torch,train]'") from None
+        _torch(args, "torch,train")
+        from . import experiments
+        from .cpuload import LoadMeter
+        meter = LoadMeter()
         summary = experiments.run(args.name, args.data, args.out, epochs=args.epochs, seeds=args.seeds,
-                                  subset=args.subset, progress=args.progress)
+                                  subset=args.subset, progress=args.progress, threads=args.threads)
+        summary["load"] = _say_load(meter, args.command).to_json()
         emit(render(experiments.document(summary), args.format))
         return 0
     if args.command in ("machine", "bench", "export"):
@@ -621,7 +649,7 @@ def _run(args: argparse.Namespace) -> int:
         from .reconcile import reconcile
         from .render import reconcile_document
         r = reconcile(args.model, alpha_of(args), resolution_of(args), args.classes)
-        live = _live(r) if args.live else None
+        live = _live(r, args) if args.live else None
         emit(render(reconcile_document(r, live), args.format))
         return 1 if live and any(v is not None and not _agrees(line, v) for line in r.lines
                                  for k, v in live.items() if k == line.convention.name) else 0
@@ -629,30 +657,51 @@ def _run(args: argparse.Namespace) -> int:
         if args.model is None and not args.grid:
             raise UsageError("flopcalc verify: error: MODEL is required unless --grid is given "
                              f"(one of: {', '.join(MODELS)})")
-        try:
-            from .nn.report import run_cli
-        except ImportError as e:
-            raise UsageError(f"flopcalc verify: error: needs torch, fvcore and numpy ({e}); install "
-                             "them with: pip install torch==2.13.0 'flopcalc[torch]'") from None
-        if args.classes is None:
-            args.classes = DEFAULT_CLASSES
-        return run_cli(args, resolution_of(args) if (args.resolution or args.rho) else None)
+        return _verify(args)
     raise UsageError(f"flopcalc: error: unknown command {args.command!r}")  # argparse prevents this
 
 
-def _run_training(args: argparse.Namespace) -> int:
+def _verify(args: argparse.Namespace) -> int:
+    """``flopcalc verify``: exit 0 when everything agrees, 1 on any mismatch."""
+    _torch(args)
     try:
-        import torch  # noqa: F401
-        from .training import infer, loop, report
+        from .nn.report import grid_document, report_document
+        from .nn.verify import (GRID_ALPHAS, GRID_RESOLUTIONS, check_fits, default_memory_limit, verify,
+                                verify_grid)
     except ImportError as e:
-        raise UsageError(f"flopcalc {args.command}: error: needs torch ({e}); install it with: "
-                         "pip install torch==2.13.0 'flopcalc[torch,train]'") from None
+        raise UsageError(f"flopcalc verify: error: needs torch, fvcore and numpy ({e}); install "
+                         "them with: pip install torch==2.13.0 'flopcalc[torch]'") from None
+    classes = DEFAULT_CLASSES if args.classes is None else args.classes
+    given = resolution_of(args) if (args.resolution or args.rho) else None
+    if args.grid:
+        from .analyze import analyze
+        models = [args.model] if args.model else list(MODELS)
+        alphas = (args.alpha,) if args.alpha is not None else GRID_ALPHAS
+        resolutions = (given,) if given else GRID_RESOLUTIONS
+        for m in models:  # refuse before any work if the largest config would not fit
+            check_fits(analyze(m, max(alphas), max(resolutions, key=lambda r: r if isinstance(r, int) else max(r)),
+                               classes), args.max_memory or default_memory_limit())
+        with _progress(args, "verify --grid") as progress:
+            reports = verify_grid(models, alphas, resolutions, classes, args.max_memory, progress)
+        emit(render(grid_document(reports), args.format))
+        return 0 if all(r.ok for r in reports) else 1
+    report = verify(args.model, alpha_of(args), given or DEFAULT_RESOLUTION, classes, args.max_memory,
+                    args.reference)
+    emit(render(report_document(report), args.format))
+    return 0 if report.ok else 1
+
+
+def _run_training(args: argparse.Namespace) -> int:
+    asked = args.threads
+    _torch(args, "torch,train")
+    from .training import infer, loop, report
     if args.command == "train":
         recipe = loop.Recipe(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                              weight_decay=args.weight_decay, schedule=args.schedule, augment=args.augment,
                              seed=args.seed)
         cfg = loop.RunConfig(args.model, args.data, args.out, alpha_of(args), args.resolution, args.small_input,
-                             recipe, args.resume, args.workers, args.subset, args.channels_last, args.progress)
+                             recipe, args.resume, args.workers, args.subset, args.channels_last, args.progress,
+                             asked)
         summary = loop.train(cfg)
         if summary.record:  # rank 0 of a distributed run, or the only process
             import json
@@ -664,8 +713,10 @@ def _run_training(args: argparse.Namespace) -> int:
         from .nn.optimize import keep_freed_memory
         keep_freed_memory()
     if args.command == "evaluate":
-        emit(render(report.evaluate_document(infer.evaluate(args.checkpoint, args.data, args.batch_size,
-                                                            args.workers, eager=args.eager)), args.format))
+        with _progress(args, "evaluate") as progress:
+            result = infer.evaluate(args.checkpoint, args.data, args.batch_size, args.workers, eager=args.eager,
+                                    progress=progress)
+        emit(render(report.evaluate_document(result), args.format))
         return 0
     emit(render(report.predict_document(infer.predict(args.checkpoint, args.images, args.top, eager=args.eager)),
                 args.format))
@@ -679,27 +730,32 @@ def _run_latency(args: argparse.Namespace) -> int:
         machine = load_machine(args.profile)
         emit(render(machine_document(machine, args.profile or str(_cache())), args.format))
         return 0
-    try:
-        import torch
-    except ImportError as e:
-        raise UsageError(f"flopcalc {args.command}: error: needs torch ({e}); install it with: "
-                         "pip install torch==2.13.0 'flopcalc[torch]'") from None
-    if getattr(args, "threads", None):
-        torch.set_num_threads(args.threads)
+    args.threads = _torch(args, "torch,onnx" if args.command == "export" else "torch")
     if not getattr(args, "default_allocator", False):
         from .nn.optimize import keep_freed_memory
         keep_freed_memory()
-    progress = None if args.command == "export" or args.quiet else _bar(args.command)
-    if args.command == "machine":
-        from .nn import machine as measure
-        m = measure.quick(args.threads) if args.quick else measure.calibrate(args.threads, progress=progress)
-        path = save_machine(m, args.profile)
-        emit(render(machine_document(m, str(path)), args.format))
-        return 0
     if args.command == "export":
         return _export(args)
+    from .cpuload import LoadMeter
+    if args.command == "machine":
+        from .nn import machine as measure
+        meter = LoadMeter()
+        with _progress(args) as progress:
+            m = measure.quick(args.threads) if args.quick else measure.calibrate(args.threads, progress=progress)
+        load = _say_load(meter, args.command)
+        path = save_machine(m, args.profile)
+        emit(render(machine_document(m, str(path), load), args.format))
+        return 0
     from .nn import bench as b
+    if args.grid and (args.alpha is not None or args.resolution is not None or args.rho is not None):
+        raise UsageError("flopcalc bench: error: --grid times the grid's own alphas and resolutions; leave out "
+                         "--alpha, --resolution and --rho (or leave out --grid to time one config)")
+    if not args.grid and args.model is None:
+        raise UsageError("flopcalc bench: error: MODEL is required unless --grid is given "
+                         f"(one of: {', '.join(MODELS)})")
     batches = args.batch or ([1, 32] if args.grid else [1])
+    if not args.grid and len(batches) > 1:
+        raise UsageError("flopcalc bench: error: one --batch without --grid")
     try:
         machine = load_machine(args.profile)
     except LatencyError:
@@ -709,27 +765,37 @@ def _run_latency(args: argparse.Namespace) -> int:
         machine = quick()
         sys.stderr.write("flopcalc bench: no machine profile; measured peak and bandwidth now (roofline only). "
                          "Run 'flopcalc machine' once for predicted times.\n")
+    meter = LoadMeter()
     if args.grid:
-        results = b.grid(machine, batches, progress)
-        emit(render(grid_document(results, machine, args.predict), args.format))
+        with _progress(args, "bench --grid") as progress:
+            results = b.grid(machine, batches, progress, models=[args.model] if args.model else None)
+        load = _say_load(meter, args.command)
+        emit(render(grid_document(results, machine, args.predict, load), args.format))
         return 0
-    if args.model is None:
-        raise UsageError("flopcalc bench: error: MODEL is required unless --grid is given "
-                         f"(one of: {', '.join(MODELS)})")
-    if len(batches) > 1:
-        raise UsageError("flopcalc bench: error: one --batch without --grid")
     res = resolution_of(args)
     res = (res, res) if isinstance(res, int) else res
     common = dict(num_classes=args.classes, machine=machine, compile=args.compile)
     if args.compare:
-        runs = [b.bench(args.model, alpha_of(args), res, batches[0], eager=True, **common),
-                b.bench(args.model, alpha_of(args), res, batches[0], per_layer=args.per_layer, **common),
-                b.bench(args.model, alpha_of(args), res, batches[0], backend="onnxruntime", **common)]
+        plans = [dict(eager=True), dict(per_layer=args.per_layer), dict(backend="onnxruntime")]
     else:
-        runs = [b.bench(args.model, alpha_of(args), res, batches[0], backend=args.backend, eager=args.eager,
-                        per_layer=args.per_layer, **common)]
-    emit(render(bench_document(runs, machine, args.top), args.format))
+        plans = [dict(backend=args.backend, eager=args.eager, per_layer=args.per_layer)]
+    runs = []
+    with _progress(args, "bench", len(plans)) as progress:
+        for plan in plans:
+            runs.append(b.bench(args.model, alpha_of(args), res, batches[0], **plan, **common))
+            progress.advance()
+    load = _say_load(meter, args.command)
+    emit(render(bench_document(runs, machine, args.top, load), args.format))
     return 0
+
+
+def _say_load(meter, command: str):
+    """Other processes' load around a timing; one line on stderr when the machine was busy."""
+    load = meter.stop()
+    warning = load.warning(command)
+    if warning:
+        sys.stderr.write(warning + "\n")
+    return load
 
 
 def _cache():
@@ -737,37 +803,14 @@ def _cache():
     return cache_path()
 
 
-def _bar(command: str):
-    """A progress callback (done, total) drawing a bar on stderr when it is a terminal."""
-    if not sys.stderr.isatty():
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    bar = {}
-
-    def update(done: int, total: int) -> None:
-        if "bar" not in bar:
-            bar["bar"] = tqdm(total=total, desc=command, leave=False)
-        bar["bar"].n = done
-        bar["bar"].refresh()
-        if done >= total:
-            bar["bar"].close()
-    return update
-
-
 def _export(args: argparse.Namespace) -> int:
     from pathlib import Path
     from .conventions import analyze
-    from .files import atomic_target
+    from .files import check_writable, file_target
     from .nn.onnx_export import export, graph_macs
     from .render import export_document
     target = Path(args.onnx)
-    if target.is_dir():
-        raise UsageError(f"flopcalc export: error: --onnx {args.onnx!r} is a folder; give a file name")
-    if target.parent and not target.parent.exists():
-        raise UsageError(f"flopcalc export: error: --onnx {args.onnx!r}: folder {str(target.parent)!r} does not exist")
+    check_writable(target)
     text = args.model
     if text in MODELS or text.endswith(".toml"):
         model = _model(text)
@@ -787,36 +830,33 @@ def _export(args: argparse.Namespace) -> int:
                     small_input=c.get("small_input", False))
         net, source = loaded.net, text
     h, w = a.config["resolution"]
-    try:
-        with atomic_target(target) as tmp:
-            export(net, (h, w), tmp, dynamic_batch=args.batch is None, batch=args.batch or 1)
-            graph = graph_macs(tmp, args.batch or 1)
-    except OSError as e:
-        raise UsageError(f"flopcalc export: error: cannot write {args.onnx!r}: {e.strerror or e}") from None
+    with file_target(target) as tmp:
+        export(net, (h, w), tmp, dynamic_batch=args.batch is None, batch=args.batch or 1)
+        graph = graph_macs(tmp, args.batch or 1)
     doc = export_document(source, a, target, graph, a.total.macs, args.batch)
     emit(render(doc, args.format))
     return 0 if doc.data["equal"] else 1
 
 
-def _live(r) -> dict:
+def _live(r, args: argparse.Namespace) -> dict:
     """Run every installed counter on the reconciled config: convention -> (params, reported)."""
-    try:
-        from .nn import peers
-    except ImportError as e:
-        raise UsageError(f"flopcalc reconcile: error: --live needs torch ({e}); install it with: "
-                         "pip install torch==2.13.0 'flopcalc[torch,peers]'") from None
+    _torch(args, "torch,peers")
+    from .nn import peers
     here = peers.available()
     if not any(here[c.convention.live] for c in r.lines if c.convention.live and c.convention.live != "flop_counter"):
         raise UsageError(f"flopcalc reconcile: error: --live found none of the peer counters installed; "
                          f"{peers.EXTRA}")
     base = r.base
     out = {}
-    for line in r.lines:
-        tool = line.convention.live
-        if tool:
+    lines = [line for line in r.lines if line.convention.live]
+    with _progress(args, "reconcile --live", len(lines)) as progress:
+        for line in lines:
+            tool = line.convention.live
+            progress.set(progress.done, note=tool)
             out[line.convention.name] = None if not here[tool] else peers.measure(
                 tool, base.model, base.config["alpha"], base.config["resolution"], line.num_classes,
                 line.convention.rounding)
+            progress.advance()
     return out
 
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UserError
-from .files import atomic_write_text
+from .files import write_text
 
 PROFILE_VERSION = 1
 F32 = 4
@@ -100,7 +100,7 @@ class Machine:
 def save_machine(m: Machine, path: str | Path | None = None) -> Path:
     path = Path(path) if path else cache_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(m.to_json(), indent=1) + "\n")
+    write_text(path, json.dumps(m.to_json(), indent=1) + "\n")
     return path
 
 

@@ -28,11 +28,11 @@ def pyplot():
 def save(fig, path: str | Path) -> Path:
     """Write ``fig`` to ``path`` atomically, as PNG with fixed metadata."""
     import io
-    from .files import atomic_write
+    from .files import write_bytes
     buf = io.BytesIO()
     fig.savefig(buf, format="png", metadata=PNG_METADATA, bbox_inches="tight")
     pyplot().close(fig)
-    atomic_write(path, lambda f: f.write(buf.getvalue()))
+    write_bytes(path, buf.getvalue())
     return Path(path)
 
 

@@ -441,7 +441,16 @@ def machine_summary(m) -> dict:
             "calibrated": bool(m.calibration)}
 
 
-def machine_document(m, path: str) -> Document:
+def load_note(load) -> str:
+    """Other processes' load around a timing, in one line."""
+    def cores(v):
+        return "unknown" if v is None else f"{v:.1f}"
+    verdict = {True: "BUSY: slower than this machine can do", False: "quiet", None: "unknown"}[load.busy]
+    return (f"load of other processes (CPUs of {load.cpus}): before {cores(load.before)}, during "
+            f"{cores(load.during)}, after {cores(load.after)}: {verdict}")
+
+
+def machine_document(m, path: str, load=None) -> Document:
     rows = [{"measure": "float32 matmul peak", "value": f"{m.peak_flops / 1e9:.1f} GFLOP/s"},
             {"measure": "copy bandwidth (read + write)", "value": f"{m.bandwidth / 1e9:.1f} GB/s"},
             {"measure": "ridge point (macs per byte)", "value": f"{m.peak_flops / 2 / m.bandwidth:.1f}"},
@@ -459,6 +468,9 @@ def machine_document(m, path: str) -> Document:
     else:
         notes.append("roofline only (--quick): run 'flopcalc machine' without --quick for predicted times")
     data = {"profile": path, **machine_summary(m), "torch": m.torch, "seconds": m.seconds, "fit": m.fit}
+    if load is not None:
+        data["load"] = load.to_json()
+        notes.append(load_note(load))
     return Document("machine", data, "this machine, measured", tables, notes)
 
 
@@ -467,7 +479,7 @@ def fraction_of_peak(r, machine) -> float:
     return 2 * r.macs / r.measured_s / machine.peak_flops
 
 
-def bench_document(runs, machine, top: int = 5) -> Document:
+def bench_document(runs, machine, top: int = 5, load=None) -> Document:
     main = next((r for r in runs if r.mode == "optimized"), runs[0])
     eager = next((r for r in runs if r.mode == "eager"), None)
     h, w = main.resolution
@@ -510,6 +522,9 @@ def bench_document(runs, machine, top: int = 5) -> Document:
         notes.append(f"rank correlation (Spearman) of per-layer times: roofline {main.rank_correlation:.3f}"
                      + (f", calibrated prediction {main.rank_correlation_calibrated:.3f}"
                         if main.rank_correlation_calibrated is not None else ""))
+    if load is not None:
+        data["load"] = load.to_json()
+        notes.append(load_note(load))
     return Document("bench", data, heading, tables, notes)
 
 
@@ -524,7 +539,7 @@ def grid_summary(results) -> list[dict]:
     return out
 
 
-def grid_document(results, machine, predicted: bool = True) -> Document:
+def grid_document(results, machine, predicted: bool = True, load=None) -> Document:
     rows = [{"model": r.model, "alpha": r.alpha, "resolution": list(r.resolution), "batch": r.batch,
              "measured_ms": _ms(r.measured_s), "predicted_ms": _ms(r.predicted_s) if predicted else None,
              "error": (r.predicted_s / r.measured_s - 1) if predicted and r.predicted_s else None,
@@ -541,9 +556,12 @@ def grid_document(results, machine, predicted: bool = True) -> Document:
                              Col("median_abs_error", "pct"), Col("max_abs_error", "pct")], summary,
                             title="predicted against measured, whole model"))
     data = {"machine": machine_summary(machine), "configs": rows, "summary": summary}
-    return Document("bench", data, f"the verify grid on this machine ({machine.describe()})", tables,
-                    ["measured: the optimized model (batch norm folded, channels-last), median of repeats; "
-                     "predicted: from the machine profile alone, without running the model"])
+    notes = ["measured: the optimized model (batch norm folded, channels-last), median of repeats; "
+             "predicted: from the machine profile alone, without running the model"]
+    if load is not None:
+        data["load"] = load.to_json()
+        notes.append(load_note(load))
+    return Document("bench", data, f"the verify grid on this machine ({machine.describe()})", tables, notes)
 
 
 def export_document(source: str, a, path, graph: dict, expected_macs: int, batch) -> Document:

@@ -15,7 +15,6 @@ set is done: a failure half-way leaves the existing reports as they were.
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from .analyze import analyze as plain, block_rows
 from .conventions import CONVENTIONS, analyze
 from .costs import KINDS
 from .errors import UserError
+from .files import write_bytes, write_text
 from .output import Col, Document, Table, render
 from .published import SOURCES, check_all
 from .render import detail, reconcile_document
@@ -498,9 +498,8 @@ def write(out: str | Path = "reports", *, plots: bool = True) -> list[Path]:
         (tmp / "README.md").write_text(index(ps))
         written.append("README.md")
         out.mkdir(parents=True, exist_ok=True)
-        for name in written:  # every file complete: now move them in, each in one step
-            shutil.move(str(tmp / name), str(out / (name + ".new")))
-            (out / (name + ".new")).replace(out / name)
+        for name in written:  # every file complete: now put each in place (never replacing a link or a device)
+            write_bytes(out / name, (tmp / name).read_bytes())
     return [out / n for n in written]
 
 
@@ -533,9 +532,8 @@ def _flopcalc_json(argv: list[str], log) -> dict:
 
 
 def _save(path: Path, value) -> None:
-    from .files import atomic_write_text
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(value, indent=1, sort_keys=True) + "\n")
+    write_text(path, json.dumps(value, indent=1, sort_keys=True) + "\n")
 
 
 def record(out: str | Path = "reports", steps=RECORD_STEPS, log=print) -> list[Path]:
@@ -563,9 +561,8 @@ def record(out: str | Path = "reports", steps=RECORD_STEPS, log=print) -> list[P
                 _flopcalc_json(["train", model, "--alpha", "0.5", "--data", "digits", "--out", f"{tmp}/{model}",
                                 "--quiet"], log)
                 lines += (Path(tmp) / model / "results.jsonl").read_text().splitlines()
-        from .files import atomic_write_text
         data.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(data / "train_results.jsonl", "".join(x + "\n" for x in lines))
+        write_text(data / "train_results.jsonl", "".join(x + "\n" for x in lines))
         written.append(data / "train_results.jsonl")
     if "bench" in steps:
         for batch in (1, 32):

@@ -303,3 +303,62 @@ def test_closed_pipe_is_quiet():
         proc.stdout.close()  # before the process has written: its first write meets a closed pipe
         err = proc.stderr.read().decode()
         assert proc.wait() == 0 and err == ""
+
+
+# ------------------------------------------------------------------ what --out does to what is there
+
+def _flopcalc(*argv, **kw):
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-m", "flopcalc", *argv], capture_output=True, text=True, **kw)
+
+
+def test_spec_out_into_the_null_device_keeps_it_a_device():
+    import os
+    import stat
+    before = os.stat("/dev/null")
+    r = _flopcalc("spec", "mobilenet_v2", "--out", "/dev/null")
+    assert r.returncode == 0 and r.stderr == "wrote /dev/null\n"
+    after = os.stat("/dev/null")
+    assert stat.S_ISCHR(after.st_mode) and (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
+
+
+@pytest.mark.skipif(__import__("os").geteuid() != 0, reason="making a device node needs root (CI runs as root)")
+def test_spec_out_into_a_full_device_is_one_line_and_the_device_stays(tmp_path):
+    """The issue's case: `--out /dev/full` printed "wrote", exited 0 and made the device a text file."""
+    import os
+    import stat
+    full = tmp_path / "full"
+    os.mknod(full, stat.S_IFCHR | 0o666, os.makedev(1, 7))
+    r = _flopcalc("spec", "mobilenet_v2", "--out", str(full))
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == f"flopcalc: error: cannot write {str(full)!r}: No space left on device\n"
+    assert stat.S_ISCHR(os.lstat(full).st_mode) and os.listdir(tmp_path) == ["full"]
+
+
+def test_spec_out_through_a_fifo_and_a_symlink(tmp_path):
+    import os
+    import stat
+    import threading
+    expected = _flopcalc("spec", "mobilenet_v2").stdout
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
+    reader.start()
+    assert _flopcalc("spec", "mobilenet_v2", "--out", str(fifo)).returncode == 0
+    reader.join(30)
+    assert got == [expected] and stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    real, link = tmp_path / "real.toml", tmp_path / "link.toml"
+    real.write_text("old")
+    link.symlink_to(real.name)
+    assert _flopcalc("spec", "mobilenet_v2", "--out", str(link)).returncode == 0
+    assert os.path.islink(link) and real.read_text() == expected
+
+
+@pytest.mark.parametrize("target, words", [(".", "it is a folder; give a file name"),
+                                           ("nowhere/x.toml", "folder 'nowhere' does not exist")])
+def test_spec_out_that_cannot_be_written_is_one_line(cli, tmp_path, monkeypatch, target, words):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli("spec", "mobilenet_v2", "--out", target)
+    assert code == 2 and out == "" and err == f"flopcalc: error: cannot write {target!r}: {words}\n"

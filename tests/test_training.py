@@ -62,7 +62,8 @@ def _strip(lines):
 
 
 def test_killed_and_resumed_run_ends_as_an_uninterrupted_one(tmp_path):
-    args = ["train", "mobilenet_v1", *QUICK, "--epochs", "3", "--quiet"]
+    # one thread count for every process: float sums differ with it (a resumed run keeps its checkpoint's)
+    args = ["train", "mobilenet_v1", *QUICK, "--epochs", "3", "--quiet", "--threads", "1"]
     whole = tmp_path / "whole"
     assert run(*args, "--out", str(whole)).returncode == 0
     killed = tmp_path / "killed"
@@ -113,8 +114,74 @@ def test_checkpoint_with_code_is_refused_and_never_runs(tmp_path):
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("trained")
     from flopcalc.cli import main
-    assert main(["train", "mobilenet_v2", *QUICK, "--epochs", "1", "--out", str(out), "--quiet"]) == 0
+    assert main(["train", "mobilenet_v2", *QUICK, "--epochs", "1", "--out", str(out), "--quiet", "--threads", "1"]) == 0
     return out
+
+
+def test_a_resumed_run_keeps_its_thread_count(trained, cli, tmp_path):
+    import shutil
+    run_dir = tmp_path / "copy"
+    shutil.copytree(trained, run_dir)
+    code, out, err = cli("train", "mobilenet_v2", *QUICK, "--epochs", "2", "--out", str(run_dir), "--resume",
+                         "--quiet", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["run"]["threads"] == 1 and load(run_dir / "checkpoint.pt")["threads"] == 1
+
+
+def test_a_subset_smaller_than_a_batch_is_refused_before_training(cli, tmp_path):
+    code, out, err = cli("train", "mobilenet_v2", "--alpha", "0.25", "--data", "digits", "--subset", "10",
+                         "--out", str(tmp_path / "r"))
+    assert code == 2 and out == ""
+    assert err == ("flopcalc: error: 10 training images make no whole batch of 32: every epoch would train "
+                   "nothing; give --batch-size 10 or less, or a larger --subset\n")
+    assert not (tmp_path / "r" / "checkpoint.pt").exists()
+
+
+def _tampered(trained, tmp_path, change) -> Path:
+    doc = load(trained / "checkpoint.pt")
+    change(doc)
+    path = tmp_path / "tampered.pt"
+    torch.save(doc, path)
+    return path
+
+
+def test_a_tensor_of_another_shape_names_the_key_both_shapes_and_the_file(trained, cli, tmp_path):
+    want = tuple(load(trained / "checkpoint.pt")["model"]["features.0.0.weight"].shape)
+    wrong = (want[0] + 8, *want[1:])
+
+    def change(doc):
+        doc["model"]["features.0.0.weight"] = torch.zeros(wrong)
+    path = _tampered(trained, tmp_path, change)
+    code, out, err = cli("evaluate", str(path), "--data", "digits")
+    assert code == 2 and out == ""
+    assert err == (f"flopcalc: error: checkpoint {str(path)!r}: tensor 'features.0.0.weight' has shape "
+                   f"{'x'.join(map(str, wrong))}; mobilenet_v2 alpha=0.25 classes=10 resolution=8 small_input "
+                   f"needs {'x'.join(map(str, want))}\n")
+
+
+def test_a_missing_tensor_and_a_bad_config_are_one_line_naming_the_file(trained, cli, tmp_path):
+    path = _tampered(trained, tmp_path, lambda doc: doc["model"].pop("classifier.1.bias"))
+    code, out, err = cli("evaluate", str(path), "--data", "digits")
+    assert code == 2 and err == (f"flopcalc: error: checkpoint {str(path)!r} does not fit mobilenet_v2 alpha=0.25 "
+                                 "classes=10 resolution=8 small_input: 1 tensors missing (first 'classifier.1.bias')\n")
+    path = _tampered(trained, tmp_path, lambda doc: doc["config"].update(alpha="banana"))
+    code, out, err = cli("evaluate", str(path), "--data", "digits")
+    assert code == 2 and err == (f"flopcalc: error: checkpoint {str(path)!r} has a config that cannot be used: "
+                                 "alpha must be a finite number > 0, got 'banana'\n")
+
+
+def test_a_raw_pickle_and_a_truncated_file_are_one_short_line(tmp_path, trained):
+    import pickle
+    raw = tmp_path / "raw.pkl"
+    raw.write_bytes(pickle.dumps({"a": [1, 2]}, protocol=4))  # torch warns about the protocol before refusing
+    cut = tmp_path / "cut.pt"
+    data = (trained / "checkpoint.pt").read_bytes()
+    cut.write_bytes(data[:len(data) // 2])
+    for path, words in ((raw, "not a PyTorch checkpoint"), (cut, "it is truncated or damaged (")):
+        r = run("evaluate", str(path), "--data", "digits", cwd=tmp_path)
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and words in r.stderr, r.stderr
+        assert r.stderr.startswith(f"flopcalc: error: checkpoint {str(path)!r} cannot be read: ")
+        assert len(r.stderr) < 250 and "Warning" not in r.stderr
 
 
 def test_foreign_checkpoint_is_refused_naming_both(trained, cli, tmp_path):

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..family import Family
-from ..files import atomic_write_text
+from ..files import write_text
 from ..zoo import MOBILENET_V2
 
 EXPERIMENTS = ("width", "resolution", "v1-vs-v2", "relu6-int8", "augment")
@@ -116,12 +116,11 @@ def _quantized(record: dict, run_dir: Path, source) -> dict:
     import torch
     from torch.utils.data import DataLoader
     from ..training import checkpoint as ckpt
-    from ..training.loop import build_model, evaluate_model
+    from ..training.loop import evaluate_model, model_from_checkpoint
     from .quantize import images_per_second, quantize, size_bytes
 
     doc = ckpt.load(run_dir / "checkpoint.pt")
-    net = build_model(doc["config"])
-    net.load_state_dict(doc["model"])
+    net = model_from_checkpoint(run_dir / "checkpoint.pt", doc)
     net.eval()
     train, test = source.with_transforms(doc["config"]["resolution"])
     g = torch.Generator().manual_seed(0)
@@ -146,7 +145,7 @@ def _quantized(record: dict, run_dir: Path, source) -> dict:
 
 
 def run(name: str, data: str, out: str | Path, *, epochs: int = DEFAULT_EPOCHS, seeds: int = DEFAULT_SEEDS,
-        subset: int | None = None, progress: bool | None = None, log=None) -> dict:
+        subset: int | None = None, progress: bool | None = None, threads: int | None = None, log=None) -> dict:
     """Run (or finish) experiment ``name``; return its summary."""
     log = log or sys.stderr
     from ..training.data import open_source
@@ -178,7 +177,7 @@ def run(name: str, data: str, out: str | Path, *, epochs: int = DEFAULT_EPOCHS, 
         t0 = time.perf_counter()
         summary = train(RunConfig(trial.model, data, str(run_dir), trial.alpha, trial.resolution, None,
                                   Recipe(epochs=epochs, seed=seed, **trial.recipe), resume=True, subset=subset,
-                                  progress=progress)).record
+                                  progress=progress, threads=threads)).record
         record = {"experiment": name, "trial": key, "group": trial.group, "series": trial.series,
                   "label": trial.label, "seed": seed, "model": summary["model"], "alpha": trial.alpha,
                   "resolution": summary["resolution"], "small_input": summary["small_input"], "data": data,
@@ -189,7 +188,7 @@ def run(name: str, data: str, out: str | Path, *, epochs: int = DEFAULT_EPOCHS, 
         if trial.quantize:
             record.update(_quantized(record, run_dir, open_source(data, subset)))
         done[key] = record
-        atomic_write_text(results_path, "".join(json.dumps(done[k]) + "\n" for k in done))
+        write_text(results_path, "".join(json.dumps(done[k]) + "\n" for k in done))
         print(f"[{i}/{len(plan)}] {trial.group} seed {seed}: top-1 {100 * record['top1']:.2f}%"
               + (f", int8 {100 * record['int8_top1']:.2f}%" if trial.quantize else "")
               + f" ({time.perf_counter() - t0:.0f} s)", file=log, flush=True)
@@ -269,7 +268,7 @@ def write_outputs(out: Path, summary: dict) -> None:
                 "in `results.jsonl`)" if trained is not None else "") + ".\n")
     text += "\n![accuracy against multiply-adds](accuracy_vs_macs.png)\n\n" \
             "*Held-out top-1 (mean over seeds, bars: one standard deviation) against flopcalc's multiply-adds.*\n"
-    atomic_write_text(out / "README.md", text)
+    write_text(out / "README.md", text)
     try:
         from ..plots import accuracy_vs_macs
     except ImportError:  # pragma: no cover

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ..zoo import family_of
 from ..latency import LatencyError, Machine, layer_times, predict, spearman
+from ..grid import DEFAULT_ALPHAS as GRID_ALPHAS, DEFAULT_RESOLUTIONS as GRID_RESOLUTIONS
 from .machine import GRID, median_seconds
 
 BACKENDS = ("torch", "onnxruntime")
@@ -169,15 +171,19 @@ def _predictions(res: Result, a, machine: Machine):
     return rows
 
 
-def grid(machine: Machine, batches=(1, 32), progress=None, rounds: int = 3, min_time: float = 0.15) -> list[Result]:
-    """Every config of the verify grid at each batch: measured (the optimized model) and
-    predicted. The configs are timed in ``rounds`` interleaved sweeps, each a median of repeats,
-    and a config's time is the median over the sweeps: a slow spell of a shared machine then
-    moves one sweep of many configs, not every repeat of one."""
+def grid(machine: Machine, batches=(1, 32), progress=None, rounds: int = 3, min_time: float = 0.15,
+         models=None) -> list[Result]:
+    """Every config of the grid (``models``, by default V1 and V2, over sweep's default alphas and
+    resolutions) at each batch: measured (the optimized model) and predicted. The configs are
+    timed in ``rounds`` interleaved sweeps, each a median of repeats, and a config's time is the
+    median over the sweeps: a slow spell of a shared machine then moves one sweep of many
+    configs, not every repeat of one."""
     from ..conventions import analyze
     from .build import build
     from .optimize import optimize_for_inference
-    configs = [(m, a, r, b) for b in batches for m, a, r in GRID]
+    grid_configs = GRID if models is None else [(m, a, r) for m in models for a in GRID_ALPHAS
+                                                for r in GRID_RESOLUTIONS]
+    configs = [(m, a, r, b) for b in batches for m, a, r in grid_configs]
     nets, times = {}, {c: [] for c in configs}
     done, total = 0, len(configs) * rounds
     for _ in range(rounds):
@@ -194,7 +200,7 @@ def grid(machine: Machine, batches=(1, 32), progress=None, rounds: int = 3, min_
     threads = torch.get_num_threads()
     for model, alpha, res, batch in configs:
         a = analyze(model, alpha, res, 1000, batch=batch)
-        r = Result(model, alpha, (res, res), batch, threads, "torch", "optimized",
+        r = Result(family_of(model).name, alpha, (res, res), batch, threads, "torch", "optimized",
                    statistics.median(times[(model, alpha, res, batch)]), a.total.macs)
         _predictions(r, a, machine)
         out.append(r)

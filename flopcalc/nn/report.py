@@ -1,12 +1,10 @@
-"""What ``flopcalc verify`` prints: per-layer and grid Documents, and the CLI entry."""
+"""What ``flopcalc verify`` prints: per-layer and grid Documents."""
 
 from __future__ import annotations
 
-from ..analyze import analyze
-from ..output import Col, Document, Table, render, share
+from ..output import Col, Document, Table, share
 from ..render import describe
-from .verify import (GRID_ALPHAS, GRID_RESOLUTIONS, REFERENCE_RTOL, UNSUPPORTED_MEANING, ModuleChecks,
-                     Report, check_fits, default_memory_limit, verify, verify_grid)
+from .verify import REFERENCE_RTOL, UNSUPPORTED_MEANING, ModuleChecks, Report
 
 # What each check compares, for the MISMATCH text and the totals table.
 QUANTITY_MEANING = {"modules": "the built model's leaf modules", "shape": "output shape", "params": "params",
@@ -122,23 +120,3 @@ def grid_document(reports: list[Report]) -> Document:
             "PyTorch model. Each config also checks every layer's output shape, params and counts "
             "(flopcalc verify MODEL shows them).")
     return Document("verify", {"ok": not bad, "configs": rows}, "", [Table(GRID_COLS, rows)], [verdict + "\n" + note])
-
-
-def run_cli(args, resolution) -> int:
-    """``flopcalc verify``: exit 0 when everything agrees, 1 on any mismatch."""
-    from ..cli import emit
-    if args.grid:
-        from ..zoo import MODELS
-        models = [args.model] if args.model else list(MODELS)
-        alphas = (args.alpha,) if args.alpha is not None else GRID_ALPHAS
-        resolutions = (resolution,) if resolution else GRID_RESOLUTIONS
-        for m in models:  # refuse before any work if the largest config would not fit
-            check_fits(analyze(m, max(alphas), max(resolutions, key=lambda r: r if isinstance(r, int) else max(r)),
-                               args.classes), args.max_memory or default_memory_limit())
-        reports = verify_grid(models, alphas, resolutions, args.classes, args.max_memory)
-        emit(render(grid_document(reports), args.format))
-        return 0 if all(r.ok for r in reports) else 1
-    from ..cli import alpha_of
-    report = verify(args.model, alpha_of(args), resolution or 224, args.classes, args.max_memory, args.reference)
-    emit(render(report_document(report), args.format))
-    return 0 if report.ok else 1

@@ -268,5 +268,12 @@ def verify(model, alpha: float = 1.0, resolution=224, num_classes: int = DEFAULT
 
 
 def verify_grid(models: Iterable[str], alphas=GRID_ALPHAS, resolutions=GRID_RESOLUTIONS,
-                num_classes: int = DEFAULT_CLASSES, max_memory: int | None = None) -> list[Report]:
-    return [verify(m, a, r, num_classes, max_memory) for m in models for a in alphas for r in resolutions]
+                num_classes: int = DEFAULT_CLASSES, max_memory: int | None = None, progress=None) -> list[Report]:
+    """Every config of models x alphas x resolutions; ``progress(done, total)`` after each."""
+    configs = [(m, a, r) for m in models for a in alphas for r in resolutions]
+    reports = []
+    for m, a, r in configs:
+        reports.append(verify(m, a, r, num_classes, max_memory))
+        if progress is not None:
+            progress(len(reports), len(configs))
+    return reports

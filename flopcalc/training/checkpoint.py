@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import io
 import pickle
+import warnings
 import zipfile
 from pathlib import Path
 
 import torch
 
 from ..errors import UserError
-
-from ..files import atomic_write
+from ..files import write_bytes
 
 FORMAT = "flopcalc-checkpoint-1"
 
@@ -34,7 +34,7 @@ def save(path: str | Path, payload: dict) -> None:
     or the new one, whole."""
     buf = io.BytesIO()
     torch.save({"format": FORMAT, **payload}, buf)
-    atomic_write(path, lambda f: f.write(buf.getvalue()))
+    write_bytes(path, buf.getvalue())
 
 
 def load(path: str | Path) -> dict:
@@ -45,7 +45,9 @@ def load(path: str | Path) -> dict:
     if path.is_dir():
         raise CheckpointError(f"checkpoint {str(path)!r} is a directory; give the checkpoint.pt file in it")
     try:
-        doc = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's warnings about the file; the refusal below says it in one line
+            warnings.simplefilter("ignore")
+            doc = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         # torch's message is long; keep the line that says what it met
         lines = [x.strip() for x in str(e).splitlines() if x.strip()]
@@ -57,12 +59,45 @@ def load(path: str | Path) -> dict:
         detail = next((x for x in lines if x.startswith("Unsupported")), lines[-1] if lines else "")
         raise CheckpointError(f"checkpoint {str(path)!r} cannot be read: not a PyTorch checkpoint ({detail})") from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, KeyError) as e:
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise CheckpointError(f"checkpoint {str(path)!r} cannot be read: {first}") from None
+        raise CheckpointError(f"checkpoint {str(path)!r} cannot be read: it is truncated or damaged "
+                              f"({_first_sentence(e)})") from None
     if not isinstance(doc, dict):
         raise CheckpointError(f"checkpoint {str(path)!r} holds a {type(doc).__name__}, not a checkpoint or a "
                               "state_dict")
     return doc
+
+
+def _first_sentence(e: BaseException) -> str:
+    """A library message's first sentence, short: torch's run to several sentences of advice."""
+    text = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    text = text.split(". ")[0].rstrip(".")
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def load_weights(net: torch.nn.Module, state: dict, path: str | Path, what: str) -> None:
+    """``net.load_state_dict(state, strict=True)``, refusing in one line, naming the file, a key and
+    both shapes, where a tensor is missing, extra or of another shape (``what``: the model)."""
+    want = net.state_dict()
+    if not isinstance(state, dict):
+        raise CheckpointError(f"checkpoint {str(path)!r} holds no state_dict for {what}")
+    for key, value in state.items():
+        if key in want and torch.is_tensor(value) and tuple(value.shape) != tuple(want[key].shape):
+            raise CheckpointError(f"checkpoint {str(path)!r}: tensor {key!r} has shape {_shape(value)}; "
+                                  f"{what} needs {_shape(want[key])}")
+    missing = [k for k in want if k not in state]
+    extra = [k for k in state if k not in want]
+    if missing or extra:
+        parts = ([f"{len(missing)} tensors missing (first {missing[0]!r})"] if missing else []) + (
+            [f"{len(extra)} tensors the model does not have (first {extra[0]!r})"] if extra else [])
+        raise CheckpointError(f"checkpoint {str(path)!r} does not fit {what}: {'; '.join(parts)}")
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        raise CheckpointError(f"checkpoint {str(path)!r} does not fit {what}: {_first_sentence(e)}") from None
+
+
+def _shape(t: torch.Tensor) -> str:
+    return "x".join(map(str, t.shape)) or "a scalar"
 
 
 def is_flopcalc(doc: dict) -> bool:

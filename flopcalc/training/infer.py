@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 
 from . import checkpoint as ckpt
 from .data import IMAGENET_MEAN, IMAGENET_STD, DataError, load_image, make_transforms, open_source
-from .loop import build_model, evaluate_model
+from .loop import evaluate_model, model_from_checkpoint
 
 
 @dataclass
@@ -74,15 +74,13 @@ def imagenet_classes() -> list[str]:
 def load_for_inference(path) -> Loaded:
     doc = ckpt.load(path)
     if ckpt.is_flopcalc(doc):
-        config = doc["config"]
-        net = build_model(config)
-        net.load_state_dict(doc["model"], strict=True)
-        return Loaded(net.eval(), config, "flopcalc")
+        net = model_from_checkpoint(path, doc)
+        return Loaded(net.eval(), doc["config"], "flopcalc")
     if ckpt.is_state_dict(doc):
         model, alpha, classes = match_state_dict(path, doc)
         from ..nn import build
         net = build(model, alpha, classes)
-        net.load_state_dict(doc, strict=True)
+        ckpt.load_weights(net, doc, path, f"{model} alpha={alpha:g} classes={classes}")
         names = imagenet_classes() if classes == 1000 else [str(i) for i in range(classes)]
         config = {"model": model, "family": None, "alpha": alpha, "num_classes": classes, "resolution": 224,
                   "small_input": False, "source": "folder", "data": "ImageNet", "classes": names,
@@ -99,7 +97,7 @@ def _runnable(net, eager: bool):
     return optimize_for_inference(net)
 
 
-def evaluate(path, data: str, batch_size: int = 256, workers: int = 0, eager: bool = False) -> dict:
+def evaluate(path, data: str, batch_size: int = 256, workers: int = 0, eager: bool = False, progress=None) -> dict:
     loaded = load_for_inference(path)
     c = loaded.config
     source = open_source(data)
@@ -109,7 +107,8 @@ def evaluate(path, data: str, batch_size: int = 256, workers: int = 0, eager: bo
     test = source.test
     test.transform = make_transforms(source.name, c["resolution"], False, tuple(c["mean"]), tuple(c["std"]),
                                      source.image_size)
-    result = evaluate_model(_runnable(loaded.net, eager), DataLoader(test, batch_size=batch_size, num_workers=workers))
+    result = evaluate_model(_runnable(loaded.net, eager), DataLoader(test, batch_size=batch_size, num_workers=workers),
+                            progress=progress)
     return {"checkpoint": str(path), "config": {k: c[k] for k in ("model", "alpha", "num_classes", "resolution",
                                                                   "small_input")},
             "data": data, **result}

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -25,11 +24,12 @@ from pathlib import Path
 
 import torch
 
-from ..errors import UserError
+from ..errors import UserError, one_line
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
-from ..files import atomic_write_text
+from ..files import write_text
+from ..progress import Progress
 from . import checkpoint as ckpt
 from .data import DataError, Source, open_source
 from .mix import cutmix, mixed_loss, mixup
@@ -83,7 +83,8 @@ class RunConfig:
     workers: int = 0
     subset: int | None = None
     channels_last: bool = True    # measured 1.6-3x faster to train on CPU (benchmarks/bench_train.py)
-    progress: bool | None = None  # None: a bar when stderr is a terminal
+    progress: bool | None = None  # None: a progress line when stderr is a terminal
+    threads: int | None = None    # torch threads asked for; None: a resumed run's own, else as set already
 
 
 @dataclass
@@ -160,6 +161,21 @@ def build_model(config: dict) -> nn.Module:
                  small_input=config["small_input"])
 
 
+def model_from_checkpoint(path, doc: dict) -> nn.Module:
+    """The model a flopcalc checkpoint describes, with its weights; a config or a tensor that does not
+    fit is one line naming the file."""
+    config = doc["config"]
+    try:
+        net = build_model(config)
+    except KeyError as e:
+        raise ckpt.CheckpointError(f"checkpoint {str(path)!r} has a config without {e}") from None
+    except (ValueError, TypeError) as e:  # UserError and SpecError included
+        raise ckpt.CheckpointError(f"checkpoint {str(path)!r} has a config that cannot be used: {one_line(e)}") \
+            from None
+    ckpt.load_weights(net, doc["model"], path, ckpt.describe(config))
+    return net
+
+
 def accuracy(logits: torch.Tensor, labels: torch.Tensor, k: int = 5) -> tuple[int, int]:
     """Correct top-1 and top-k predictions in a batch."""
     top = logits.topk(min(k, logits.shape[1]), dim=1).indices
@@ -167,30 +183,23 @@ def accuracy(logits: torch.Tensor, labels: torch.Tensor, k: int = 5) -> tuple[in
     return int(hit[:, 0].sum()), int(hit.any(dim=1).sum())
 
 
-def evaluate_model(net: nn.Module, loader, channels_last: bool = False) -> dict:
-    """Top-1 and top-5 (fractions), images and images/s of ``net`` on ``loader``."""
+def evaluate_model(net: nn.Module, loader, channels_last: bool = False, progress=None) -> dict:
+    """Top-1 and top-5 (fractions), images and images/s of ``net`` on ``loader``;
+    ``progress(done, total)`` after each batch."""
     net.eval()
     n = top1 = top5 = 0
     t0 = time.perf_counter()
     with torch.inference_mode():
-        for x, y in loader:
+        for i, (x, y) in enumerate(loader, 1):
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             c1, c5 = accuracy(net(x), y)
             top1, top5, n = top1 + c1, top5 + c5, n + len(y)
+            if progress is not None:
+                progress(i, len(loader))
     seconds = time.perf_counter() - t0
     return {"top1": top1 / n, "top5": top5 / n, "images": n, "seconds": seconds,
             "images_per_second": n / seconds if seconds > 0 else None}
-
-
-def _progress(total: int, desc: str, enabled: bool | None):
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    return tqdm(total=total, desc=desc, unit="batch", leave=False, disable=not enabled)
 
 
 def train(cfg: RunConfig) -> Summary:
@@ -214,6 +223,9 @@ def train(cfg: RunConfig) -> Summary:
         if not ckpt.is_flopcalc(resumed):
             raise ckpt.CheckpointError(f"checkpoint {str(path)!r} is not a flopcalc training checkpoint")
         ckpt.check_same_model(path, resumed["config"], config)
+    # a resumed run keeps its thread count, so it ends bit for bit as an uninterrupted run would
+    threads = cfg.threads or (resumed or {}).get("threads") or torch.get_num_threads()
+    torch.set_num_threads(threads)
 
     torch.manual_seed(recipe.seed)
     net = build_model(config).to(device)
@@ -228,14 +240,19 @@ def train(cfg: RunConfig) -> Summary:
         batch = max(1, recipe.batch_size // world)
     else:
         sampler, batch = None, recipe.batch_size
-    steps_per_epoch = max(1, (len(sampler) if sampler else len(train_set)) // batch)
+    images = len(sampler) if sampler else len(train_set)
+    if images < batch:  # every epoch would drop its one partial batch: no step at all
+        raise TrainError(f"{images} training images{' per process' if world > 1 else ''} make no whole batch of "
+                         f"{batch}: every epoch would train nothing; give --batch-size {images * world} or less"
+                         + (", or a larger --subset" if cfg.subset else ""))
+    steps_per_epoch = images // batch
     total = steps_per_epoch * recipe.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda step: lr_factor(recipe.schedule, step, total, recipe.warmup))
     history: list[dict] = []
     start, run_id = 0, uuid.uuid4().hex
     if resumed is not None:
-        net.load_state_dict(resumed["model"])
+        ckpt.load_weights(net, resumed["model"], path, ckpt.describe(config))
         opt.load_state_dict(resumed["optimizer"])
         sched.load_state_dict(resumed["scheduler"])
         start, history, run_id = resumed["epoch"], list(resumed["metrics"]), resumed["run"]
@@ -260,7 +277,7 @@ def train(cfg: RunConfig) -> Summary:
             loader = DataLoader(train_set, batch_size=batch, sampler=RandomSampler(train_set, generator=g),
                                 num_workers=cfg.workers, drop_last=True, generator=g)
         model.train()
-        bar = _progress(steps_per_epoch, f"epoch {epoch + 1}/{recipe.epochs}", cfg.progress if rank == 0 else False)
+        bar = Progress(f"epoch {epoch + 1}/{recipe.epochs}", steps_per_epoch, cfg.progress if rank == 0 else False)
         t0 = time.perf_counter()
         seen = correct = 0
         loss_sum = 0.0
@@ -285,11 +302,8 @@ def train(cfg: RunConfig) -> Summary:
             seen += len(y)
             correct += hits
             loss_sum += float(loss.detach()) * len(y)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss_sum / seen:.3f}", top1=f"{correct / seen:.3f}")
-        if bar is not None:
-            bar.close()
+            bar.advance(note=f"loss {loss_sum / seen:.3f}  top1 {correct / seen:.3f}")
+        bar.close()
         seconds = time.perf_counter() - t0
         if world > 1:
             import torch.distributed as dist
@@ -304,7 +318,8 @@ def train(cfg: RunConfig) -> Summary:
             history.append(line)
             ckpt.save(path, {"config": config, "recipe": asdict(recipe), "model": net.state_dict(),
                              "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                             "epoch": epoch + 1, "rng": torch.get_rng_state(), "metrics": history, "run": run_id})
+                             "epoch": epoch + 1, "rng": torch.get_rng_state(), "metrics": history, "run": run_id,
+                             "threads": threads})
             _write_metrics(out, history)
         if world > 1:
             import torch.distributed as dist
@@ -316,7 +331,7 @@ def train(cfg: RunConfig) -> Summary:
         trained = sum(m["seconds"] for m in history)
         record = {"run": run_id, "model": config["model"], "alpha": config["alpha"], "resolution": resolution,
                   "small_input": small, "data": source.text, "num_classes": len(source.classes),
-                  "epochs": recipe.epochs, "recipe": asdict(recipe), "processes": world,
+                  "epochs": recipe.epochs, "recipe": asdict(recipe), "processes": world, "threads": threads,
                   "best_top1": best["test_top1"] if best else None, "best_epoch": best["epoch"] if best else None,
                   "final_top1": history[-1]["test_top1"] if history else None,
                   "final_top5": history[-1]["test_top5"] if history else None,
@@ -332,7 +347,7 @@ def train(cfg: RunConfig) -> Summary:
 
 
 def _write_metrics(out: Path, history: list[dict]) -> None:
-    atomic_write_text(out / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in history))
+    write_text(out / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in history))
 
 
 def _append_result(path: Path, record: dict) -> None:
@@ -347,7 +362,7 @@ def _append_result(path: Path, record: dict) -> None:
             except ValueError:
                 lines.append(text)
     lines.append(json.dumps(record))
-    atomic_write_text(path, "\n".join(lines) + "\n")
+    write_text(path, "\n".join(lines) + "\n")
 
 
 __all__ = ["DataError", "Recipe", "RunConfig", "SCHEDULES", "Summary", "TrainError", "train"]
