@@ -1,4 +1,5 @@
-"""flopcalc: exact output sizes, parameters and multiply-adds of MobileNet V1 and V2.
+"""flopcalc: exact output sizes, parameters and multiply-adds of MobileNet V1, V2 and V3 and any network
+of the family written as a spec file.
 
 The analytical core (this package's top level) is pure Python and imports neither torch
 nor numpy; the PyTorch side lives in :mod:`flopcalc.nn`.

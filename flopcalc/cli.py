@@ -1,4 +1,4 @@
-"""Command line: ``flopcalc table | separable | models | verify``.
+"""Command line: ``flopcalc COMMAND`` (``flopcalc --help`` lists them).
 
 Start-up is kept light (argparse and the pure-Python core): torch, fvcore and numpy are
 imported only by the commands that need them. Exit status: 0 done; 1 the command ran and
@@ -22,6 +22,7 @@ from .spec import SpecError
 from .zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION, MODELS
 
 VERSION = "0.1.0"
+SCHEDULE_DEFAULT = "cosine"  # training.loop.Recipe's default (that module imports torch; the parser must not)
 
 
 class UsageError(Exception):
@@ -209,7 +210,8 @@ def resolution_of(args: argparse.Namespace) -> int | tuple[int, int]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="flopcalc", description=(
-        "Exact output sizes, parameters and multiply-adds (macs) of MobileNet V1 and V2."))
+        "Exact output sizes, parameters and multiply-adds (macs) of MobileNet V1, V2, V3 Large and Small, and of "
+        "any network of the family written as a spec file; the PyTorch models built, verified, trained and timed."))
     parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -225,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace every depthwise + pointwise pair (V2: depthwise + projection) by one standard "
                         "conv with the same input and output channels and stride, as the V1 paper's Table 4 "
                         "\"Conv MobileNet\"")
+    p.add_argument("--small-input", action="store_true",
+                   help="the small-image adaptation (stem and first strided stage at stride 1), as flopcalc train "
+                        "builds the model for images of 64 pixels or less: the cost of exactly the model trained")
     p.add_argument("--memory", action="store_true",
                    help="add each layer's memory traffic (bytes read and written, macs per byte) and the peak "
                         "activation memory")
@@ -267,7 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "complete; a link is followed; a device or FIFO is written into, never replaced)")
 
     p = sub.add_parser("train", help="train a model on embedded or your data; accuracy beside its cost",
-                       description="Train MODEL with MobileNet's recipe (SGD, momentum 0.9, one-cycle) on --data, "
+                       description="Train MODEL with MobileNet's recipe (SGD with momentum 0.9, a linear warm-up, then "
+                                   f"the --schedule, {SCHEDULE_DEFAULT} by default) on --data, "
                                    "writing DIR/checkpoint.pt (atomically, every epoch), DIR/metrics.jsonl and "
                                    "DIR/results.jsonl; the best accuracy is printed beside the params and macs "
                                    "flopcalc counts for exactly the model trained. Under torchrun it trains with "
@@ -294,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="peak learning rate (default 0.02 for digits and CIFAR-10, 0.025 for folders)")
     p.add_argument("--weight-decay", type=_number("weight-decay", lambda v: v >= 0, "a finite number >= 0"),
                    default=None, metavar="WD", help="SGD weight decay (default 1e-4; 4e-5 for folders)")
-    p.add_argument("--schedule", choices=("cosine", "onecycle", "step"), default="cosine",
+    p.add_argument("--schedule", choices=("cosine", "onecycle", "step"), default=SCHEDULE_DEFAULT,
                    help="learning-rate schedule, stepped per batch: cosine (default; 5%% linear warm-up, cosine "
                         "decay), onecycle (linear warm-up and decay), step (x0.1 at 50%% and 75%%)")
     p.add_argument("--augment", choices=("none", "mixup", "cutmix"), default="none",
@@ -439,7 +445,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Measure a model's speed (median of repeats after warm-up) beside the "
                                    "roofline max(2 macs / peak, bytes / bandwidth) and the calibrated prediction "
                                    "of flopcalc machine; per layer with --per-layer; the grid with --grid --predict.")
-    _add_model(p, optional=True, grid_help=" (not with --grid: the grid is V1 and V2)")
+    _add_model(p, optional=True, grid_help=" (with --grid: that model over the grid's alphas and resolutions; "
+                                          "left out: V1 and V2)")
     _add_config_args(p, conventions=False)
     p.add_argument("--batch", type=_list(_integer("batch", 1), "--batch"), default=None, metavar="N[,N]",
                    help="images per forward pass (default 1; with --grid: 1,32)")
@@ -562,7 +569,8 @@ def _run(args: argparse.Namespace) -> int:
         points = all_points(models, args.resolution or DEFAULT_RESOLUTIONS, convention=args.convention,
                             small_input=args.small_input)
         if args.near is not None:
-            emit(render(budget_document(points, None, None, args.near, near(points, args.near)), args.format))
+            emit(render(budget_document(points, None, None, args.near, near(points, args.near), args.convention),
+                        args.format))
             return 0
         fit = budget(points, args.madds, args.params)
         if not fit:
@@ -572,7 +580,7 @@ def _run(args: argparse.Namespace) -> int:
                              + (f" and {args.params:,} params" if args.params else "")
                              + f"; the cheapest is {cheapest.model} alpha {cheapest.alpha:g} at {h}x{w}: "
                              f"{cheapest.macs:,} macs, {cheapest.params:,} params")
-        emit(render(budget_document(fit, args.madds, args.params), args.format))
+        emit(render(budget_document(fit, args.madds, args.params, convention=args.convention), args.format))
         return 0
     if args.command == "published":
         from .published import check_all
@@ -584,7 +592,7 @@ def _run(args: argparse.Namespace) -> int:
         from .conventions import analyze
         from .render import table_document
         a = analyze(args.model, alpha_of(args), resolution_of(args), args.classes, batch=args.batch,
-                    convention=args.convention, full_conv=args.full_conv)
+                    convention=args.convention, full_conv=args.full_conv, small_input=args.small_input)
         mem = None
         if args.memory:
             from .analyze import analyze as plain
@@ -804,6 +812,7 @@ def _cache():
 
 
 def _export(args: argparse.Namespace) -> int:
+    import os
     from pathlib import Path
     from .conventions import analyze
     from .files import check_writable, file_target
@@ -833,7 +842,8 @@ def _export(args: argparse.Namespace) -> int:
     with file_target(target) as tmp:
         export(net, (h, w), tmp, dynamic_batch=args.batch is None, batch=args.batch or 1)
         graph = graph_macs(tmp, args.batch or 1)
-    doc = export_document(source, a, target, graph, a.total.macs, args.batch)
+        size = os.path.getsize(tmp)
+    doc = export_document(source, a, target, size, graph, a.total.macs, args.batch)
     emit(render(doc, args.format))
     return 0 if doc.data["equal"] else 1
 

@@ -193,6 +193,25 @@ class Convention:
                 None if self.ops is None else self.ops(row))
 
     @property
+    def key(self) -> str:
+        """The name of this counter's operation count in flopcalc's output: ``macs`` where it counts
+        multiply-adds of conv and fully connected layers and nothing else (or reports none), else the
+        tool's name and unit (``fvcore_flops``, ``thop_macs``): a number that charges batch norm,
+        pooling or two per multiply-add is not multiply-adds, so it is not called ``macs``."""
+        if self.ops is None or (self.ops is conv_linear and self.flops_per_mac == 1):
+            return "macs"
+        return f"{self.name}_{self.unit.lower().replace('-', '_')}"
+
+    @property
+    def label(self) -> str:
+        """The count named in prose: ``macs``, ``fvcore flops``, ``thop MACs``."""
+        return "macs" if self.key == "macs" else f"{self.name} {self.unit}"
+
+    def ref(self) -> dict:
+        """The convention as every command's JSON names it."""
+        return {"name": self.name, "key": self.key, "unit": self.unit or None, "flops_per_mac": self.flops_per_mac}
+
+    @property
     def description(self) -> str:
         return f"{self.source}. Operations: {self.ops_rule} Parameters: {self.params_rule}"
 

@@ -182,6 +182,8 @@ def render(doc: Document, fmt: str) -> str:
         t = doc.csv_table or doc.tables[0]
         cols = [c for c in t.cols if c.csv]
         return csv_text([[c.key for c in cols]] + [[c.csv_cell(r.get(c.key)) for c in cols] for r in t.rows])
+    if fmt.startswith("latex"):
+        return _latex(doc, fmt)
     parts = []
     if doc.heading:
         parts.append(f"**{doc.heading}**" if fmt == "github" else doc.heading)
@@ -191,6 +193,29 @@ def render(doc: Document, fmt: str) -> str:
         parts.append(f"{t.title}\n\n{body}" if t.title and fmt == "github"
                      else f"{t.title}\n{body}" if t.title else body)
     parts += doc.notes
+    return "\n\n".join(parts) + "\n"
+
+
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "%": r"\%", "&": r"\&", "#": r"\#", "$": r"\$", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "^": r"\^{}", "~": r"\~{}"}
+
+
+def _latex(doc: Document, fmt: str) -> str:
+    """A fragment to ``\\input`` as it is: the tables, with the heading, titles and notes as LaTeX
+    comments. ``latex_raw`` passes cells through unescaped, which flopcalc's text never wants (a
+    ``%`` in a share would comment out the rest of the row), so its cells are escaped here."""
+    def comment(text: str) -> str:
+        return "\n".join(f"% {line}".rstrip() for line in text.splitlines())
+
+    def escape(text: str) -> str:
+        return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text) if fmt == "latex_raw" else text
+
+    parts = [comment(doc.heading)] if doc.heading else []
+    for t in doc.tables:
+        body = table_text([[escape(c.cell(r.get(c.key))) for c in t.cols] for r in t.rows],
+                          [escape(c.key) for c in t.cols], fmt, [not c.numeric for c in t.cols])
+        parts.append(f"{comment(t.title)}\n{body}" if t.title else body)
+    parts += [comment(n) for n in doc.notes]
     return "\n\n".join(parts) + "\n"
 
 

@@ -77,38 +77,54 @@ def describe(a: Analysis) -> str:
     return "  ".join(parts)
 
 
-LAYER_COLS = (Col("name"), Col("kind"), Col("op"), Col("input_shape", "shape"), Col("output_shape", "shape"),
-              Col("params", "int"), Col("macs", "int"), Col("macs_share", "pct", csv=False))
-KIND_COLS = (Col("kind"), Col("description"), Col("macs", "int"), Col("macs_share", "pct", csv=False),
-             Col("params", "int"), Col("params_share", "pct", csv=False))
+def layer_cols(key: str = "macs") -> tuple[Col, ...]:
+    return (Col("name"), Col("kind"), Col("op"), Col("input_shape", "shape"), Col("output_shape", "shape"),
+            Col("params", "int"), Col(key, "int"), Col(f"{key}_share", "pct", csv=False))
 
 
-def layer_record(r: LayerRow) -> dict:
+def ops_key(a: Analysis) -> tuple[str, int]:
+    """The key an analysis's operation count goes under, and the factor from its multiply-add
+    units: ``("macs", 1)``, or under a counter that charges more, its name (``("fvcore_flops", 1)``,
+    ``("flop_counter_flops", 2)``)."""
+    c = _convention(a)
+    return c.key, c.flops_per_mac
+
+
+def _ops(value: int | None, factor: int) -> int | None:
+    return None if value is None else value * factor
+
+
+def layer_record(r: LayerRow, key: str = "macs", factor: int = 1) -> dict:
     """A row as the schema's ``layer``: the keys every command uses."""
     return {"name": r.name, "kind": r.kind, "op": detail(r), "input_shape": list(r.input_shape),
-            "output_shape": list(r.output_shape), "params": r.params, "macs": r.macs}
+            "output_shape": list(r.output_shape), "params": r.params, key: _ops(r.macs, factor)}
+
+
+def config_record(config: dict) -> dict:
+    """An analysis's config as every command's JSON gives it (the convention is named apart)."""
+    return {k: v for k, v in config.items() if k != "convention"}
 
 
 def totals_table(a: Analysis) -> Table:
     t = a.total
-    rows = [{"kind": k, "description": KINDS.get(k, k), "macs": v.macs, "macs_share": share(v.macs, t.macs),
+    key, f = ops_key(a)
+    rows = [{"kind": k, "description": KINDS.get(k, k), key: _ops(v.macs, f), f"{key}_share": share(v.macs, t.macs),
              "params": v.params, "params_share": share(v.params, t.params)}
             for k, v in a.by_kind.items() if v.macs or v.params]
-    rows.append({"kind": "total", "description": "", "macs": t.macs, "macs_share": share(t.macs, t.macs),
+    rows.append({"kind": "total", "description": "", key: _ops(t.macs, f), f"{key}_share": share(t.macs, t.macs),
                  "params": t.params, "params_share": share(t.params, t.params)})
-    return Table(KIND_COLS, rows)
+    cols = (Col("kind"), Col("description"), Col(key, "int"), Col(f"{key}_share", "pct", csv=False),
+            Col("params", "int"), Col("params_share", "pct", csv=False))
+    return Table(cols, rows)
 
 
 def summary(a: Analysis) -> str:
     t = a.total
-    conv = None if a.convention == "pytorch" else _convention(a)
+    key, f = ops_key(a)
     if t.macs is None:
         ops = "no operation count"
     else:
-        ops = f"{t.macs:,} macs ({si(t.macs)})"
-        if conv is not None and conv.flops_per_mac != 1:
-            r = t.macs * conv.flops_per_mac
-            ops += f", printed as {r:,} {conv.unit} ({si(r)})"
+        ops = f"{t.macs * f:,} {_convention(a).label} ({si(t.macs * f)})"
     params = "no parameter count" if t.params is None else f"{t.params:,} params ({si(t.params)})"
     return f"total: {ops}, {params}"
 
@@ -127,9 +143,9 @@ def counting_note(a: Analysis) -> str:
     def wrap(head: str, text: str) -> str:
         return textwrap.fill(f"{head}: {text}", 96, subsequent_indent="  ", break_on_hyphens=False)
 
-    unit = "" if not c.unit else f" (printed as {c.unit}" + (
+    unit = "" if not c.unit else f" (the tool's {c.unit}" + (
         f", {c.flops_per_mac} per multiply-add)" if c.flops_per_mac != 1 else ")")
-    return "\n".join([wrap(f"convention {c.name}", c.source + "."), wrap(f"macs{unit}", c.ops_rule),
+    return "\n".join([wrap(f"convention {c.name}", c.source + "."), wrap(f"{c.key}{unit}", c.ops_rule),
                       wrap("params", c.params_rule)])
 
 
@@ -142,7 +158,8 @@ def table_document(a: Analysis, rows: list[LayerRow] | None = None, *, totals_on
     by kind. ``totals_only`` prints the totals table alone (what ``--totals`` writes as CSV);
     ``memory`` (a :class:`~flopcalc.memory.Memory`) adds each layer's traffic."""
     rows = list(a.layers) if rows is None else rows
-    records = [layer_record(r) for r in rows]
+    key, factor = ops_key(a)
+    records = [layer_record(r, key, factor) for r in rows]
     if memory is not None:
         traffic = {t.name: t for t in memory.layers}
         for rec in records:
@@ -152,17 +169,14 @@ def table_document(a: Analysis, rows: list[LayerRow] | None = None, *, totals_on
                 read, written = sum(x.bytes_read for x in part), sum(x.bytes_written for x in part)
             else:
                 read, written = t.bytes_read, t.bytes_written
-            macs = rec["macs"] or 0
+            macs = (rec[key] or 0) / factor  # intensity is multiply-adds per byte whatever the counter
             rec.update(bytes_read=read, bytes_written=written,
                        intensity=macs / (read + written) if read + written else 0.0)
-    data = {"model": a.model, "config": dict(a.config), "layers": records,
-            "total": {"params": a.total.params, "macs": a.total.macs},
-            "by_kind": {k: {"params": t.params, "macs": t.macs} for k, t in a.by_kind.items()}}
+    from .conventions import CONVENTIONS
+    data = {"model": a.model, "config": config_record(a.config), "convention": CONVENTIONS[a.convention].ref(),
+            "layers": records, "total": {"params": a.total.params, key: _ops(a.total.macs, factor)},
+            "by_kind": {k: {"params": t.params, key: _ops(t.macs, factor)} for k, t in a.by_kind.items()}}
     totals = totals_table(a)
-    if a.convention != "pytorch":
-        c = _convention(a)
-        data["convention"] = {"name": c.name, "unit": c.unit, "flops_per_mac": c.flops_per_mac}
-        data["reported"] = None if a.total.macs is None else a.total.macs * c.flops_per_mac
     notes = [summary(a) + "\n" + counting_note(a)]
     if memory is not None:
         data["memory"] = {"dtype": memory.dtype, "bytes_per_value": memory.bytes_per_value,
@@ -171,7 +185,7 @@ def table_document(a: Analysis, rows: list[LayerRow] | None = None, *, totals_on
         moved = memory.bytes_read + memory.bytes_written
         notes.append(f"memory ({memory.dtype}, {memory.bytes_per_value} bytes a value): "
                      f"{count_text(memory.bytes_read, 'byte')} read, {count_text(memory.bytes_written, 'byte')} "
-                     f"written; {a.total.macs / moved:.2f} macs per byte; peak activation memory "
+                     f"written; {a.total.macs / moved:.2f} multiply-adds per byte; peak activation memory "
                      f"{count_text(memory.peak_bytes, 'byte')} at {memory.peak_at}\n"
                      "bytes_read: input activations (the block input too for an add or a scale) and stored values "
                      "(weights, biases, batch-norm statistics); bytes_written: the output; intensity: macs per "
@@ -180,8 +194,9 @@ def table_document(a: Analysis, rows: list[LayerRow] | None = None, *, totals_on
     if totals_only:
         return Document("table", data, describe(a), [totals], notes)
     # the share is for people: tables show it, JSON and CSV leave it to be derived
-    cols = LAYER_COLS + (MEMORY_COLS if memory is not None else ())
-    layers = Table(cols, [dict(rec, macs_share=share(rec["macs"], a.total.macs)) for rec in records], shown)
+    cols = layer_cols(key) + (MEMORY_COLS if memory is not None else ())
+    layers = Table(cols, [{**rec, f"{key}_share": share(rec[key], _ops(a.total.macs, factor))} for rec in records],
+                   shown)
     return Document("table", data, describe(a), [layers, totals], notes)
 
 
@@ -303,7 +318,7 @@ def reconcile_document(r, live: dict | None = None) -> Document:
         notes.append(f"live: {ran} counters ran on the model; " + (
             f"{len(bad)} DIFFER from the prediction: {', '.join(bad)}" if bad else "every one printed exactly "
             "the predicted numbers") + (f"; not installed: {', '.join(missing)}" if missing else ""))
-    data = {"model": base.model, "config": dict(base.config), "conventions": records}
+    data = {"model": base.model, "config": config_record(base.config), "conventions": records}
     return Document("reconcile", data, _config_text(base), [ops_table, param_table], notes)
 
 
@@ -332,21 +347,37 @@ def conventions_document() -> Document:
 
 # ---------------------------------------------------------------------------- published, sweep
 
+def fraction(percent: float | None) -> float | None:
+    """A published top-1 as printed (70.6, a percentage) as the fraction every command's JSON uses."""
+    return None if percent is None else round(percent / 100, 8)
+
+
+def flat(rec: dict) -> dict:
+    """A JSON record with its config and convention spread into table (and CSV) columns."""
+    out = {k: v for k, v in rec.items() if k not in ("config", "convention")}
+    out.update(rec.get("config", {}))
+    if isinstance(rec.get("convention"), dict):
+        out["convention"] = rec["convention"]["name"]
+    return out
+
+
 def published_document(checks, only_discrepancies: bool = False) -> Document:
+    from .conventions import CONVENTIONS
     from .published import SOURCES
     records = []
     for c in checks:
         r, src = c.row, SOURCES[c.row.source]
-        records.append({"source": r.source, "table": r.table, "model": r.model, "alpha": r.alpha,
-                        "resolution": [r.resolution, r.resolution], "num_classes": r.classes,
-                        "convention": src.convention, "macs_published": r.million_macs,
+        records.append({"source": r.source, "table": r.table, "model": r.model,
+                        "config": {"alpha": r.alpha, "resolution": [r.resolution, r.resolution],
+                                   "num_classes": r.classes},
+                        "convention": CONVENTIONS[src.convention].ref(), "macs_published": r.million_macs,
                         "macs": c.macs, "macs_printed": c.macs_printed, "macs_ok": c.macs_ok,
                         "params_published": r.million_params, "params": c.params,
-                        "params_printed": c.params_printed, "params_ok": c.params_ok, "top1": r.top1,
+                        "params_printed": c.params_printed, "params_ok": c.params_ok, "top1": fraction(r.top1),
                         "status": "reproduced" if c.ok else "discrepancy", "causes": list(c.causes),
                         "note": r.note or None})
     shown = [rec for rec in records if rec["status"] != "reproduced"] if only_discrepancies else records
-    rows = [{**rec, "source": SOURCES[rec["source"]].short,
+    rows = [{**flat(rec), "source": SOURCES[rec["source"]].short,
              "published": f"{rec['macs_published']} / {rec['params_published']}",
              "flopcalc": f"{rec['macs_printed']} / {rec['params_printed']}" if rec["macs"] is not None else "",
              "check": "ok" if rec["status"] == "reproduced" else "DISCREPANCY"} for rec in shown]
@@ -359,8 +390,8 @@ def published_document(checks, only_discrepancies: bool = False) -> Document:
              f"{n_bad} discrepancies:"]
     for rec in records:
         if rec["status"] != "reproduced":
-            lines.append(f"- {SOURCES[rec['source']].short} {rec['table']}, {rec['model']} {rec['alpha']:g} "
-                         f"{rec['resolution'][0]}: printed {rec['macs_published']} / {rec['params_published']}"
+            lines.append(f"- {SOURCES[rec['source']].short} {rec['table']}, {rec['model']} {rec['config']['alpha']:g} "
+                         f"{rec['config']['resolution'][0]}: printed {rec['macs_published']} / {rec['params_published']}"
                          + (f", flopcalc {rec['macs']:,} / {rec['params']:,}" if rec["macs"] is not None else "")
                          + ". " + "; ".join(rec["causes"]) + (f". Source note: {rec['note']}" if rec["note"] else ""))
     past = {"round": "rounded", "truncate": "truncated"}
@@ -370,63 +401,78 @@ def published_document(checks, only_discrepancies: bool = False) -> Document:
     csv_cols = (Col("source"), Col("table"), Col("model"), Col("alpha", "float", digits=2),
                 Col("resolution", "shape"), Col("num_classes", "int"), Col("convention"), Col("macs_published"),
                 Col("macs", "int"), Col("macs_printed"), Col("macs_ok"), Col("params_published"),
-                Col("params", "int"), Col("params_printed"), Col("params_ok"), Col("top1", "float", digits=3),
+                Col("params", "int"), Col("params_printed"), Col("params_ok"), Col("top1", "float", digits=5),
                 Col("status"))
     return Document("published", {"rows": shown, "reproduced": len(records) - n_bad, "discrepancies": n_bad},
-                    "", [Table(cols, rows)], ["\n".join(lines), rules], csv_table=Table(csv_cols, shown))
+                    "", [Table(cols, rows)], ["\n".join(lines), rules],
+                    csv_table=Table(csv_cols, [flat(rec) for rec in shown]))
+
+
+# top-1 is a fraction in JSON and CSV, shown as a percentage
+TOP1_COL = Col("top1", show=lambda v: f"{100 * v:.1f}%")
+
+
+def point_record(p, key: str = "macs", distance: float | None | bool = False) -> dict:
+    """A sweep or budget config: its config, params, operation count under ``key`` and published top-1."""
+    rec = {"model": p.model, "config": {"alpha": p.alpha, "resolution": list(p.resolution),
+                                        "num_classes": p.num_classes},
+           "params": p.params, key: p.reported}
+    if distance is not False:
+        rec["distance"] = distance
+    rec.update(top1=fraction(p.top1), top1_source=p.top1_source)
+    return rec
 
 
 def sweep_document(points, convention: str) -> Document:
     from .conventions import CONVENTIONS
     from .published import SOURCES
     conv = CONVENTIONS[convention]
-    recs = [{"model": p.model, "alpha": p.alpha, "resolution": list(p.resolution), "num_classes": p.num_classes,
-             "params": p.params, "macs": p.macs, "reported": p.reported, "top1": p.top1,
-             "top1_source": p.top1_source} for p in points]
+    key = conv.key
+    recs = [point_record(p, key) for p in points]
+    rows = [flat(rec) for rec in recs]
     res = lambda v: str(v[0]) if v[0] == v[1] else f"{v[0]}x{v[1]}"  # noqa: E731
     cols = [Col("model"), Col("alpha", show=lambda v: f"{v:g}"), Col("resolution", "shape", show=res),
-            Col("params", "int"), Col("macs", "int")]
-    if conv.flops_per_mac != 1:
-        cols.append(Col("reported", "int"))
-    cols += [Col("top1", "float", digits=1), Col("top1_source", show=lambda v: SOURCES[v].short)]
+            Col("params", "int"), Col(key, "int"), TOP1_COL, Col("top1_source", show=lambda v: SOURCES[v].short)]
     csv_cols = (Col("model"), Col("alpha", "float"), Col("resolution", "shape"), Col("num_classes", "int"),
-                Col("params", "int"), Col("macs", "int"), Col("reported", "int"), Col("top1", "float"),
-                Col("top1_source"))
+                Col("params", "int"), Col(key, "int"), Col("top1", "float", digits=5), Col("top1_source"))
     heading = f"{points[0].model}  classes={points[0].num_classes}" + (
         f"  convention={convention}" if convention != "pytorch" else "")
-    note = ("top1: published ImageNet top-1 (%) of the config's published checkpoint, quoted, never recomputed "
+    note = ("top1: published ImageNet top-1 of the config's published checkpoint, quoted, never recomputed "
             "(TF-Slim's checkpoint tables, torchvision's weights); blank where none was published.")
-    return Document("sweep", {"model": points[0].model, "convention": convention, "configs": recs}, heading,
-                    [Table(cols, recs)], [note], csv_table=Table(csv_cols, recs))
+    return Document("sweep", {"model": points[0].model, "convention": conv.ref(), "configs": recs}, heading,
+                    [Table(cols, rows)], [note], csv_table=Table(csv_cols, rows))
 
 
-def budget_document(points, macs, params, near_target=None, fits=None) -> Document:
+def budget_document(points, macs, params, near_target=None, fits=None, convention: str = "pytorch") -> Document:
+    from .conventions import CONVENTIONS
     from .published import SOURCES
+    conv = CONVENTIONS[convention]
+    key = conv.key
     res = lambda v: str(v[0]) if v[0] == v[1] else f"{v[0]}x{v[1]}"  # noqa: E731
     if fits is not None:
-        rows = [{"model": f.point.model, "alpha": f.point.alpha, "resolution": list(f.point.resolution),
-                 "params": f.point.params, "macs": f.point.macs, "distance": f.distance, "top1": f.point.top1,
-                 "top1_source": f.point.top1_source} for f in fits]
+        recs = [point_record(f.point, key, f.distance) for f in fits]
     else:
-        rows = [{"model": p.model, "alpha": p.alpha, "resolution": list(p.resolution), "params": p.params,
-                 "macs": p.macs, "distance": None, "top1": p.top1, "top1_source": p.top1_source} for p in points]
+        recs = [point_record(p, key, None) for p in points]
+    rows = [flat(rec) for rec in recs]
     cols = [Col("model"), Col("alpha", show=lambda v: f"{v:g}"), Col("resolution", "shape", show=res),
-            Col("params", "int"), Col("macs", "int")]
+            Col("params", "int"), Col(key, "int")]
     if fits is not None:
         cols.append(Col("distance", "pct"))
-    cols += [Col("top1", "float", digits=1), Col("top1_source", show=lambda v: SOURCES[v].short)]
+    cols += [TOP1_COL, Col("top1_source", show=lambda v: SOURCES[v].short)]
     if fits is not None:
-        heading = f"the configs of each model nearest {near_target:,} macs"
+        heading = f"the configs of each model nearest {near_target:,} {conv.label}"
         note = ("distance: |macs - target| / target. Pairs at equal cost (V1 against V2) are chosen this way.")
     else:
         limits = [f"at most {macs:,} macs" if macs is not None else "", f"at most {params:,} params"
                   if params is not None else ""]
         heading = f"{len(rows)} configs with " + " and ".join(x for x in limits if x) + ", the most macs first"
-        note = ("alpha from 0.1 to 2.0 in steps of 0.05; top1: published ImageNet top-1 (%) where a checkpoint "
+        note = ("alpha from 0.1 to 2.0 in steps of 0.05; top1: published ImageNet top-1 where a checkpoint "
                 "of that config was published (quoted).")
-    data = {"budget": {"macs": macs, "params": params, "near": near_target}, "configs": rows}
-    csv_cols = (Col("model"), Col("alpha", "float"), Col("resolution", "shape"), Col("params", "int"),
-                Col("macs", "int"), Col("distance", "float"), Col("top1", "float"), Col("top1_source"))
+    data = {"budget": {"macs": macs, "params": params, "near": near_target}, "convention": conv.ref(),
+            "configs": recs}
+    csv_cols = (Col("model"), Col("alpha", "float"), Col("resolution", "shape"), Col("num_classes", "int"),
+                Col("params", "int"), Col(key, "int"), Col("distance", "float"), Col("top1", "float", digits=5),
+                Col("top1_source"))
     return Document("budget", data, heading, [Table(cols, rows)], [note], csv_table=Table(csv_cols, rows))
 
 
@@ -489,8 +535,7 @@ def bench_document(runs, machine, top: int = 5, load=None) -> Document:
     layers = [{"name": x["name"], "kind": x["kind"], "macs": x["macs"], "bytes": x["bytes"], "bound": x["bound"],
                "measured_ms": _ms(x["measured_s"]), "roofline_ms": _ms(x["roofline_s"]),
                "predicted_ms": _ms(x["predicted_s"])} for x in main.layers]
-    data = {"model": main.model, "alpha": main.alpha, "resolution": [h, w], "batch": main.batch,
-            "threads": main.threads, "machine": machine_summary(machine), "macs": main.macs,
+    data = {"model": main.model, "config": main.config, "threads": main.threads, "machine": machine_summary(machine), "macs": main.macs,
             "measured_ms": _ms(main.measured_s), "predicted_ms": _ms(main.predicted_s),
             "roofline_ms": _ms(main.roofline_s), "images_per_second": main.images_per_second,
             "fraction_of_peak": fraction_of_peak(main, machine), "rank_correlation": main.rank_correlation,
@@ -540,10 +585,11 @@ def grid_summary(results) -> list[dict]:
 
 
 def grid_document(results, machine, predicted: bool = True, load=None) -> Document:
-    rows = [{"model": r.model, "alpha": r.alpha, "resolution": list(r.resolution), "batch": r.batch,
+    recs = [{"model": r.model, "config": r.config,
              "measured_ms": _ms(r.measured_s), "predicted_ms": _ms(r.predicted_s) if predicted else None,
              "error": (r.predicted_s / r.measured_s - 1) if predicted and r.predicted_s else None,
              "images_per_second": r.images_per_second} for r in results]
+    rows = [flat(rec) for rec in recs]
     summary = grid_summary(results) if predicted else []
     cols = [Col("model"), Col("alpha", show=lambda v: f"{v:g}"), Col("resolution", show=lambda v: str(v[0])),
             Col("batch", "int"), Col("measured_ms", "float", digits=2)]
@@ -555,7 +601,8 @@ def grid_document(results, machine, predicted: bool = True, load=None) -> Docume
         tables.append(Table([Col("batch", "int"), Col("configs", "int"), Col("within_15", "pct"),
                              Col("median_abs_error", "pct"), Col("max_abs_error", "pct")], summary,
                             title="predicted against measured, whole model"))
-    data = {"machine": machine_summary(machine), "configs": rows, "summary": summary}
+    data = {"machine": machine_summary(machine), "threads": results[0].threads if results else None,
+            "configs": recs, "summary": summary}
     notes = ["measured: the optimized model (batch norm folded, channels-last), median of repeats; "
              "predicted: from the machine profile alone, without running the model"]
     if load is not None:
@@ -564,12 +611,11 @@ def grid_document(results, machine, predicted: bool = True, load=None) -> Docume
     return Document("bench", data, f"the verify grid on this machine ({machine.describe()})", tables, notes)
 
 
-def export_document(source: str, a, path, graph: dict, expected_macs: int, batch) -> Document:
-    from pathlib import Path
+def export_document(source: str, a, path, size: int, graph: dict, expected_macs: int, batch) -> Document:
     h, w = a.config["resolution"]
     total = sum(graph.values())
-    data = {"model": source, "alpha": a.config["alpha"], "resolution": [h, w], "onnx": str(path),
-            "bytes": Path(path).stat().st_size, "batch": batch, "opset": 17, "nodes": len(graph),
+    data = {"model": source, "config": {**config_record(a.config), "batch": batch}, "onnx": str(path),
+            "bytes": size, "opset": 17, "nodes": len(graph),
             "graph_macs": total, "macs": expected_macs, "equal": total == expected_macs}
     rows = [{"check": "Conv and Gemm nodes", "value": f"{len(graph)}"},
             {"check": "macs from the graph's own shapes", "value": f"{total:,}"},

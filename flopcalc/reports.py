@@ -27,7 +27,7 @@ from .errors import UserError
 from .files import write_bytes, write_text
 from .output import Col, Document, Table, render
 from .published import SOURCES, check_all
-from .render import detail, reconcile_document
+from .render import detail, flat, reconcile_document
 from .zoo import MODELS
 
 REPORT_MODELS = [(m, a) for m in MODELS for a in (1.0, 0.75)]
@@ -253,7 +253,7 @@ def verification_page(root: Path) -> Page:
     res = lambda v: str(v[0])  # noqa: E731
     parts.append(table((Col("model"), Col("alpha", show=lambda v: f"{v:g}"), Col("resolution", show=res),
                         Col("layers", "int"), Col("params", "int"), Col("macs", "int"), Col("fvcore", "int"),
-                        Col("flop_counter", "int"), Col("check")), configs))
+                        Col("flop_counter", "int"), Col("check")), [flat(c) for c in configs]))
     if padding:
         rows = []
         for doc in padding:
@@ -281,14 +281,15 @@ def training_page(root: Path) -> Page:
     headline = []
     if runs.exists():
         recs = [json.loads(x) for x in runs.read_text().splitlines()]
-        rows = [{"model": r["model"], "alpha": r["alpha"], "resolution": r["resolution"], "params": r["params"],
+        rows = [{"model": r["model"], "alpha": r["config"]["alpha"], "resolution": r["config"]["resolution"][0],
+                 "params": r["params"],
                  "macs": r["macs"], "epochs": r["epochs"], "final_top1": r["final_top1"], "best_top1": r["best_top1"],
                  "train_seconds": r["train_seconds"], "images_per_second": r["images_per_second"]} for r in recs]
         parts.append("## `flopcalc train` with the defaults\n\n" + table(
             (Col("model"), Col("alpha", show=lambda v: f"{v:g}"), Col("resolution", "int"), Col("params", "int"),
              Col("macs", "int"), Col("epochs", "int"), Col("final_top1", show=pct), Col("best_top1", show=pct),
              Col("train_seconds", "float", digits=1), Col("images_per_second", "float", digits=0)), rows))
-        headline.append(", ".join(f"{r['model']} {r['alpha']:g}: {pct(r['final_top1'])}" for r in recs))
+        headline.append(", ".join(f"{r['model']} {r['config']['alpha']:g}: {pct(r['final_top1'])}" for r in recs))
     exp_root = root / EXPERIMENTS_DIR
     for name in ("width", "resolution", "v1-vs-v2", "relu6-int8", "augment"):
         path = exp_root / name / "results.jsonl"
@@ -331,8 +332,8 @@ def latency_page(root: Path) -> Page:
     headline = []
     plots = []
     for doc in runs:
-        res = doc["resolution"][0]
-        parts.append(f"## {doc['model']} alpha {doc['alpha']:g} at {res}, batch {doc['batch']}\n")
+        c = doc["config"]
+        parts.append(f"## {doc['model']} alpha {c['alpha']:g} at {c['resolution'][0]}, batch {c['batch']}\n")
         parts.append(table((Col("backend"), Col("mode"), Col("measured_ms", "float", digits=2),
                             Col("images_per_second", "float", digits=1), Col("fraction_of_peak", "pct"),
                             Col("speedup", show=lambda v: f"{v:.2f}x")), doc["runs"]))
@@ -368,15 +369,15 @@ def latency_page(root: Path) -> Page:
                 (Col("kind"), Col("layers", "int"), Col("macs", "int"), Col("share_of_macs", "pct"),
                  Col("measured_ms", "float", digits=2), Col("share_of_time", "pct"),
                  Col("predicted_ms", "float", digits=2), Col("roofline_ms", "float", digits=2)), kinds))
-            name = f"latency_layers_{doc['model']}_{doc['batch']}.png"
-            parts.append(figure(name, f"{doc['model']} batch {doc['batch']}: measured time of each layer against "
+            name = f"latency_layers_{doc['model']}_{c['batch']}.png"
+            parts.append(figure(name, f"{doc['model']} batch {c['batch']}: measured time of each layer against "
                                       "its roofline time and its calibrated prediction (log scales)."))
             plots.append((name, lambda path, d=doc: _draw_layer_times(path, d)))
             parts.append("<details><summary>every layer</summary>\n\n" + table(
                 (Col("name"), Col("kind"), Col("macs", "int"), Col("bytes", "int"), Col("bound"),
                  Col("measured_ms", "float", digits=3), Col("predicted_ms", "float", digits=3),
                  Col("roofline_ms", "float", digits=3)), doc["layers"]) + "\n</details>\n")
-        headline.append(f"{doc['model']} b{doc['batch']} {opt['images_per_second']:.0f} img/s"
+        headline.append(f"{doc['model']} b{c['batch']} {opt['images_per_second']:.0f} img/s"
                         + (f" ({opt['speedup']:.1f}x eager)" if eager else ""))
     if grid is not None:
         parts.append("## Predicted against measured, the verify grid\n")
@@ -391,7 +392,7 @@ def latency_page(root: Path) -> Page:
             (Col("model"), Col("alpha", show=lambda v: f"{v:g}"), Col("resolution", show=lambda v: str(v[0])),
              Col("batch", "int"), Col("measured_ms", "float", digits=2), Col("predicted_ms", "float", digits=2),
              Col("error", show=lambda v: f"{100 * v:+.1f}%"), Col("images_per_second", "float", digits=1)),
-            grid["configs"]) + "\n</details>\n")
+            [flat(rec) for rec in grid["configs"]]) + "\n</details>\n")
         headline += [f"b{x['batch']} {100 * x['within_15']:.0f}% of grid within 15%" for x in grid["summary"]]
     return Page("latency.md", "Latency", "; ".join(headline), "\n".join(parts), plots)
 
@@ -425,7 +426,7 @@ def _draw_grid(path: Path, grid: dict) -> None:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.0, 4.5))
     for batch, marker in ((1, "o"), (32, "s")):
-        cs = [c for c in grid["configs"] if c["batch"] == batch]
+        cs = [c for c in grid["configs"] if c["config"]["batch"] == batch]
         ax.scatter([c["measured_ms"] for c in cs], [c["predicted_ms"] for c in cs], s=12, marker=marker,
                    label=f"batch {batch}")
     xs = [c["measured_ms"] for c in grid["configs"]]

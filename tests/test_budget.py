@@ -21,7 +21,7 @@ def test_budget_lists_exactly_the_configs_that_fit(cli):
                          "--models", ",".join(MODELS), "--format", "json")
     assert code == 0, err
     rows = json.loads(out)["configs"]
-    got = {(r["model"], r["alpha"], r["resolution"][0]) for r in rows}
+    got = {(r["model"], r["config"]["alpha"], r["config"]["resolution"][0]) for r in rows}
     want = {k for k, t in _grid((160, 224)).items() if t.macs <= 60_000_000 and t.params <= 2_000_000}
     assert got == want and len(got) > 10
     assert [r["macs"] for r in rows] == sorted((r["macs"] for r in rows), reverse=True)

@@ -17,7 +17,7 @@ def test_table_json(cli):
     code, out, err = cli("table", "mobilenet_v2", "--alpha", "0.75", "--format", "json")
     assert code == 0 and err == ""
     doc = json.loads(out)
-    assert list(doc) == ["command", "model", "config", "layers", "total", "by_kind"]
+    assert list(doc) == ["command", "model", "config", "convention", "layers", "total", "by_kind"]
     assert doc["command"] == "table" and doc["model"] == "mobilenet_v2"
     assert doc["config"] == {"alpha": 0.75, "resolution": [224, 224], "num_classes": 1000, "batch": 1}
     assert doc["total"] == {"params": 2_636_424, "macs": 209_069_792}

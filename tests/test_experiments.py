@@ -28,10 +28,12 @@ def test_experiment_runs_and_counts_what_it_trained(name, tmp_path, cli):
     assert not list(VALIDATOR.iter_errors(doc))
     plan = trials(name, open_source("digits"))
     records = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
-    assert len(records) == len(plan) == len(doc["groups"]) and len(err.splitlines()) == len(plan)
+    trained = [line for line in err.splitlines() if line.startswith("[")]  # "[i/N] group seed s: top-1 ..."
+    assert len(records) == len(plan) == len(doc["groups"]) and len(trained) == len(plan)
     for rec, trial in zip(records, plan):
         model = trial.model
-        a = flopcalc.analyze(model, trial.alpha, rec["resolution"], 10, small_input=True)
+        assert rec["config"]["alpha"] == trial.alpha and rec["config"]["num_classes"] == 10
+        a = flopcalc.analyze(model, trial.alpha, tuple(rec["config"]["resolution"]), 10, small_input=True)
         assert (rec["params"], rec["macs"]) == (a.total.params, a.total.macs), rec["group"]
         assert 0 <= rec["top1"] <= 1 and rec["seed"] == 0
     assert (out / "README.md").read_text().startswith(f"# experiment {name}")

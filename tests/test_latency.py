@@ -167,7 +167,8 @@ def test_export_writes_onnx_with_the_analyzers_macs(cli, tmp_path):
     doc = json.loads(out)
     assert not list(VALIDATOR.iter_errors(doc))
     assert doc["equal"] and doc["graph_macs"] == flopcalc.analyze("mobilenet_v3_small", 0.75, 96).total.macs
-    assert doc["bytes"] == target.stat().st_size and doc["batch"] is None
+    assert doc["bytes"] == target.stat().st_size and doc["config"]["batch"] is None
+    assert doc["config"]["resolution"] == [96, 96] and doc["config"]["alpha"] == 0.75
 
 
 def test_a_failed_export_leaves_the_old_file(cli, tmp_path, monkeypatch):
@@ -190,9 +191,42 @@ def test_a_failed_export_leaves_the_old_file(cli, tmp_path, monkeypatch):
     (["bench", "mobilenet_v2", "--batch", "1,32"], ["one --batch"]),
     (["bench", "mobilenet_v2", "--backend", "tpu"], ["'tpu'", "torch", "onnxruntime"]),
     (["bench", "mobilenet_v2", "--threads", "0"], ["'0'"]),
+    (["bench", "--grid", "mobilenet_v2", "--alpha", "0.5"], ["--grid times the grid's own alphas", "--alpha"]),
 ])
 def test_bad_latency_input(argv, words, cli, tmp_path, profile):
     code, out, err = cli(*[a.format(tmp=tmp_path) for a in argv])
     assert code == 2 and err.count("\n") == 1, err
     for w in words:
         assert w in err, err
+
+
+def test_bench_grid_with_a_model_times_that_model_only(cli, profile, monkeypatch):
+    """The issue's case: bench --grid mobilenet_v2 ran the whole V1 + V2 grid."""
+    from flopcalc.nn import bench
+    monkeypatch.setattr(bench, "GRID_ALPHAS", (0.35, 0.5))
+    monkeypatch.setattr(bench, "GRID_RESOLUTIONS", (32,))
+    code, out, err = cli("bench", "--grid", "mobilenet_v3_small", "--batch", "1", "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    from test_schema import VALIDATOR
+    assert not list(VALIDATOR.iter_errors(doc))
+    assert [(c["model"], c["config"]["alpha"], c["config"]["resolution"]) for c in doc["configs"]] == [
+        ("mobilenet_v3_small", 0.35, [32, 32]), ("mobilenet_v3_small", 0.5, [32, 32])]
+
+
+def test_bench_says_when_the_machine_was_busy(cli, profile):
+    """Another process spinning on a core during the timing: one line on stderr, and load.busy in JSON."""
+    import subprocess
+    import sys
+    child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        code, out, err = cli("bench", "mobilenet_v2", "--alpha", "0.35", "--resolution", "32", "--format", "json")
+    finally:
+        child.kill()
+        child.wait()
+    assert code == 0, err
+    load = json.loads(out)["load"]
+    if load["during"] is None:
+        pytest.skip("the load of other processes is unknown here (no /proc/stat)")
+    assert load["busy"] is True and load["during"] > 0.5
+    assert "flopcalc bench: the machine was busy: other processes used up to" in err

@@ -22,11 +22,11 @@ def test_grid_agrees_exactly(cli):
     doc = json.loads(out)
     assert code == 0 and err == ""
     assert doc["ok"] is True and len(doc["configs"]) == 100
-    assert {(c["model"], c["alpha"], tuple(c["resolution"])) for c in doc["configs"]} == {
+    assert {(c["model"], c["config"]["alpha"], tuple(c["config"]["resolution"])) for c in doc["configs"]} == {
         (m, a, (r, r)) for m in flopcalc.MODELS for a in (0.35, 0.5, 0.75, 1.0, 1.4)
         for r in (96, 128, 160, 192, 224)}
     v2 = next(c for c in doc["configs"]
-              if (c["model"], c["alpha"], c["resolution"]) == ("mobilenet_v2", 1.0, [224, 224]))
+              if (c["model"], c["config"]["alpha"], c["config"]["resolution"]) == ("mobilenet_v2", 1.0, [224, 224]))
     assert (v2["params"], v2["macs"]) == (3_504_872, 300_774_272)
     # fvcore's own total for torchvision's V2 (tests/data): conv + linear + batch norm + pool
     assert v2["fvcore"] == 299_494_272 + 1_280_000 + 13_356_224 + 62_720

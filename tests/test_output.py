@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -103,3 +104,35 @@ def test_tabulate_format_without_tabulate_says_how_to_install(monkeypatch):
     assert check_format("json") == "json"
     with pytest.raises(FormatError, match=r"format 'grid' .* tabulate is not installed: pip install tabulate"):
         check_format("grid")
+
+
+@pytest.mark.parametrize("fmt", ["latex", "latex_raw", "latex_booktabs", "latex_longtable"])
+def test_latex_is_a_fragment_to_input_as_it_is(cli, fmt):
+    """Every line outside a tabular environment is a LaTeX comment or blank, and no cell holds an
+    unescaped % (which would comment out the rest of its row); with pdflatex installed, it compiles."""
+    import re
+    import shutil
+    import subprocess
+    pytest.importorskip("tabulate")
+    code, out, err = cli("table", "mobilenet_v2", "--top", "3", "--format", fmt)
+    assert code == 0, err
+    env = "longtable" if fmt == "latex_longtable" else "tabular"
+    inside = False
+    for line in out.splitlines():
+        if line.startswith(f"\\begin{{{env}}}"):
+            inside = True
+        elif line.startswith(f"\\end{{{env}}}"):
+            inside = False
+        elif inside:
+            assert not re.search(r"(?<!\\)%", line), line
+        else:
+            assert line == "" or line.startswith("%"), line
+    assert out.count(f"\\begin{{{env}}}") == out.count(f"\\end{{{env}}}") == 2
+    if shutil.which("pdflatex"):
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp:
+            doc = ("\\documentclass{article}\\usepackage{booktabs,longtable}\\begin{document}\n" + out
+                   + "\\end{document}\n")
+            (Path(tmp) / "t.tex").write_text(doc)
+            r = subprocess.run(["pdflatex", "-interaction=nonstopmode", "t.tex"], cwd=tmp, capture_output=True)
+            assert r.returncode == 0, r.stdout[-2000:]

@@ -106,24 +106,26 @@ def test_published_cli(cli):
 def test_sweep_quotes_published_top1(cli):
     doc = json.loads(cli("sweep", "mobilenet_v2", "--alpha", "1.0,0.6", "--resolution", "224,96",
                          "--format", "json")[1])
-    by = {(c["alpha"], c["resolution"][0]): c for c in doc["configs"]}
-    assert by[(1.0, 224)]["top1"] == 71.878 and by[(1.0, 224)]["top1_source"] == "torchvision weights metadata"
-    assert by[(1.0, 96)]["top1"] == 60.3 and by[(0.6, 224)]["top1"] is None  # no 0.6 checkpoint
+    by = {(c["config"]["alpha"], c["config"]["resolution"][0]): c for c in doc["configs"]}
+    # printed percentages as fractions: 71.878% and 60.3%
+    assert by[(1.0, 224)]["top1"] == 0.71878 and by[(1.0, 224)]["top1_source"] == "torchvision weights metadata"
+    assert by[(1.0, 96)]["top1"] == 0.603 and by[(0.6, 224)]["top1"] is None  # no 0.6 checkpoint
     assert by[(1.0, 224)]["macs"] == 300_774_272
     slim = json.loads(cli("sweep", "mobilenet_v2", "--alpha", "1", "--resolution", "224",
                           "--convention", "tfslim", "--format", "json")[1])["configs"][0]
-    assert (slim["top1"], slim["num_classes"], slim["macs"]) == (71.8, 1001, 300_775_552)
+    assert (slim["top1"], slim["config"]["num_classes"], slim["macs"]) == (0.718, 1001, 300_775_552)
     assert top1("mobilenet_v1", 0.75, 192, "tfslim") == (67.2, "TF-Slim MobileNetV1 checkpoint table")
 
 
 def test_sweep_grid_equals_the_analyzer(cli):
     doc = json.loads(cli("sweep", "mobilenet_v1", "--rho", "0.5,1", "--convention", "flop_counter",
                          "--format", "json")[1])
-    assert [c["resolution"] for c in doc["configs"][:2]] == [[112, 112], [224, 224]]
+    assert [c["config"]["resolution"] for c in doc["configs"][:2]] == [[112, 112], [224, 224]]
     assert len(doc["configs"]) == 8  # V1's four published alphas x two resolutions
     for c in doc["configs"]:
-        a = flopcalc.analyze("mobilenet_v1", c["alpha"], c["resolution"][0])
-        assert c["macs"] == a.total.macs and c["reported"] == 2 * a.total.macs and c["params"] is None
+        a = flopcalc.analyze("mobilenet_v1", c["config"]["alpha"], c["config"]["resolution"][0])
+        # FlopCounterMode's number: 2 flops per multiply-add, under its own key (not multiply-adds)
+        assert c["flop_counter_flops"] == 2 * a.total.macs and "macs" not in c and c["params"] is None
 
 
 def test_full_conv_is_the_v1_papers_conv_mobilenet():

@@ -71,10 +71,88 @@ def test_the_schema_rejects_what_it_should():
     assert not VALIDATOR.is_valid({**good, "extra": 1})
     layer = {"name": "a", "kind": "conv", "op": "", "input_shape": [3, 8, 8], "output_shape": [8, 4, 4],
              "params": 216, "macs": 3456}
-    table = {"command": "table", "model": "m", "config": {"resolution": [8, 8]}, "layers": [layer],
-             "total": {"params": 216, "macs": 3456}, "by_kind": {"conv": {"params": 216, "macs": 3456}}}
+    pytorch = {"name": "pytorch", "key": "macs", "unit": "macs", "flops_per_mac": 1}
+    table = {"command": "table", "model": "m", "config": {"resolution": [8, 8]}, "convention": pytorch,
+             "layers": [layer], "total": {"params": 216, "macs": 3456},
+             "by_kind": {"conv": {"params": 216, "macs": 3456}}}
     assert VALIDATOR.is_valid(table)
     assert not VALIDATOR.is_valid({**table, "layers": [{**layer, "macs": 3456.5}]})  # JSON Schema counts 3456.0 as an integer
     assert not VALIDATOR.is_valid({**table, "layers": [{**layer, "MAdds": 1}]})
     assert not VALIDATOR.is_valid({**table, "config": {"resolution": 8}})
+    assert not VALIDATOR.is_valid({**table, "config": {"resolution": [8, 8], "convention": "pytorch"}})
+    no_count = {k: v for k, v in layer.items() if k != "macs"}
+    assert not VALIDATOR.is_valid({**table, "layers": [no_count]})  # every layer carries one operation count
+    assert VALIDATOR.is_valid({**table, "layers": [{**no_count, "fvcore_flops": 3456}]})
+
+
+# ---------------------------------------------------------------- one vocabulary in every command's JSON
+
+def _json(cli, *argv):
+    code, out, err = cli(*argv, "--format", "json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def _walk(value, path=()):
+    """Every (path, key, value) in a JSON document."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield path, k, v
+            yield from _walk(v, path + (k,))
+    elif isinstance(value, list):
+        for v in value:
+            yield from _walk(v, path)
+
+
+@pytest.mark.parametrize("argv, needs", COMMANDS, ids=[" ".join(a) for a, _ in COMMANDS])
+def test_one_vocabulary(cli, argv, needs, monkeypatch):
+    """resolution is always [height, width]; top1 always a fraction; convention always an object;
+    alpha, resolution and num_classes only ever inside a config object (or a convention's own
+    architecture, num_classes in reconcile)."""
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    for module in needs:
+        pytest.importorskip(module)
+    doc = _json(cli, *argv)
+    for path, key, value in _walk(doc):
+        if key == "resolution":
+            assert path and path[-1] == "config", (path, key)
+            assert isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value)
+        if key == "alpha":
+            assert path and path[-1] == "config", (path, key)
+        if key in ("top1", "top5") and value is not None:
+            assert 0 <= value <= 1, (path, value)
+        if key == "convention":
+            assert isinstance(value, dict) and set(value) == {"name", "key", "unit", "flops_per_mac"}, (path, value)
+
+
+def test_the_operation_count_is_named_for_what_it_is(cli):
+    """Under a counter whose number is not multiply-adds the key says whose number it is; macs
+    only where it is conv and fully connected multiply-adds (the default, the papers, TF-Slim)."""
+    import flopcalc
+    from flopcalc.conventions import CONVENTIONS
+    schema_keys = set(SCHEMA["$defs"]["ops_keys"]["enum"])
+    assert {c.key for c in CONVENTIONS.values()} == schema_keys
+    base = flopcalc.analyze("mobilenet_v2", 0.5, 128)
+    for name, conv in CONVENTIONS.items():
+        doc = _json(cli, "table", "mobilenet_v2", "--alpha", "0.5", "--resolution", "128", "--convention", name)
+        assert doc["convention"]["name"] == name and doc["convention"]["key"] == conv.key
+        assert not list(VALIDATOR.iter_errors(doc))
+        assert set(doc["total"]) == {"params", conv.key}
+        assert all(conv.key in layer and "macs" not in layer or conv.key == "macs" for layer in doc["layers"])
+        counted = flopcalc.analyze("mobilenet_v2", 0.5, 128, convention=name)
+        assert doc["total"][conv.key] == (None if counted.total.macs is None
+                                          else counted.total.macs * conv.flops_per_mac)
+        if conv.key == "macs" and counted.total.macs is not None and conv.classes == 1000:
+            assert doc["total"]["macs"] == base.total.macs  # the same multiply-adds: the same name
+    assert CONVENTIONS["fvcore"].key == "fvcore_flops" and CONVENTIONS["flop_counter"].key == "flop_counter_flops"
+    doc = _json(cli, "sweep", "mobilenet_v2", "--alpha", "1", "--resolution", "224", "--convention", "flop_counter")
+    assert doc["configs"][0]["flop_counter_flops"] == 2 * flopcalc.analyze("mobilenet_v2").total.macs
+    assert "macs" not in doc["configs"][0]
+
+
+def test_published_top1_is_the_printed_percentage_as_a_fraction(cli):
+    doc = _json(cli, "sweep", "mobilenet_v2", "--alpha", "1", "--resolution", "224")
+    assert doc["configs"][0]["top1"] == 0.71878  # torchvision's metadata prints acc@1 71.878
+    code, out, err = cli("sweep", "mobilenet_v2", "--alpha", "1", "--resolution", "224")
+    assert "71.9%" in out
     assert not VALIDATOR.is_valid({"command": "nope"})

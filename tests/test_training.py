@@ -41,7 +41,8 @@ def test_short_run_writes_everything(tmp_path, cli):
     rec = doc["run"]
     a = flopcalc.analyze("mobilenet_v2", 0.25, 8, 10, small_input=True)
     assert (rec["params"], rec["macs"]) == (a.total.params, a.total.macs)  # the model that trained, counted
-    assert rec["small_input"] is True and rec["resolution"] == 8 and rec["epochs"] == 2
+    assert rec["config"] == {"alpha": 0.25, "resolution": [8, 8], "num_classes": 10, "small_input": True}
+    assert rec["epochs"] == 2
     assert 0 <= rec["best_top1"] <= 1 and rec["images_per_second"] > 0
     lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert [m["epoch"] for m in lines] == [1, 2] == [m["epoch"] for m in doc["epochs"]]
@@ -239,7 +240,8 @@ def test_predict_with_a_torchvision_state_dict(tmp_path, cli):
     code, out, err = cli("predict", str(path), str(tmp_path / "cat.png"), "--top", "3", "--format", "json")
     assert code == 0, err
     doc = json.loads(out)
-    assert doc["config"] == {"model": "mobilenet_v2", "alpha": 0.35, "num_classes": 1000, "resolution": 224}
+    assert doc["model"] == "mobilenet_v2"
+    assert doc["config"] == {"alpha": 0.35, "num_classes": 1000, "resolution": [224, 224], "small_input": False}
     assert len(doc["predictions"][0]["top"]) == 3
     names = json.loads((ROOT / "tests" / "data" / "imagenet_categories.json").read_text())["categories"]
     assert all(t["name"] == names[t["class"]] for t in doc["predictions"][0]["top"])
@@ -288,3 +290,12 @@ def test_two_processes_with_torchrun(tmp_path):
     assert [json.loads(x)["epoch"] for x in (out / "metrics.jsonl").read_text().splitlines()] == [1, 2]
     assert len((out / "results.jsonl").read_text().splitlines()) == 1
     assert load(out / "checkpoint.pt")["epoch"] == 2
+
+
+def test_train_help_states_the_real_schedule():
+    """The help said one-cycle while the schedule was cosine: it now reads the recipe's own default."""
+    from flopcalc.cli import SCHEDULE_DEFAULT, build_parser
+    from flopcalc.training.loop import SCHEDULES, Recipe
+    assert Recipe().schedule == SCHEDULE_DEFAULT and SCHEDULE_DEFAULT in SCHEDULES
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices["train"]
+    assert f"{SCHEDULE_DEFAULT} by default" in sub.description and "one-cycle" not in sub.description

@@ -179,8 +179,8 @@ def run(name: str, data: str, out: str | Path, *, epochs: int = DEFAULT_EPOCHS, 
                                   Recipe(epochs=epochs, seed=seed, **trial.recipe), resume=True, subset=subset,
                                   progress=progress, threads=threads)).record
         record = {"experiment": name, "trial": key, "group": trial.group, "series": trial.series,
-                  "label": trial.label, "seed": seed, "model": summary["model"], "alpha": trial.alpha,
-                  "resolution": summary["resolution"], "small_input": summary["small_input"], "data": data,
+                  "label": trial.label, "seed": seed, "model": summary["model"], "config": summary["config"],
+                  "data": data,
                   "epochs": epochs, "subset": subset, "recipe": summary["recipe"], "params": summary["params"],
                   "macs": summary["macs"], "top1": summary["final_top1"], "top5": summary["final_top5"],
                   "best_top1": summary["best_top1"], "train_seconds": summary["train_seconds"],
@@ -212,7 +212,7 @@ def summarize(name: str, data: str, epochs: int, seeds: int, records: list[dict]
     for group, rs in groups.items():
         mean, spread = _mean_spread([r["top1"] for r in rs])
         row = {"group": group, "series": rs[0]["series"], "label": rs[0]["label"], "model": rs[0]["model"],
-               "alpha": rs[0]["alpha"], "resolution": rs[0]["resolution"], "params": rs[0]["params"],
+               "config": rs[0]["config"], "params": rs[0]["params"],
                "macs": rs[0]["macs"], "top1_mean": mean, "top1_std": spread, "seeds": len(rs),
                "train_seconds_mean": statistics.fmean(r["train_seconds"] for r in rs)}
         for key in ("int8_top1", "int8_drop", "int8_fixed_top1", "int8_fixed_drop", "int8_agreement",
@@ -251,7 +251,15 @@ def document(summary: dict):
                      "fixed [0, 6] range; drop: float top-1 minus int8 top-1 (points).")
     return Document("experiment", summary, heading, [Table(tuple(cols), s["groups"])], notes,
                     csv_table=Table(tuple(Col(k, "float" if isinstance(v, float) else "text") for k, v in
-                                          s["trials"][0].items() if not isinstance(v, dict)), s["trials"]))
+                                          _flat(s["trials"][0]).items() if not isinstance(v, dict)),
+                                    [_flat(t) for t in s["trials"]]))
+
+
+def _flat(trial: dict) -> dict:
+    """A trial with its config spread into CSV columns (the resolution as HEIGHTxWIDTH)."""
+    c = dict(trial["config"])
+    c["resolution"] = "x".join(map(str, c["resolution"]))
+    return {**{k: v for k, v in trial.items() if k != "config"}, **c}
 
 
 def write_outputs(out: Path, summary: dict) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..zoo import family_of
+from ..zoo import DEFAULT_CLASSES, family_of
 from ..latency import LatencyError, Machine, layer_times, predict, spearman
 from ..grid import DEFAULT_ALPHAS as GRID_ALPHAS, DEFAULT_RESOLUTIONS as GRID_RESOLUTIONS
 from .machine import GRID, median_seconds
@@ -42,6 +42,13 @@ class Result:
     layers: list[dict] = field(default_factory=list)
     rank_correlation: float | None = None
     rank_correlation_calibrated: float | None = None
+    num_classes: int = DEFAULT_CLASSES
+
+    @property
+    def config(self) -> dict:
+        """The config timed, as every command's JSON gives it."""
+        return {"alpha": self.alpha, "resolution": list(self.resolution), "num_classes": self.num_classes,
+                "batch": self.batch}
 
     @property
     def images_per_second(self) -> float:
@@ -143,7 +150,8 @@ def bench(model, alpha: float = 1.0, resolution=(224, 224), batch: int = 1, *, n
         run = prepared(net, mode, compile)
         measured = time_torch(run, x, min_time)
     name = model if isinstance(model, str) else model.name
-    res = Result(name, alpha, (h, w), batch, threads, backend, mode, measured, a.total.macs or 0)
+    res = Result(name, alpha, (h, w), batch, threads, backend, mode, measured, a.total.macs or 0,
+                 num_classes=a.config["num_classes"])
     if machine is not None:
         rows = _predictions(res, a, machine)
         if per_layer:

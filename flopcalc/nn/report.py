@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..output import Col, Document, Table, share
-from ..render import describe
+from ..render import config_record, describe, flat
 from .verify import REFERENCE_RTOL, UNSUPPORTED_MEANING, ModuleChecks, Report
 
 # What each check compares, for the MISMATCH text and the totals table.
@@ -73,7 +73,7 @@ def report_document(r: Report) -> Document:
              "flop_counter" + "".join(f"\n  {m.name}: {_mark(m)}" for m in bad_blocks)
              + "\n" + _unsupported_line(r) + "\n" + COLUMNS_NOTE]
     tables = [Table(LAYER_COLS, rows), Table(TOTAL_COLS, totals)]
-    data = {"model": a.model, "config": a.config, "ok": r.ok,
+    data = {"model": a.model, "config": config_record(a.config), "ok": r.ok,
             "layers": [_module_json(m) for m in r.layers], "blocks": [_module_json(m) for m in r.blocks],
             "totals": [_module_json(m) for m in r.totals], "unsupported_ops": r.unsupported}
     if r.padding:
@@ -105,18 +105,19 @@ GRID_COLS = (Col("model"), Col("alpha", show=lambda v: f"{v:g}"), Col("resolutio
 
 
 def grid_document(reports: list[Report]) -> Document:
-    rows = []
+    recs = []
     for r in reports:
         a = r.analysis
-        rows.append({"model": a.model, "alpha": a.config["alpha"], "resolution": a.config["resolution"],
+        recs.append({"model": a.model, "config": config_record(a.config),
                      "layers": len(r.layers), "params": a.total.params, "macs": a.total.macs,
                      "fvcore": r.totals[0].get("fvcore").measured,
                      "flop_counter": r.totals[0].get("flop_counter").measured,
                      "check": "ok" if r.ok else f"{len(r.mismatches)} MISMATCHES", "ok": r.ok})
+    rows = [flat(rec) for rec in recs]
     bad = [r for r in reports if not r.ok]
     verdict = (f"all {len(reports)} configs agree exactly, every layer and block"
                if not bad else f"{len(bad)} of {len(reports)} configs DISAGREE")
     note = ("columns: params and macs are flopcalc's analysis; fvcore and flop_counter are measured on the built "
             "PyTorch model. Each config also checks every layer's output shape, params and counts "
             "(flopcalc verify MODEL shows them).")
-    return Document("verify", {"ok": not bad, "configs": rows}, "", [Table(GRID_COLS, rows)], [verdict + "\n" + note])
+    return Document("verify", {"ok": not bad, "configs": recs}, "", [Table(GRID_COLS, rows)], [verdict + "\n" + note])

@@ -117,6 +117,14 @@ def describe(config: dict) -> str:
     return " ".join(parts)
 
 
+def config_record(config: dict) -> dict:
+    """A checkpoint's model config as every command's JSON gives a config: the model is named apart,
+    the resolution is ``[height, width]``."""
+    r = config["resolution"]
+    return {"alpha": config["alpha"], "resolution": [r, r], "num_classes": config["num_classes"],
+            "small_input": bool(config.get("small_input"))}
+
+
 IDENTITY = ("model", "family", "alpha", "num_classes", "resolution", "small_input")
 
 

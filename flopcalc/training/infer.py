@@ -109,9 +109,7 @@ def evaluate(path, data: str, batch_size: int = 256, workers: int = 0, eager: bo
                                      source.image_size)
     result = evaluate_model(_runnable(loaded.net, eager), DataLoader(test, batch_size=batch_size, num_workers=workers),
                             progress=progress)
-    return {"checkpoint": str(path), "config": {k: c[k] for k in ("model", "alpha", "num_classes", "resolution",
-                                                                  "small_input")},
-            "data": data, **result}
+    return {"checkpoint": str(path), "model": c["model"], "config": ckpt.config_record(c), "data": data, **result}
 
 
 def predict(path, images: list[str], top: int = 5, eager: bool = False) -> dict:
@@ -133,5 +131,4 @@ def predict(path, images: list[str], top: int = 5, eager: bool = False) -> dict:
         out.append({"image": image, "top": [{"rank": r + 1, "class": int(i), "name": c["classes"][int(i)],
                                              "probability": float(v)}
                                             for r, (v, i) in enumerate(zip(values, index))]})
-    return {"checkpoint": str(path), "config": {k: c[k] for k in ("model", "alpha", "num_classes", "resolution")},
-            "predictions": out}
+    return {"checkpoint": str(path), "model": c["model"], "config": ckpt.config_record(c), "predictions": out}

@@ -329,8 +329,7 @@ def train(cfg: RunConfig) -> Summary:
     if rank == 0:
         best = max(history, key=lambda m: m["test_top1"]) if history else None
         trained = sum(m["seconds"] for m in history)
-        record = {"run": run_id, "model": config["model"], "alpha": config["alpha"], "resolution": resolution,
-                  "small_input": small, "data": source.text, "num_classes": len(source.classes),
+        record = {"run": run_id, "model": config["model"], "config": ckpt.config_record(config), "data": source.text,
                   "epochs": recipe.epochs, "recipe": asdict(recipe), "processes": world, "threads": threads,
                   "best_top1": best["test_top1"] if best else None, "best_epoch": best["epoch"] if best else None,
                   "final_top1": history[-1]["test_top1"] if history else None,

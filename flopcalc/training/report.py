@@ -15,9 +15,9 @@ EPOCH_COLS = (Col("epoch", "int"), Col("train_loss", "float"), Col("train_top1",
 
 
 def train_document(record: dict, history: list[dict]) -> Document:
-    r = record
-    heading = (f"{r['model']}  alpha={r['alpha']:g}  input={r['resolution']}x{r['resolution']}"
-               f"{'  small_input' if r['small_input'] else ''}  data={r['data']}  classes={r['num_classes']}")
+    r, c = record, record["config"]
+    heading = (f"{r['model']}  alpha={c['alpha']:g}  input={c['resolution'][0]}x{c['resolution'][1]}"
+               f"{'  small_input' if c['small_input'] else ''}  data={r['data']}  classes={c['num_classes']}")
     summary = (f"best test top-1 {_pct(r['best_top1'])} (epoch {r['best_epoch']} of {r['epochs']}), final "
                f"{_pct(r['final_top1'])}, top-5 {_pct(r['final_top5'])}; {r['params']:,} params, "
                f"{r['macs']:,} macs per image (flopcalc's count of exactly this model); "
@@ -29,10 +29,10 @@ def train_document(record: dict, history: list[dict]) -> Document:
 
 def evaluate_document(result: dict) -> Document:
     c = result["config"]
-    row = {"model": c["model"], "alpha": c["alpha"], "resolution": c["resolution"], "data": result["data"],
+    row = {"model": result["model"], "alpha": c["alpha"], "resolution": c["resolution"], "data": result["data"],
            "images": result["images"], "top1": result["top1"], "top5": result["top5"],
            "images_per_second": result["images_per_second"]}
-    cols = (Col("model"), Col("alpha", show=lambda v: f"{v:g}"), Col("resolution", "int"), Col("data"),
+    cols = (Col("model"), Col("alpha", show=lambda v: f"{v:g}"), Col("resolution", "shape"), Col("data"),
             Col("images", "int"), Col("top1", show=_pct), Col("top5", show=_pct),
             Col("images_per_second", "float", digits=0))
     return Document("evaluate", result, f"checkpoint {result['checkpoint']}", [Table(cols, [row])],
@@ -44,6 +44,6 @@ def predict_document(result: dict) -> Document:
     cols = (Col("image"), Col("rank", "int"), Col("class", "int"), Col("name"),
             Col("probability", "float", digits=4))
     c = result["config"]
-    return Document("predict", result, f"checkpoint {result['checkpoint']}: {c['model']} alpha={c['alpha']:g} "
-                                       f"classes={c['num_classes']} input={c['resolution']}",
+    return Document("predict", result, f"checkpoint {result['checkpoint']}: {result['model']} alpha={c['alpha']:g} "
+                                       f"classes={c['num_classes']} input={c['resolution'][0]}x{c['resolution'][1]}",
                     [Table(cols, rows)])
