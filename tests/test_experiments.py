@@ -55,8 +55,11 @@ def test_experiment_runs_and_counts_what_it_trained(name, tmp_path, cli):
 
 def test_other_settings_are_refused_not_relabelled(cli, tmp_path):
     out = tmp_path / "augment"
+    out.mkdir()
+    (out / "README.md").symlink_to(tmp_path / "kept_elsewhere.md")  # what the user pointed at stays a link
     code, _, err = cli("experiment", "augment", "--out", str(out), *TINY)
     assert code == 0, err
+    assert (out / "README.md").is_symlink() and (tmp_path / "kept_elsewhere.md").read_text().startswith("# experiment")
     before = (out / "results.jsonl").read_text()
     for change in (["--epochs", "2", "--seeds", "1", "--subset", "64"], ["--epochs", "1", "--seeds", "1"]):
         code, _, err = cli("experiment", "augment", "--out", str(out), *change, "--quiet")

@@ -230,3 +230,30 @@ def test_bench_says_when_the_machine_was_busy(cli, profile):
         pytest.skip("the load of other processes is unknown here (no /proc/stat)")
     assert load["busy"] is True and load["during"] > 0.5
     assert "flopcalc bench: the machine was busy: other processes used up to" in err
+
+
+def test_export_into_the_null_device_and_through_a_link(cli, tmp_path):
+    """export --onnx wrote a temporary file and renamed it over whatever the target was."""
+    pytest.importorskip("onnx")
+    import os
+    import stat
+    before = os.stat("/dev/null")
+    code, out, err = cli("export", "mobilenet_v2", "--alpha", "0.35", "--resolution", "32", "--onnx", "/dev/null",
+                         "--format", "json")
+    assert code == 0, err
+    after = os.stat("/dev/null")
+    assert stat.S_ISCHR(after.st_mode) and (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
+    assert json.loads(out)["bytes"] > 0 and [p for p in tmp_path.iterdir()] == []
+    real, link = tmp_path / "real.onnx", tmp_path / "link.onnx"
+    link.symlink_to(real.name)
+    code, out, err = cli("export", "mobilenet_v2", "--alpha", "0.35", "--resolution", "32", "--onnx", str(link))
+    assert code == 0, err
+    assert link.is_symlink() and real.stat().st_size > 0
+
+
+def test_machine_profile_through_a_link(cli, tmp_path):
+    real, link = tmp_path / "real.json", tmp_path / "link.json"
+    link.symlink_to(real.name)
+    code, out, err = cli("machine", "--quick", "--profile", str(link), "--quiet")
+    assert code == 0, err
+    assert link.is_symlink() and load_machine(real).peak_flops > 0

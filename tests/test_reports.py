@@ -97,3 +97,17 @@ def test_an_empty_folder_says_what_is_not_recorded(cli, tmp_path):
     for page in ("verification.md", "training.md", "latency.md"):
         assert "(not recorded yet)" in (tmp_path / "r" / page).read_text()
     assert "live tool totals not recorded yet" in (tmp_path / "r" / "README.md").read_text()
+
+
+def test_report_writes_through_links_and_into_devices(cli, tmp_path):
+    """A page the user made a link, or pointed at the null device, stays what it was."""
+    import os
+    import stat
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "README.md").symlink_to(tmp_path / "index_elsewhere.md")
+    (out / "conventions.md").symlink_to("/dev/null")
+    code, stdout, err = cli("report", "--out", str(out), "--no-plots")
+    assert code == 0, err
+    assert (out / "README.md").is_symlink() and (tmp_path / "index_elsewhere.md").read_text().startswith("# flopcalc")
+    assert os.readlink(out / "conventions.md") == "/dev/null" and stat.S_ISCHR(os.stat("/dev/null").st_mode)

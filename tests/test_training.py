@@ -299,3 +299,15 @@ def test_train_help_states_the_real_schedule():
     assert Recipe().schedule == SCHEDULE_DEFAULT and SCHEDULE_DEFAULT in SCHEDULES
     sub = next(a for a in build_parser()._actions if a.dest == "command").choices["train"]
     assert f"{SCHEDULE_DEFAULT} by default" in sub.description and "one-cycle" not in sub.description
+
+
+def test_train_writes_through_links_in_its_folder(cli, tmp_path):
+    """The user's links in --out (metrics kept elsewhere) stay links; the files they point at are written."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "metrics.jsonl").symlink_to(tmp_path / "metrics_elsewhere.jsonl")
+    code, stdout, err = cli("train", "mobilenet_v2", *QUICK, "--epochs", "1", "--out", str(out), "--quiet",
+                            "--threads", "1")
+    assert code == 0, err
+    assert (out / "metrics.jsonl").is_symlink()
+    assert json.loads((tmp_path / "metrics_elsewhere.jsonl").read_text().splitlines()[0])["epoch"] == 1
