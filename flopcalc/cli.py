@@ -645,7 +645,8 @@ def _run(args: argparse.Namespace) -> int:
         if out.exists() and not out.is_dir():
             raise UsageError(f"flopcalc report: error: --out {args.out!r} is a file, not a folder")
         if args.record is not False:
-            reports.record(out, args.record or reports.RECORD_STEPS, log=lambda m: print(m, file=sys.stderr))
+            reports.record(out, args.record or reports.RECORD_STEPS, log=lambda m: print(m, file=sys.stderr),
+                           threads=args.threads)
         emit(render(report_document(reports.write(out, plots=not args.no_plots), out, reports.missing(out)),
                     args.format))
         return 0

@@ -391,7 +391,8 @@ def published_document(checks, only_discrepancies: bool = False) -> Document:
     for rec in records:
         if rec["status"] != "reproduced":
             lines.append(f"- {SOURCES[rec['source']].short} {rec['table']}, {rec['model']} {rec['config']['alpha']:g} "
-                         f"{rec['config']['resolution'][0]}: printed {rec['macs_published']} / {rec['params_published']}"
+                         f"{rec['config']['resolution'][0]}: printed {rec['macs_published']} / "
+                         f"{rec['params_published']}"
                          + (f", flopcalc {rec['macs']:,} / {rec['params']:,}" if rec["macs"] is not None else "")
                          + ". " + "; ".join(rec["causes"]) + (f". Source note: {rec['note']}" if rec["note"] else ""))
     past = {"round": "rounded", "truncate": "truncated"}
@@ -535,7 +536,8 @@ def bench_document(runs, machine, top: int = 5, load=None) -> Document:
     layers = [{"name": x["name"], "kind": x["kind"], "macs": x["macs"], "bytes": x["bytes"], "bound": x["bound"],
                "measured_ms": _ms(x["measured_s"]), "roofline_ms": _ms(x["roofline_s"]),
                "predicted_ms": _ms(x["predicted_s"])} for x in main.layers]
-    data = {"model": main.model, "config": main.config, "threads": main.threads, "machine": machine_summary(machine), "macs": main.macs,
+    data = {"model": main.model, "config": main.config, "threads": main.threads,
+            "machine": machine_summary(machine), "macs": main.macs,
             "measured_ms": _ms(main.measured_s), "predicted_ms": _ms(main.predicted_s),
             "roofline_ms": _ms(main.roofline_s), "images_per_second": main.images_per_second,
             "fraction_of_peak": fraction_of_peak(main, machine), "rank_correlation": main.rank_correlation,

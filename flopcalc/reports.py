@@ -520,10 +520,12 @@ def missing(root: str | Path) -> list[str]:
 RECORD_STEPS = ("verify", "reconcile", "train", "bench")
 
 
-def _flopcalc_json(argv: list[str], log) -> dict:
+def _flopcalc_json(argv: list[str], log, threads: int | None = None) -> dict:
     """Run ``flopcalc ARGV --format json`` in a fresh interpreter (a clean process for timing)."""
     import subprocess
     import sys
+    if threads:
+        argv = [*argv, "--threads", str(threads)]
     log(f"flopcalc {' '.join(argv)}")
     p = subprocess.run([sys.executable, "-m", "flopcalc", *argv, "--format", "json"], capture_output=True, text=True)
     if p.returncode not in (0, 1) or not p.stdout.strip():
@@ -537,7 +539,7 @@ def _save(path: Path, value) -> None:
     write_text(path, json.dumps(value, indent=1, sort_keys=True) + "\n")
 
 
-def record(out: str | Path = "reports", steps=RECORD_STEPS, log=print) -> list[Path]:
+def record(out: str | Path = "reports", steps=RECORD_STEPS, log=print, threads: int | None = None) -> list[Path]:
     """Run the slow, torch-, tool- or machine-dependent commands the reports read, and write
     their JSON under ``out/data/``: ``verify`` (the grid, and the reference kernels' padding
     count for V1 and V2 at 224), ``reconcile`` (every convention with the live tools, per model),
@@ -547,20 +549,21 @@ def record(out: str | Path = "reports", steps=RECORD_STEPS, log=print) -> list[P
     data = Path(out) / DATA
     written = []
     if "verify" in steps:
-        _save(data / "verify_grid.json", _flopcalc_json(["verify", "--grid"], log))
-        padding = [_flopcalc_json(["verify", m, "--reference"], log) for m in ("mobilenet_v1", "mobilenet_v2")]
+        _save(data / "verify_grid.json", _flopcalc_json(["verify", "--grid"], log, threads))
+        padding = [_flopcalc_json(["verify", m, "--reference"], log, threads)
+                   for m in ("mobilenet_v1", "mobilenet_v2")]
         _save(data / "verify_padding.json", padding)
         written += [data / "verify_grid.json", data / "verify_padding.json"]
     if "reconcile" in steps:
         for model in MODELS:
-            _save(data / f"reconcile_{model}.json", _flopcalc_json(["reconcile", model, "--live"], log))
+            _save(data / f"reconcile_{model}.json", _flopcalc_json(["reconcile", model, "--live"], log, threads))
             written.append(data / f"reconcile_{model}.json")
     if "train" in steps:
         lines = []
         with tempfile.TemporaryDirectory() as tmp:
             for model in ("mobilenet_v1", "mobilenet_v2"):
                 _flopcalc_json(["train", model, "--alpha", "0.5", "--data", "digits", "--out", f"{tmp}/{model}",
-                                "--quiet"], log)
+                                "--quiet"], log, threads)
                 lines += (Path(tmp) / model / "results.jsonl").read_text().splitlines()
         data.mkdir(parents=True, exist_ok=True)
         write_text(data / "train_results.jsonl", "".join(x + "\n" for x in lines))
@@ -569,8 +572,8 @@ def record(out: str | Path = "reports", steps=RECORD_STEPS, log=print) -> list[P
         for batch in (1, 32):
             path = data / f"bench_mobilenet_v2_b{batch:02d}.json"
             _save(path, _flopcalc_json(["bench", "mobilenet_v2", "--batch", str(batch), "--per-layer", "--compare",
-                                        "--quiet"], log))
+                                        "--quiet"], log, threads))
             written.append(path)
-        _save(data / "bench_grid.json", _flopcalc_json(["bench", "--grid", "--predict", "--quiet"], log))
+        _save(data / "bench_grid.json", _flopcalc_json(["bench", "--grid", "--predict", "--quiet"], log, threads))
         written.append(data / "bench_grid.json")
     return written

@@ -95,23 +95,25 @@ def test_dev_null_stays_the_null_device():
     assert stat.S_ISCHR(after.st_mode) and after.st_rdev == before.st_rdev and after.st_ino == before.st_ino
 
 
-def test_fifo_is_written_to_its_reader(tmp_path):
+def _fifo_with_reader(tmp_path):
+    """A FIFO, a thread reading it whole, and the list its bytes land in."""
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     got = []
     reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
     reader.start()
+    return fifo, reader, got
+
+
+def test_fifo_is_written_to_its_reader(tmp_path):
+    fifo, reader, got = _fifo_with_reader(tmp_path)
     write_text(fifo, "through the pipe\n")
     reader.join(10)
     assert got == [b"through the pipe\n"] and kind(fifo) == "fifo"
 
 
 def test_file_target_copies_into_a_fifo(tmp_path):
-    fifo = tmp_path / "pipe"
-    os.mkfifo(fifo)
-    got = []
-    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
-    reader.start()
+    fifo, reader, got = _fifo_with_reader(tmp_path)
     with file_target(fifo) as tmp:
         with open(tmp, "wb") as f:
             f.write(b"exported")
