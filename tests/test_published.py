@@ -34,7 +34,8 @@ def test_v3_rows():
     """torchvision's V3 rows exactly; TF-Slim's Large 0.75 (155 / 4.0) under TF-Slim's V3 rules
     (expansions relative to the block input, the 1280 layer kept below 1.0, 1001 classes)."""
     by_key = {(SOURCES[c.row.source].short, c.row.model, c.row.alpha): c for c in check_all()}
-    assert by_key[("torchvision", "mobilenet_v3_large", 1.0)].ok and by_key[("torchvision", "mobilenet_v3_small", 1.0)].ok
+    assert by_key[("torchvision", "mobilenet_v3_large", 1.0)].ok
+    assert by_key[("torchvision", "mobilenet_v3_small", 1.0)].ok
     large = by_key[("TF-Slim V3", "mobilenet_v3_large", 0.75)]
     assert large.ok and (large.macs, large.params) == (154_561_904, 3_975_721)
     one = by_key[("TF-Slim V3", "mobilenet_v3_large", 1.0)]

@@ -33,7 +33,8 @@ COMMANDS = [
     (["published"], ()),
     (["budget", "--madds", "50000000", "--resolution", "128,160"], ()),
     (["budget", "--near", "100000000", "--models", "mobilenet_v1,examples/mnasnet_b1.toml"], ()),
-    (["separable", "--kernel", "3", "--in", "512", "--out", "512", "--size", "14", "--alpha", "0.75", "--rho", "0.714"], ()),
+    (["separable", "--kernel", "3", "--in", "512", "--out", "512", "--size", "14", "--alpha", "0.75",
+      "--rho", "0.714"], ()),
     (["verify", "mobilenet_v1", "--alpha", "0.35", "--resolution", "64"], ("torch", "fvcore")),
     (["verify", "mobilenet_v2", "--alpha", "0.35", "--resolution", "33", "--reference"], ("torch", "fvcore")),
     (["verify", "--grid", "--alpha", "0.35", "--resolution", "48"], ("torch", "fvcore")),
@@ -76,7 +77,8 @@ def test_the_schema_rejects_what_it_should():
              "layers": [layer], "total": {"params": 216, "macs": 3456},
              "by_kind": {"conv": {"params": 216, "macs": 3456}}}
     assert VALIDATOR.is_valid(table)
-    assert not VALIDATOR.is_valid({**table, "layers": [{**layer, "macs": 3456.5}]})  # JSON Schema counts 3456.0 as an integer
+    # (JSON Schema counts 3456.0 as an integer, so the float must have a fraction)
+    assert not VALIDATOR.is_valid({**table, "layers": [{**layer, "macs": 3456.5}]})
     assert not VALIDATOR.is_valid({**table, "layers": [{**layer, "MAdds": 1}]})
     assert not VALIDATOR.is_valid({**table, "config": {"resolution": 8}})
     assert not VALIDATOR.is_valid({**table, "config": {"resolution": [8, 8], "convention": "pytorch"}})

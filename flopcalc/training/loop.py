@@ -124,16 +124,12 @@ def _distributed() -> tuple[int, int, torch.device]:
     return rank, world, device
 
 
-def _prepare_out(out: Path, resume: bool) -> None:
+def _check_out(out: Path, resume: bool) -> None:
     if out.exists() and not out.is_dir():
         raise TrainError(f"--out {str(out)!r} is a file, not a folder; choose a folder for the run")
     if (out / "checkpoint.pt").exists() and not resume:
         raise TrainError(f"--out {str(out)!r} already holds a training run (checkpoint.pt); add --resume to go on "
                          "with it, or choose another --out")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise TrainError(f"--out {str(out)!r} cannot be created: {e.strerror or e}") from None
 
 
 def model_config(cfg: RunConfig, source: Source, resolution: int, small: bool) -> dict:
@@ -208,7 +204,7 @@ def train(cfg: RunConfig) -> Summary:
     rank, world, device = _distributed()
     out = Path(cfg.out)
     if rank == 0:
-        _prepare_out(out, cfg.resume)
+        _check_out(out, cfg.resume)
     source = open_source(cfg.data, cfg.subset)
     recipe = defaults(source, cfg.recipe)
     resolution = cfg.resolution or source.default_resolution()
@@ -246,6 +242,11 @@ def train(cfg: RunConfig) -> Summary:
                          f"{batch}: every epoch would train nothing; give --batch-size {images * world} or less"
                          + (", or a larger --subset" if cfg.subset else ""))
     steps_per_epoch = images // batch
+    if rank == 0:  # only now that the run can start: a refused run leaves no folder behind
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise TrainError(f"--out {str(out)!r} cannot be created: {e.strerror or e}") from None
     total = steps_per_epoch * recipe.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda step: lr_factor(recipe.schedule, step, total, recipe.warmup))

@@ -1,0 +1,105 @@
+"""The layering, enforced: data flows one way (no import circle, function-level imports included),
+the analytical core never reaches torch, numpy or the torch side, and nothing below the command
+line imports it. Read from the source with ``ast``, so a lazy import inside a function counts."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "flopcalc"
+
+# The analytical core and the presentation above it: standard library (and tabulate, matplotlib
+# for plots) only, so `flopcalc table` starts in a blink and installs without torch.
+CORE = {"errors", "files", "registry", "cpuload", "progress", "spec", "scaling", "family", "zoo", "specfile",
+        "costs", "analyze", "conventions", "reconcile", "published", "grid", "memory", "latency", "output",
+        "render", "plots"}
+TORCH_SIDE = ("nn", "training", "experiments")
+HEAVY = {"torch", "numpy", "fvcore", "onnx", "onnxruntime", "sklearn", "PIL"}
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imports(path: Path) -> set[str]:
+    """Every module ``path`` imports, anywhere in it, as absolute names."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                root = ".".join(base + ([node.module] if node.module else []))
+            else:
+                root = node.module
+            if node.module:  # `from . import cpuload` imports the submodule, not the package face
+                out.add(root)
+            out |= {f"{root}.{a.name}" for a in node.names}
+    return out
+
+
+MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+GRAPH = {m: {i for i in imports(p) if i in MODULES and i != m} for m, p in MODULES.items()}
+
+
+def test_the_scan_sees_the_imports_it_should():
+    """The scan is not blind: it finds the command line's lazy door to torch and a core import."""
+    assert "flopcalc.nn.runtime" in GRAPH["flopcalc.cli"] and "flopcalc.spec" in GRAPH["flopcalc.analyze"]
+    assert "torch" in imports(MODULES["flopcalc.nn.runtime"])
+
+
+def test_no_import_circle():
+    def cycle_from(start):
+        stack, seen = [(start, [start])], set()
+        while stack:
+            node, path = stack.pop()
+            for nxt in GRAPH[node]:
+                if nxt == start:
+                    return path + [start]
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, path + [nxt]))
+        return None
+    for m in GRAPH:
+        cycle = cycle_from(m)
+        assert cycle is None, " -> ".join(cycle)
+
+
+def test_the_core_never_reaches_torch_or_the_torch_side():
+    for m in sorted(CORE):
+        name = f"flopcalc.{m}"
+        for imported in imports(MODULES[name]):
+            top = imported.split(".")[0]
+            assert top not in HEAVY, (name, imported)
+            assert not imported.startswith(tuple(f"flopcalc.{t}" for t in TORCH_SIDE)), (name, imported)
+            assert imported != "flopcalc.cli", (name, imported)
+
+
+def test_nothing_below_the_command_line_imports_it():
+    for m, deps in GRAPH.items():
+        if m not in ("flopcalc.cli", "flopcalc.__main__"):
+            assert "flopcalc.cli" not in deps, m
+
+
+def test_ruff_passes_with_the_checked_in_configuration():
+    """Lint as part of the tests (pyproject.toml's [tool.ruff]); ruff comes with the dev extra."""
+    import os
+    import subprocess
+    import sys
+    import pytest
+    probe = subprocess.run([sys.executable, "-m", "ruff", "--version"], capture_output=True)
+    if probe.returncode != 0:
+        if os.environ.get("CI"):
+            pytest.fail("ruff is not installed: CI installs flopcalc[all], which brings it")
+        pytest.skip("ruff is not installed (pip install 'flopcalc[dev]')")
+    r = subprocess.run([sys.executable, "-m", "ruff", "check", "--output-format", "concise", "."],
+                       cwd=PACKAGE.parent, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
