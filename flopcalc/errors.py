@@ -1,7 +1,20 @@
-"""The one base class of every error that is the user's to fix (a bad argument, spec file,
-data folder or checkpoint): the command line prints its message as one line and exits 2."""
+"""The whole error vocabulary. :class:`UserError`: something the user gave cannot be used (a bad
+argument, spec file, data folder or checkpoint); :class:`UsageError`: a command line that cannot
+run; :class:`OutputError`: standard output cannot be written. The command line prints each as one
+line and exits with :class:`ExitStatus.ERROR`; never a traceback."""
 
 from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """What ``flopcalc`` exits with."""
+
+    OK = 0            # done
+    NO = 1            # the command ran and its answer is "no" (verify found a mismatch, a live count differs)
+    ERROR = 2         # it could not do its job: bad input, a missing dependency, output that cannot be written
+    INTERRUPTED = 130
 
 
 class UserError(ValueError):
@@ -18,3 +31,11 @@ def one_line(e: BaseException) -> str:
     name = type(e).__name__
     head, sep, rest = last.partition(": ")
     return rest if sep and head.rsplit(".", 1)[-1] == name else last
+
+
+class UsageError(Exception):
+    """A command line that cannot run; the message is the one line the user sees."""
+
+
+class OutputError(Exception):
+    """stdout cannot be written (a full disk, a closed file); not the user's input."""

@@ -269,3 +269,17 @@ def json_text(obj: dict) -> str:
                 text = json.dumps(value, indent=2).replace("\n", "\n  ")
         parts.append(f"  {json.dumps(key)}: {text}")
     return "{\n" + ",\n".join(parts) + "\n}\n"
+
+
+def emit(text: str) -> None:
+    """Write a command's output to stdout; a failure to write is an :class:`~flopcalc.errors.OutputError`
+    (a closed pipe is left to the caller: the reader went away, nothing is wrong)."""
+    import sys
+    from .errors import OutputError
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        raise OutputError(f"flopcalc: error: cannot write output: {e.strerror or e}") from None

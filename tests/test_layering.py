@@ -52,7 +52,8 @@ GRAPH = {m: {i for i in imports(p) if i in MODULES and i != m} for m, p in MODUL
 
 def test_the_scan_sees_the_imports_it_should():
     """The scan is not blind: it finds the command line's lazy door to torch and a core import."""
-    assert "flopcalc.nn.runtime" in GRAPH["flopcalc.cli"] and "flopcalc.spec" in GRAPH["flopcalc.analyze"]
+    assert "flopcalc.nn.runtime" in GRAPH["flopcalc.commands.runtime"]
+    assert "flopcalc.spec" in GRAPH["flopcalc.analyze"]
     assert "torch" in imports(MODULES["flopcalc.nn.runtime"])
 
 
@@ -80,13 +81,31 @@ def test_the_core_never_reaches_torch_or_the_torch_side():
             top = imported.split(".")[0]
             assert top not in HEAVY, (name, imported)
             assert not imported.startswith(tuple(f"flopcalc.{t}" for t in TORCH_SIDE)), (name, imported)
-            assert imported != "flopcalc.cli", (name, imported)
+            assert imported != "flopcalc.cli" and not imported.startswith("flopcalc.commands"), (name, imported)
 
 
 def test_nothing_below_the_command_line_imports_it():
+    """cli.py and commands/ sit on top: nothing else imports them (the torch side included)."""
+    top = ("flopcalc.cli", "flopcalc.__main__", "flopcalc.commands")
     for m, deps in GRAPH.items():
-        if m not in ("flopcalc.cli", "flopcalc.__main__"):
-            assert "flopcalc.cli" not in deps, m
+        if not m.startswith(top):
+            assert not [d for d in deps if d.startswith(("flopcalc.cli", "flopcalc.commands"))], m
+
+
+def test_only_the_command_layer_reaches_the_torch_side():
+    """Torch lives behind one door: nn/, training/ and experiments/ are imported only by commands/
+    (and by each other), never by the core, the views or the reports."""
+    torch_side = tuple(f"flopcalc.{t}" for t in TORCH_SIDE)
+    for m, deps in GRAPH.items():
+        if m.startswith(torch_side) or m.startswith("flopcalc.commands"):
+            continue
+        reached = tuple(sorted(d for d in deps if d.startswith(torch_side)))
+        assert not reached or (m, reached) in KNOWN_LEAKS, (m, reached)
+
+
+# Leaks still to close (issue 17, item 4): the reports read experiment results through
+# flopcalc.experiments' pure summarize/document, which belong in the views.
+KNOWN_LEAKS = {("flopcalc.reports", ("flopcalc.experiments",))}
 
 
 def test_ruff_passes_with_the_checked_in_configuration():

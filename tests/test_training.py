@@ -295,7 +295,8 @@ def test_two_processes_with_torchrun(tmp_path):
 
 def test_train_help_states_the_real_schedule():
     """The help said one-cycle while the schedule was cosine: it now reads the recipe's own default."""
-    from flopcalc.cli import SCHEDULE_DEFAULT, build_parser
+    from flopcalc.cli import build_parser
+    from flopcalc.commands.args import SCHEDULE_DEFAULT
     from flopcalc.training.loop import SCHEDULES, Recipe
     assert Recipe().schedule == SCHEDULE_DEFAULT and SCHEDULE_DEFAULT in SCHEDULES
     sub = next(a for a in build_parser()._actions if a.dest == "command").choices["train"]

@@ -1,0 +1,185 @@
+"""The command line's shared parts: argparse types that refuse a bad value in one line naming it
+and what is accepted, and the option groups several commands share (one definition each)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Callable, NoReturn
+
+from ..errors import UsageError
+from ..output import BUILTIN_FORMATS, FormatError, check_format
+from ..scaling import resolution_from_rho
+from ..spec import SpecError
+from ..zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION, MODELS
+
+SCHEDULE_DEFAULT = "cosine"  # training.loop.Recipe's default (that module imports torch; the parser must not)
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # argparse prints usage + message; we want one line
+        raise UsageError(f"{self.prog}: error: {message}")
+
+
+def number(what: str, accept: Callable[[float], bool], accepted: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and accept(value)):
+            raise argparse.ArgumentTypeError(f"{what} must be {accepted}, got {text!r}")
+        return value
+    return parse
+
+
+def integer(what: str, minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{what} must be an integer >= {minimum}, got {text!r}")
+        return value
+    return parse
+
+
+def resolution_type(text: str) -> int | tuple[int, int]:
+    """``224`` or ``HEIGHTxWIDTH`` (``320x240``)."""
+    parts = text.lower().split("x")
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) not in (1, 2) or min(values) < 1:
+        raise argparse.ArgumentTypeError(
+            f"resolution must be an integer >= 1 or HEIGHTxWIDTH (such as 320x240), got {text!r}")
+    return values[0] if len(values) == 1 else (values[0], values[1])
+
+
+def list_of(parse: Callable[[str], object], what: str) -> Callable[[str], list]:
+    """A comma-separated list, each element parsed by ``parse``; a bad element is named."""
+    def parse_list(text: str) -> list:
+        out = []
+        for item in text.split(","):
+            try:
+                out.append(parse(item.strip()))
+            except argparse.ArgumentTypeError as e:
+                raise argparse.ArgumentTypeError(f"element {item.strip()!r} of {what} list {text!r}: {e}") from None
+        return out
+    return parse_list
+
+
+def model_type(text: str):
+    """A zoo model's name, or a spec file's path (read here: a bad file is one line)."""
+    if text in MODELS:
+        return text
+    from ..specfile import looks_like_file, read
+    from pathlib import Path
+    if looks_like_file(text) or Path(text).exists():
+        try:
+            return read(text)
+        except SpecError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    raise argparse.ArgumentTypeError(f"unknown model {text!r}; available: {', '.join(MODELS)}, "
+                                     "or a spec file's path (.toml)")
+
+
+def model_name(model) -> str:
+    return model if isinstance(model, str) else model.name
+
+
+def alpha_of(args: argparse.Namespace) -> float:
+    """--alpha, else a spec file's own alpha, else 1."""
+    if getattr(args, "alpha", None) is not None:
+        return args.alpha
+    return 1.0 if isinstance(args.model, str) or args.model is None else args.model.alpha
+
+
+def format_type(text: str) -> str:
+    try:
+        return check_format(text)
+    except FormatError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+alpha_type = number("alpha", lambda v: v > 0, "a finite number > 0")
+rho_type = number("rho", lambda v: resolution_from_rho(v) >= 1,
+               f"a finite number with round({DEFAULT_RESOLUTION} * rho) >= 1")
+
+FORMAT_HELP = (f"output format: {', '.join(BUILTIN_FORMATS)} (built in), or any of tabulate's table formats "
+               "(grid, rst, latex_booktabs, html, tsv, mediawiki, ...; needs tabulate); default plain")
+
+
+def add_format(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", type=format_type, default="plain", metavar="FORMAT", help=FORMAT_HELP)
+
+
+MODEL_HELP = f"one of: {', '.join(MODELS)}; or a spec file's path (.toml; flopcalc spec writes one)"
+
+
+def add_model(p: argparse.ArgumentParser, optional: bool = False,
+               grid_help: str = " (with --grid: every zoo model when left out)") -> None:
+    p.add_argument("model", metavar="MODEL", type=model_type, nargs="?" if optional else None,
+                   help=MODEL_HELP + (grid_help if optional else ""))
+
+
+def add_config_args(p: argparse.ArgumentParser, *, grid: bool = False, conventions: bool = True) -> None:
+    p.add_argument("--alpha", type=alpha_type, default=None, metavar="A",
+                   help="width multiplier alpha, any finite A > 0 (default 1.0, or a spec file's alpha" + (
+                       "; with --grid, every grid alpha)" if grid else ")"))
+    res = p.add_mutually_exclusive_group()
+    res.add_argument("--resolution", type=resolution_type, default=None, metavar="R",
+                     help=f"input size in pixels: R for R x R, or HEIGHTxWIDTH such as 320x240 "
+                          f"(default {DEFAULT_RESOLUTION})")
+    res.add_argument("--rho", type=rho_type, default=None, metavar="P",
+                     help=f"resolution multiplier: input round({DEFAULT_RESOLUTION} * P) square")
+    p.add_argument("--classes", type=integer("classes", 1), default=None, metavar="N",
+                   help=f"number of classes, N >= 1 (default {DEFAULT_CLASSES}"
+                        + ("; under --convention tfslim 1001)" if conventions else ")"))
+
+
+def add_runtime_args(p: argparse.ArgumentParser, progress: bool = True) -> None:
+    """--threads for every command that runs torch; --progress / --quiet for the slow ones."""
+    p.add_argument("--threads", type=integer("threads", 1), default=None, metavar="N",
+                   help="torch (and onnxruntime) threads (default: the CPUs other processes leave idle when it "
+                        "starts, at least 1, so a second torch job does not collapse it; OMP_NUM_THREADS if set)")
+    if progress:
+        shown = p.add_mutually_exclusive_group()
+        shown.add_argument("--progress", dest="progress", action="store_true", default=None,
+                           help="show progress on stderr even when it is not a terminal (default: on a terminal)")
+        shown.add_argument("--quiet", dest="progress", action="store_false", help="no progress")
+
+
+def add_machine_args(p: argparse.ArgumentParser) -> None:
+    add_runtime_args(p)
+    p.add_argument("--profile", default=None, metavar="FILE",
+                   help="the machine profile file (default: $FLOPCALC_MACHINE, else "
+                        "$XDG_CACHE_HOME/flopcalc/machine.json)")
+    add_format(p)
+
+
+
+
+
+
+def convention_type(text: str) -> str:
+    from ..conventions import CONVENTIONS
+    if text not in CONVENTIONS:
+        raise argparse.ArgumentTypeError(f"unknown convention {text!r}; known: {', '.join(CONVENTIONS)}")
+    return text
+
+
+def add_convention(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--convention", type=convention_type, default="pytorch", metavar="NAME",
+                   help="count as NAME counts: pytorch (default), paper, tfslim, keras, fvcore, flop_counter, "
+                        "ptflops, ptflops_aten, thop, torchinfo (flopcalc conventions lists what each counts)")
+
+
+def resolution_of(args: argparse.Namespace) -> int | tuple[int, int]:
+    if args.rho is not None:
+        return resolution_from_rho(args.rho)
+    return DEFAULT_RESOLUTION if args.resolution is None else args.resolution
+
+

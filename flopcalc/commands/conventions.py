@@ -1,0 +1,95 @@
+"""``flopcalc conventions``, ``reconcile`` and ``published``: what each counter counts, and why."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import UsageError
+from ..output import emit, render
+from .args import (add_config_args, add_format,
+                   add_model, add_runtime_args, alpha_of, resolution_of)
+from .runtime import progress_of, torch_door
+
+
+def add_conventions(sub) -> None:
+    p = sub.add_parser("conventions", help="what each counting convention counts")
+    add_format(p)
+
+
+def add_reconcile(sub) -> None:
+    p = sub.add_parser("reconcile", help="the model under every counting convention, differences by cause",
+                       description="The model's params and operation count as every convention counts them "
+                                   "(flopcalc, the papers, TF-Slim, Keras, fvcore, FlopCounterMode, ptflops, "
+                                   "thop, torchinfo), each difference from flopcalc's default split by cause, "
+                                   "the causes adding up exactly.")
+    add_model(p)
+    add_config_args(p)
+    p.add_argument("--live", action="store_true",
+                   help="also run every installed counter on the real model and print what it measures beside "
+                        "the prediction (exit 1 if any differs; needs flopcalc[torch], and flopcalc[peers] for "
+                        "ptflops, thop, torchinfo and keras)")
+    add_runtime_args(p)
+    add_format(p)
+
+
+def add_published(sub) -> None:
+    p = sub.add_parser("published", help="every published MobileNet figure, reproduced or explained",
+                       description="Every figure the MobileNet papers, the TF-Slim checkpoint tables and "
+                                   "torchvision publish, recomputed under its source's convention and compared "
+                                   "at its printed precision; discrepancies listed with their likely cause.")
+    p.add_argument("--discrepancies", action="store_true", help="list only the rows not reproduced")
+    add_format(p)
+
+
+def run_published(args: argparse.Namespace) -> int:
+    from ..published import check_all
+    from ..render import published_document
+    emit(render(published_document(check_all(), args.discrepancies), args.format))
+    return 0
+
+
+def run_conventions(args: argparse.Namespace) -> int:
+    from ..render import conventions_document
+    emit(render(conventions_document(), args.format))
+    return 0
+
+
+def run_reconcile(args: argparse.Namespace) -> int:
+    from ..reconcile import reconcile
+    from ..render import reconcile_document
+    r = reconcile(args.model, alpha_of(args), resolution_of(args), args.classes)
+    live = _live(r, args) if args.live else None
+    emit(render(reconcile_document(r, live), args.format))
+    return 1 if live and any(v is not None and not _agrees(line, v) for line in r.lines
+                             for k, v in live.items() if k == line.convention.name) else 0
+
+
+def _live(r, args: argparse.Namespace) -> dict:
+    """Run every installed counter on the reconciled config: convention -> (params, reported)."""
+    torch_door(args, "torch,peers")
+    from ..nn import peers
+    here = peers.available()
+    if not any(here[c.convention.live] for c in r.lines if c.convention.live and c.convention.live != "flop_counter"):
+        raise UsageError(f"flopcalc reconcile: error: --live found none of the peer counters installed; "
+                         f"{peers.EXTRA}")
+    base = r.base
+    out = {}
+    lines = [line for line in r.lines if line.convention.live]
+    with progress_of(args, "reconcile --live", len(lines)) as progress:
+        for line in lines:
+            tool = line.convention.live
+            progress.set(progress.done, note=tool)
+            out[line.convention.name] = None if not here[tool] else peers.measure(
+                tool, base.model, base.config["alpha"], base.config["resolution"], line.num_classes,
+                line.convention.rounding)
+            progress.advance()
+    return out
+
+
+def _agrees(line, measured) -> bool:
+    return all(m is None or m == e for m, e in ((measured[0], line.params), (measured[1], line.reported)))
+
+
+
+PARSERS = {"conventions": add_conventions, "reconcile": add_reconcile, "published": add_published}
+RUNS = {"conventions": run_conventions, "reconcile": run_reconcile, "published": run_published}

@@ -1,0 +1,186 @@
+"""``flopcalc machine``, ``bench`` and ``export``: this machine measured, models timed and exported."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import UsageError
+from ..output import emit, render
+from ..zoo import MODELS
+from .args import (MODEL_HELP, add_config_args, add_format,
+                   add_machine_args, add_model, add_runtime_args, alpha_of, integer,
+                   list_of, model_name, model_type, resolution_of)
+from .runtime import progress_of, say_load, torch_door
+
+
+def add_machine(sub) -> None:
+    p = sub.add_parser("machine", help="measure this machine's matmul peak and bandwidth for latency prediction",
+                       description="Measure this machine with torch: float32 matrix-multiply peak, copy bandwidth, "
+                                   "and (unless --quick) the per-kind efficiency of depthwise, pointwise, standard "
+                                   "convolutions, activations, adds, pooling and linear layers at many shapes. "
+                                   "The profile is cached (see --show) so that bench, and flopcalc.latency in "
+                                   "Python, predict latency without torch afterwards.")
+    p.add_argument("--quick", action="store_true", help="peak and bandwidth only (a few seconds): the roofline, "
+                                                        "no calibrated prediction")
+    p.add_argument("--show", action="store_true", help="print the cached profile without measuring")
+    add_machine_args(p)
+
+
+def add_bench(sub) -> None:
+    p = sub.add_parser("bench", help="measured images/s and per-layer latency beside the predicted",
+                       description="Measure a model's speed (median of repeats after warm-up) beside the "
+                                   "roofline max(2 macs / peak, bytes / bandwidth) and the calibrated prediction "
+                                   "of flopcalc machine; per layer with --per-layer; the grid with --grid --predict.")
+    add_model(p, optional=True, grid_help=" (with --grid: that model over the grid's alphas and resolutions; "
+                                          "left out: V1 and V2)")
+    add_config_args(p, conventions=False)
+    p.add_argument("--batch", type=list_of(integer("batch", 1), "--batch"), default=None, metavar="N[,N]",
+                   help="images per forward pass (default 1; with --grid: 1,32)")
+    p.add_argument("--per-layer", action="store_true", help="time every layer inside the model; rank correlation "
+                                                            "of predicted and measured layer times")
+    p.add_argument("--top", type=integer("top", 1), default=5, metavar="K",
+                   help="with --per-layer: the K layers where prediction and measurement differ most (default 5)")
+    p.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
+                   help="torch (default) or onnxruntime (the exported ONNX model; needs flopcalc[onnx])")
+    p.add_argument("--eager", action="store_true", help="the plain eager model, not optimize_for_inference's")
+    p.add_argument("--compare", action="store_true", help="eager, optimized and onnxruntime side by side")
+    p.add_argument("--compile", action="store_true", help="add torch.compile to the optimized model (needs a C++ "
+                                                          "compiler; slow to start)")
+    p.add_argument("--default-allocator", action="store_true",
+                   help="leave glibc's allocator as it is (by default bench keeps freed memory for reuse, so big "
+                        "activations are not page-faulted in on every forward pass)")
+    p.add_argument("--grid", action="store_true", help="every config of the verify grid (V1, V2 x 5 alphas x 5 "
+                                                       "resolutions) at each --batch")
+    p.add_argument("--predict", action="store_true", help="with --grid: measured beside predicted, and the share "
+                                                          "within 15%%")
+    add_machine_args(p)
+
+
+def add_export(sub) -> None:
+    p = sub.add_parser("export", help="write a model or checkpoint as ONNX",
+                       description="Write a zoo model, spec file or checkpoint as an ONNX file (opset 17, batch "
+                                   "norm folded into the convs), and check that its Conv and Gemm nodes carry "
+                                   "exactly the analyzer's macs.")
+    p.add_argument("model", metavar="MODEL|CHECKPOINT",
+                   help=MODEL_HELP + "; or a checkpoint (.pt/.pth) that flopcalc train or torchvision wrote")
+    add_config_args(p, conventions=False)
+    p.add_argument("--onnx", required=True, metavar="FILE", help="the ONNX file to write")
+    p.add_argument("--batch", type=integer("batch", 1), default=None, metavar="N",
+                   help="a fixed batch of N (default: a dynamic batch dimension)")
+    add_runtime_args(p, progress=False)
+    add_format(p)
+
+
+
+def run_latency(args: argparse.Namespace) -> int:
+    from ..latency import LatencyError, load_machine, save_machine
+    from ..render import bench_document, grid_document, machine_document
+    if args.command == "machine" and args.show:
+        machine = load_machine(args.profile)
+        emit(render(machine_document(machine, args.profile or str(_cache())), args.format))
+        return 0
+    args.threads = torch_door(args, "torch,onnx" if args.command == "export" else "torch")
+    if not getattr(args, "default_allocator", False):
+        from ..nn.optimize import keep_freed_memory
+        keep_freed_memory()
+    if args.command == "export":
+        return _export(args)
+    from ..cpuload import LoadMeter
+    if args.command == "machine":
+        from ..nn import machine as measure
+        meter = LoadMeter()
+        with progress_of(args) as progress:
+            m = measure.quick(args.threads) if args.quick else measure.calibrate(args.threads, progress=progress)
+        load = say_load(meter, args.command)
+        path = save_machine(m, args.profile)
+        emit(render(machine_document(m, str(path), load), args.format))
+        return 0
+    from ..nn import bench as b
+    if args.grid and (args.alpha is not None or args.resolution is not None or args.rho is not None):
+        raise UsageError("flopcalc bench: error: --grid times the grid's own alphas and resolutions; leave out "
+                         "--alpha, --resolution and --rho (or leave out --grid to time one config)")
+    if not args.grid and args.model is None:
+        raise UsageError("flopcalc bench: error: MODEL is required unless --grid is given "
+                         f"(one of: {', '.join(MODELS)})")
+    batches = args.batch or ([1, 32] if args.grid else [1])
+    if not args.grid and len(batches) > 1:
+        raise UsageError("flopcalc bench: error: one --batch without --grid")
+    try:
+        machine = load_machine(args.profile)
+    except LatencyError:
+        if args.grid and args.predict:
+            raise
+        from ..nn.machine import quick
+        machine = quick()
+        sys.stderr.write("flopcalc bench: no machine profile; measured peak and bandwidth now (roofline only). "
+                         "Run 'flopcalc machine' once for predicted times.\n")
+    meter = LoadMeter()
+    if args.grid:
+        with progress_of(args, "bench --grid") as progress:
+            results = b.grid(machine, batches, progress, models=[args.model] if args.model else None)
+        load = say_load(meter, args.command)
+        emit(render(grid_document(results, machine, args.predict, load), args.format))
+        return 0
+    res = resolution_of(args)
+    res = (res, res) if isinstance(res, int) else res
+    common = dict(num_classes=args.classes, machine=machine, compile=args.compile)
+    if args.compare:
+        plans = [dict(eager=True), dict(per_layer=args.per_layer), dict(backend="onnxruntime")]
+    else:
+        plans = [dict(backend=args.backend, eager=args.eager, per_layer=args.per_layer)]
+    runs = []
+    with progress_of(args, "bench", len(plans)) as progress:
+        for plan in plans:
+            runs.append(b.bench(args.model, alpha_of(args), res, batches[0], **plan, **common))
+            progress.advance()
+    load = say_load(meter, args.command)
+    emit(render(bench_document(runs, machine, args.top, load), args.format))
+    return 0
+
+
+def _cache():
+    from ..latency import cache_path
+    return cache_path()
+
+
+def _export(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+    from ..conventions import analyze
+    from ..files import check_writable, file_target
+    from ..nn.onnx_export import export, graph_macs
+    from ..render import export_document
+    target = Path(args.onnx)
+    check_writable(target)
+    text = args.model
+    if text in MODELS or text.endswith(".toml"):
+        model = model_type(text)
+        a = analyze(model, alpha_of(argparse.Namespace(alpha=args.alpha, model=model)), resolution_of(args),
+                    args.classes, batch=args.batch or 1)
+        from ..nn import build
+        net = build(model, a.config["alpha"], a.config["num_classes"])
+        source = model_name(model)
+    else:
+        from ..training.infer import load_for_inference
+        loaded = load_for_inference(text)
+        c = loaded.config
+        from ..training.loop import family_from_config
+        model = family_from_config(c)
+        res = resolution_of(args) if (args.resolution or args.rho) else c["resolution"]
+        a = analyze(model, c["alpha"], res, c["num_classes"], batch=args.batch or 1,
+                    small_input=c.get("small_input", False))
+        net, source = loaded.net, text
+    h, w = a.config["resolution"]
+    with file_target(target) as tmp:
+        export(net, (h, w), tmp, dynamic_batch=args.batch is None, batch=args.batch or 1)
+        graph = graph_macs(tmp, args.batch or 1)
+        size = os.path.getsize(tmp)
+    doc = export_document(source, a, target, size, graph, a.total.macs, args.batch)
+    emit(render(doc, args.format))
+    return 0 if doc.data["equal"] else 1
+
+
+
+PARSERS = {"machine": add_machine, "bench": add_bench, "export": add_export}
+RUNS = {"machine": run_latency, "bench": run_latency, "export": run_latency}

@@ -1,0 +1,73 @@
+"""``flopcalc verify``: the built PyTorch model checked against fvcore and FlopCounterMode."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import UsageError
+from ..output import emit, render
+from ..zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION, MODELS
+from .args import (add_config_args, add_format,
+                   add_model, add_runtime_args, alpha_of, integer,
+                   resolution_of)
+from .runtime import progress_of, torch_door
+
+
+def add_verify(sub) -> None:
+    p = sub.add_parser("verify", help="build the PyTorch model and check every figure against fvcore",
+                       description="Build the real PyTorch model from the same spec and check every layer's "
+                                   "output shape, params and counts against fvcore and torch's "
+                                   "FlopCounterMode. Exit 0 when all agree, 1 on any mismatch.")
+    add_model(p, optional=True)
+    add_config_args(p, grid=True)
+    p.add_argument("--grid", action="store_true", help=(
+        "check every model x alpha {0.35, 0.5, 0.75, 1.0, 1.4} x resolution {96, ..., 224}"))
+    p.add_argument("--reference", action="store_true", help=(
+        "also run the NumPy reference kernels: outputs vs torch, executed vs formula macs, "
+        "and the macs that multiply zero padding"))
+    p.add_argument("--max-memory", type=integer("max-memory", 1), default=None, metavar="BYTES",
+                   help="refuse a model whose estimated size exceeds this (default: half of RAM)")
+    add_runtime_args(p)
+    add_format(p)
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    if args.model is None and not args.grid:
+        raise UsageError("flopcalc verify: error: MODEL is required unless --grid is given "
+                         f"(one of: {', '.join(MODELS)})")
+    return _verify(args)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    """``flopcalc verify``: exit 0 when everything agrees, 1 on any mismatch."""
+    torch_door(args)
+    try:
+        from ..nn.report import grid_document, report_document
+        from ..nn.verify import (GRID_ALPHAS, GRID_RESOLUTIONS, check_fits, default_memory_limit, verify,
+                                verify_grid)
+    except ImportError as e:
+        raise UsageError(f"flopcalc verify: error: needs torch, fvcore and numpy ({e}); install "
+                         "them with: pip install torch==2.13.0 'flopcalc[torch]'") from None
+    classes = DEFAULT_CLASSES if args.classes is None else args.classes
+    given = resolution_of(args) if (args.resolution or args.rho) else None
+    if args.grid:
+        from ..analyze import analyze
+        models = [args.model] if args.model else list(MODELS)
+        alphas = (args.alpha,) if args.alpha is not None else GRID_ALPHAS
+        resolutions = (given,) if given else GRID_RESOLUTIONS
+        for m in models:  # refuse before any work if the largest config would not fit
+            check_fits(analyze(m, max(alphas), max(resolutions, key=lambda r: r if isinstance(r, int) else max(r)),
+                               classes), args.max_memory or default_memory_limit())
+        with progress_of(args, "verify --grid") as progress:
+            reports = verify_grid(models, alphas, resolutions, classes, args.max_memory, progress)
+        emit(render(grid_document(reports), args.format))
+        return 0 if all(r.ok for r in reports) else 1
+    report = verify(args.model, alpha_of(args), given or DEFAULT_RESOLUTION, classes, args.max_memory,
+                    args.reference)
+    emit(render(report_document(report), args.format))
+    return 0 if report.ok else 1
+
+
+
+PARSERS = {"verify": add_verify}
+RUNS = {"verify": run_verify}
