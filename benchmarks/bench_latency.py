@@ -33,7 +33,7 @@ from flopcalc.latency import load_machine, save_machine  # noqa: E402
 from flopcalc.nn import build  # noqa: E402
 from flopcalc.nn.bench import bench, grid, onnx_session, time_onnx, time_torch  # noqa: E402
 from flopcalc.nn.optimize import compiler_available, optimize_for_inference  # noqa: E402
-from flopcalc.render import grid_summary  # noqa: E402
+from flopcalc.views.latency import grid_summary  # noqa: E402
 
 
 VARIANTS = {

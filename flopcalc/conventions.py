@@ -373,6 +373,15 @@ def analyze(model, alpha: float = 1.0, resolution=DEFAULT_RESOLUTION, num_classe
                                config={**base.config, "convention": conv.name}, convention=conv.name)
 
 
+# The aten operations fvcore's FlopCountAnalysis has no handle for in these models (so counts
+# as 0 and lists as unsupported), and what each is: verify names them.
+FVCORE_UNSUPPORTED = {"aten::hardtanh_": "ReLU6", "aten::hardtanh": "ReLU6",
+                      "aten::add": "residual add", "aten::add_": "residual add",
+                      "aten::hardswish_": "hard-swish", "aten::hardswish": "hard-swish",
+                      "aten::hardsigmoid": "hard-sigmoid", "aten::hardsigmoid_": "hard-sigmoid",
+                      "aten::mul": "squeeze-and-excitation scale", "aten::silu_": "SiLU", "aten::silu": "SiLU",
+                      "aten::sigmoid": "sigmoid"}
+
 # The conventions verify checks layer by layer against the built model.
 FVCORE = CONVENTIONS["fvcore"]
 FLOP_COUNTER = CONVENTIONS["flop_counter"]

@@ -27,7 +27,9 @@ from .errors import UserError
 from .files import write_bytes, write_text
 from .output import Col, Document, Table, render
 from .published import SOURCES, check_all
-from .render import detail, flat, reconcile_document
+from .views.conventions import reconcile_document
+from .views.layers import detail
+from .views.records import flat
 from .zoo import MODELS
 
 REPORT_MODELS = [(m, a) for m in MODELS for a in (1.0, 0.75)]
@@ -221,7 +223,7 @@ def conventions_page(root: Path) -> Page:
 
 
 def published_page() -> Page:
-    from .render import published_document
+    from .views.conventions import published_document
     checks = check_all()
     ok = sum(c.ok for c in checks)
     doc = published_document(checks)
@@ -295,7 +297,7 @@ def training_page(root: Path) -> Page:
         path = exp_root / name / "results.jsonl"
         if not path.exists():
             continue
-        from .experiments import document, summarize
+        from .views.training import experiment_document as document, summarize
         recs = [json.loads(x) for x in path.read_text().splitlines()]
         s = summarize(name, recs[0]["data"], recs[0]["epochs"], len({r["seed"] for r in recs}), recs,
                       recs[0].get("subset"))

@@ -10,7 +10,7 @@ import pytest
 from flopcalc import analyze
 from flopcalc.output import (Col, Document, FormatError, Table, check_format, count_text, render, si,
                              table_text)
-from flopcalc.render import detail
+from flopcalc.views.layers import detail
 
 ROWS = [["features.0.0", "conv", "1,234"], ["fc", "linear", "5"]]
 LEFT = [True, True, False]

@@ -89,14 +89,14 @@ def add_spec(sub) -> None:
 
 
 def run_models(args: argparse.Namespace) -> int:
-    from ..render import models_document
+    from ..views.layers import models_document
     emit(render(models_document(MODELS.values(), models_text()), args.format))
     return 0
 
 
 def run_separable(args: argparse.Namespace) -> int:
     from ..analyze import separable
-    from ..render import separable_document
+    from ..views.layers import separable_document
     try:
         s = separable(args.kernel, args.in_c, args.out_c, args.size, args.stride, args.alpha, args.rho)
     except SpecError as e:
@@ -109,7 +109,7 @@ def run_separable(args: argparse.Namespace) -> int:
 def run_table(args: argparse.Namespace) -> int:
     from ..analyze import block_rows, top_rows
     from ..conventions import analyze
-    from ..render import table_document
+    from ..views.layers import table_document
     a = analyze(args.model, alpha_of(args), resolution_of(args), args.classes, batch=args.batch,
                 convention=args.convention, full_conv=args.full_conv, small_input=args.small_input)
     mem = None

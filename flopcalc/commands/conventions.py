@@ -43,20 +43,20 @@ def add_published(sub) -> None:
 
 def run_published(args: argparse.Namespace) -> int:
     from ..published import check_all
-    from ..render import published_document
+    from ..views.conventions import published_document
     emit(render(published_document(check_all(), args.discrepancies), args.format))
     return 0
 
 
 def run_conventions(args: argparse.Namespace) -> int:
-    from ..render import conventions_document
+    from ..views.conventions import conventions_document
     emit(render(conventions_document(), args.format))
     return 0
 
 
 def run_reconcile(args: argparse.Namespace) -> int:
     from ..reconcile import reconcile
-    from ..render import reconcile_document
+    from ..views.conventions import reconcile_document
     r = reconcile(args.model, alpha_of(args), resolution_of(args), args.classes)
     live = _live(r, args) if args.live else None
     emit(render(reconcile_document(r, live), args.format))

@@ -36,7 +36,8 @@ def run_experiment(args: argparse.Namespace) -> int:
     summary = experiments.run(args.name, args.data, args.out, epochs=args.epochs, seeds=args.seeds,
                               subset=args.subset, progress=args.progress, threads=args.threads)
     summary["load"] = say_load(meter, args.command).to_json()
-    emit(render(experiments.document(summary), args.format))
+    from ..views.training import experiment_document
+    emit(render(experiment_document(summary), args.format))
     return 0
 
 

@@ -75,7 +75,7 @@ def add_export(sub) -> None:
 
 def run_latency(args: argparse.Namespace) -> int:
     from ..latency import LatencyError, load_machine, save_machine
-    from ..render import bench_document, grid_document, machine_document
+    from ..views.latency import bench_document, grid_document, machine_document
     if args.command == "machine" and args.show:
         machine = load_machine(args.profile)
         emit(render(machine_document(machine, args.profile or str(_cache())), args.format))
@@ -150,7 +150,7 @@ def _export(args: argparse.Namespace) -> int:
     from ..conventions import analyze
     from ..files import check_writable, file_target
     from ..nn.onnx_export import export, graph_macs
-    from ..render import export_document
+    from ..views.latency import export_document
     target = Path(args.onnx)
     check_writable(target)
     text = args.model

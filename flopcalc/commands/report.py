@@ -30,7 +30,7 @@ def add_report(sub) -> None:
 def run_report(args: argparse.Namespace) -> int:
     from pathlib import Path
     from .. import reports
-    from ..render import report_document
+    from ..views.report import report_document
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"flopcalc report: error: --out {args.out!r} is a file, not a folder")

@@ -56,7 +56,7 @@ def add_budget(sub) -> None:
 
 def run_sweep(args: argparse.Namespace) -> int:
     from ..grid import DEFAULT_RESOLUTIONS, PUBLISHED_ALPHAS, sweep
-    from ..render import sweep_document
+    from ..views.sweep import sweep_document
     resolutions = ([resolution_from_rho(r) for r in args.rho] if args.rho else args.resolution
                    or DEFAULT_RESOLUTIONS)
     points = sweep(args.model, args.alpha or PUBLISHED_ALPHAS.get(model_name(args.model), (alpha_of(args),)),
@@ -68,7 +68,7 @@ def run_sweep(args: argparse.Namespace) -> int:
 
 def run_budget(args: argparse.Namespace) -> int:
     from ..grid import DEFAULT_RESOLUTIONS, all_points, budget, near
-    from ..render import budget_document
+    from ..views.sweep import budget_document
     if args.madds is None and args.params is None and args.near is None:
         raise UsageError("flopcalc budget: error: give --madds N and/or --params N, or --near N")
     models = args.models or list(MODELS)

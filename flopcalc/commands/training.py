@@ -93,7 +93,8 @@ def add_predict(sub) -> None:
 def run_training(args: argparse.Namespace) -> int:
     asked = args.threads
     torch_door(args, "torch,train")
-    from ..training import infer, loop, report
+    from ..training import infer, loop
+    from ..views import training as report
     if args.command == "train":
         recipe = loop.Recipe(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                              weight_decay=args.weight_decay, schedule=args.schedule, augment=args.augment,

@@ -42,7 +42,7 @@ def _verify(args: argparse.Namespace) -> int:
     """``flopcalc verify``: exit 0 when everything agrees, 1 on any mismatch."""
     torch_door(args)
     try:
-        from ..nn.report import grid_document, report_document
+        from ..views.verify import grid_document, report_document
         from ..nn.verify import (GRID_ALPHAS, GRID_RESOLUTIONS, check_fits, default_memory_limit, verify,
                                 verify_grid)
     except ImportError as e:

@@ -17,7 +17,6 @@ and it goes on where it stopped: finished trials are read back, a killed one res
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -193,79 +192,17 @@ def run(name: str, data: str, out: str | Path, *, epochs: int = DEFAULT_EPOCHS, 
               + (f", int8 {100 * record['int8_top1']:.2f}%" if trial.quantize else "")
               + f" ({time.perf_counter() - t0:.0f} s)", file=log, flush=True)
     records = [done[t.key(s)] for t, s in plan]
+    from ..views.training import summarize
     summary = summarize(name, data, epochs, seeds, records, subset)
     write_outputs(out, summary)
     return summary
 
 
-def _mean_spread(values: list[float]) -> tuple[float, float | None]:
-    """Mean and sample standard deviation (None for one value: no spread to speak of)."""
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
-
-
-def summarize(name: str, data: str, epochs: int, seeds: int, records: list[dict],
-              subset: int | None = None) -> dict:
-    groups: dict[str, list[dict]] = {}
-    for r in records:
-        groups.setdefault(r["group"], []).append(r)
-    rows = []
-    for group, rs in groups.items():
-        mean, spread = _mean_spread([r["top1"] for r in rs])
-        row = {"group": group, "series": rs[0]["series"], "label": rs[0]["label"], "model": rs[0]["model"],
-               "config": rs[0]["config"], "params": rs[0]["params"],
-               "macs": rs[0]["macs"], "top1_mean": mean, "top1_std": spread, "seeds": len(rs),
-               "train_seconds_mean": statistics.fmean(r["train_seconds"] for r in rs)}
-        for key in ("int8_top1", "int8_drop", "int8_fixed_top1", "int8_fixed_drop", "int8_agreement",
-                    "int8_fixed_agreement"):
-            if key in rs[0]:
-                row[f"{key}_mean"], row[f"{key}_std"] = _mean_spread([r[key] for r in rs])
-        for key in ("float_size_bytes", "int8_size_bytes", "float_images_per_second", "int8_images_per_second"):
-            if key in rs[0]:
-                row[key] = statistics.fmean(r[key] for r in rs) if "per_second" in key else rs[0][key]
-        rows.append(row)
-    return {"experiment": name, "data": data, "epochs": epochs, "seeds": seeds, "subset": subset,
-            "models": len(records),
-            "train_seconds_total": sum(r["train_seconds"] for r in records), "groups": rows, "trials": records}
-
-
-def document(summary: dict):
-    from ..output import Col, Document, Table
-    pct = lambda v: f"{100 * v:.2f}%"  # noqa: E731
-    pp = lambda v: f"{100 * v:.2f}"  # noqa: E731
-    cols = [Col("group"), Col("params", "int"), Col("macs", "int"), Col("top1_mean", show=pct),
-            Col("top1_std", show=pp), Col("seeds", "int")]
-    if any("int8_top1_mean" in r for r in summary["groups"]):
-        cols += [Col("int8_top1_mean", show=pct), Col("int8_drop_mean", show=pp),
-                 Col("int8_fixed_top1_mean", show=pct), Col("int8_fixed_drop_mean", show=pp),
-                 Col("int8_size_bytes", "int"), Col("int8_images_per_second", "float", digits=0),
-                 Col("float_images_per_second", "float", digits=0)]
-    s = summary
-    heading = (f"experiment {s['experiment']}: data={s['data']}, {s['epochs']} epochs, {s['seeds']} seeds each"
-               + (f", the first {s['subset']} training images only" if s.get("subset") else ""))
-    notes = ["top1_mean: held-out top-1 at the last epoch, mean over seeds; top1_std: its standard deviation "
-             "(points); params and macs: flopcalc's exact counts of the model trained (small-input adaptation "
-             "included)."]
-    if len(cols) > 6:
-        notes.append("int8: post-training static quantization (fbgemm, batch norm fused, per-channel weights, "
-                     "activations calibrated on 512 training images); int8_fixed: every ReLU / ReLU6 output at a "
-                     "fixed [0, 6] range; drop: float top-1 minus int8 top-1 (points).")
-    return Document("experiment", summary, heading, [Table(tuple(cols), s["groups"])], notes,
-                    csv_table=Table(tuple(Col(k, "float" if isinstance(v, float) else "text") for k, v in
-                                          _flat(s["trials"][0]).items() if not isinstance(v, dict)),
-                                    [_flat(t) for t in s["trials"]]))
-
-
-def _flat(trial: dict) -> dict:
-    """A trial with its config spread into CSV columns (the resolution as HEIGHTxWIDTH)."""
-    c = dict(trial["config"])
-    c["resolution"] = "x".join(map(str, c["resolution"]))
-    return {**{k: v for k, v in trial.items() if k != "config"}, **c}
-
-
 def write_outputs(out: Path, summary: dict) -> None:
     """DIR/README.md (the table) and DIR/accuracy_vs_macs.png (the plot), atomically."""
     from ..output import render
-    doc = document(summary)
+    from ..views.training import experiment_document
+    doc = experiment_document(summary)
     heading, doc.heading = doc.heading, ""
     text = f"# {heading}\n\n" + render(doc, "github")
     trained = summary.get("train_seconds_total")

@@ -37,13 +37,6 @@ GRID_RESOLUTIONS = (96, 128, 160, 192, 224)
 BYTES_PER_VALUE = 4  # float32
 
 # What fvcore 0.1.5 cannot count in these models, and what the op is.
-UNSUPPORTED_MEANING = {"aten::hardtanh_": "ReLU6", "aten::hardtanh": "ReLU6",
-                       "aten::add": "residual add", "aten::add_": "residual add",
-                       "aten::hardswish_": "hard-swish", "aten::hardswish": "hard-swish",
-                       "aten::hardsigmoid": "hard-sigmoid", "aten::hardsigmoid_": "hard-sigmoid",
-                       "aten::mul": "squeeze-and-excitation scale", "aten::silu_": "SiLU", "aten::silu": "SiLU",
-                       "aten::sigmoid": "sigmoid"}
-
 
 def _fvcore():
     # fvcore.nn imports TorchScript machinery that warns on import; a strict warning filter

@@ -1,15 +1,22 @@
-"""What ``flopcalc verify`` prints: per-layer and grid Documents."""
+"""What ``flopcalc verify`` prints: per-layer and grid Documents (torch-free: the checks are data)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from ..conventions import FVCORE_UNSUPPORTED
 from ..output import Col, Document, Table, share
-from ..render import config_record, describe, flat
-from .verify import REFERENCE_RTOL, UNSUPPORTED_MEANING, ModuleChecks, Report
+from .layers import describe
+from .records import config_record, flat
+
+if TYPE_CHECKING:  # the checks are data: the view needs no torch
+    from ..nn.verify import ModuleChecks, Report
 
 # What each check compares, for the MISMATCH text and the totals table.
 QUANTITY_MEANING = {"modules": "the built model's leaf modules", "shape": "output shape", "params": "params",
                     "numel": "sum(p.numel())", "fvcore": "fvcore", "flop_counter": "flop_counter",
                     "executed": "NumPy executed macs", "values": "NumPy output (relative difference)"}
+
 
 COLUMNS_NOTE = ("columns: output_shape, params and macs are flopcalc's analysis; fvcore and flop_counter are "
                 "measured on the built PyTorch model (fvcore's FlopCountAnalysis, torch's FlopCounterMode). "
@@ -38,7 +45,7 @@ def _mark(m: ModuleChecks) -> str:
 def _unsupported_line(r: Report) -> str:
     if not r.unsupported:
         return "fvcore counted every op it met."
-    ops = ", ".join(f"{op} x{n} ({UNSUPPORTED_MEANING.get(op, 'unknown')})" for op, n in r.unsupported.items())
+    ops = ", ".join(f"{op} x{n} ({FVCORE_UNSUPPORTED.get(op, 'unknown')})" for op, n in r.unsupported.items())
     return f"fvcore could not count: {ops}; flopcalc charges them 0 macs too (ReLU fvcore skips silently)."
 
 
@@ -54,6 +61,8 @@ def _module_json(m: ModuleChecks) -> dict:
 
 LAYER_COLS = (Col("name"), Col("kind"), Col("output_shape", "shape"), Col("params", "int"), Col("macs", "int"),
               Col("fvcore", "int"), Col("flop_counter", "int"), Col("check"))
+
+
 TOTAL_COLS = (Col("name"), Col("quantity"), Col("expected", show=_value), Col("measured", show=_value),
               Col("check"))
 
@@ -82,8 +91,9 @@ def report_document(r: Report) -> Document:
                     for name, pad in r.padding.items() if pad]
         total = sum(r.padding.values())
         values = [m.get("values").measured for m in r.layers]
+        rtol = r.layers[0].get("values").tolerance
         title = (f"NumPy reference kernels: largest relative difference from torch {max(values):.1e}.\n"
-                 f"Outputs equal torch's on all {len(values)} layers (relative tolerance {REFERENCE_RTOL:g}); "
+                 f"Outputs equal torch's on all {len(values)} layers (relative tolerance {rtol:g}); "
                  "executed multiply-adds equal the formula on every conv and linear layer.\n"
                  f"{total:,} of {a.total.macs:,} macs ({100 * total / a.total.macs:.2f}%) multiply zero padding; "
                  "the formula counts them, as every counter does:\n")
