@@ -17,16 +17,15 @@ from typing import Sequence
 from . import cpuload  # noqa: F401  (first: its import-time sample spans torch's import, for the thread default)
 from .commands import COMMANDS, family
 from .commands.args import Parser
+from . import __version__
 from .errors import ExitStatus, OutputError, UsageError, UserError, one_line
-
-VERSION = "0.1.0"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="flopcalc", description=(
         "Exact output sizes, parameters and multiply-adds (macs) of MobileNet V1, V2, V3 Large and Small, and of "
         "any network of the family written as a spec file; the PyTorch models built, verified, trained and timed."))
-    parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         family(command).PARSERS[command](sub)

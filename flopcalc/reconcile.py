@@ -49,6 +49,11 @@ class Line:
     params_causes: dict[str, int] | None
     ops_causes: dict[str, int] | None
 
+    def agrees(self, measured: tuple) -> bool:
+        """Whether a tool's live ``(params, ops)`` equal this prediction (None: the tool reports none).
+        The one test: the printed verdict and the exit status both use it."""
+        return all(m is None or m == e for m, e in ((measured[0], self.params), (measured[1], self.reported)))
+
 
 @dataclass(frozen=True)
 class Reconciliation:

@@ -218,6 +218,13 @@ def family_of(model: str | Family) -> Family:
     return model if isinstance(model, Family) else check_model(model).family
 
 
+def alpha_or_default(model: str | Family | None, alpha: float | None) -> float:
+    """``alpha`` when given, else the model's own (a spec file records one; the zoo's is 1)."""
+    if alpha is not None:
+        return alpha
+    return 1.0 if model is None else family_of(model).alpha
+
+
 def width_rule(family: Family, rounding: str) -> WidthRule:
     """A family's channel rule by implementation name; a spec file's family has only its own
     (any name gives it: the other implementations' rules are written for the zoo's models)."""

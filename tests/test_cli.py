@@ -362,3 +362,26 @@ def test_spec_out_that_cannot_be_written_is_one_line(cli, tmp_path, monkeypatch,
     monkeypatch.chdir(tmp_path)
     code, out, err = cli("spec", "mobilenet_v2", "--out", target)
     assert code == 2 and out == "" and err == f"flopcalc: error: cannot write {target!r}: {words}\n"
+
+
+def test_help_choices_come_from_the_constants_they_describe():
+    """The parser's choice lists equal their owners' (the torch-side owners are read here, not at
+    start-up: the parser must not import torch)."""
+    pytest.importorskip("torch")
+    from flopcalc.cli import build_parser
+    from flopcalc.conventions import CONVENTIONS
+    from flopcalc.experiments import EXPERIMENTS
+    from flopcalc.memory import DTYPES
+    from flopcalc.nn.bench import BACKENDS
+    from flopcalc.training.loop import SCHEDULES
+    from flopcalc.training.mix import AUGMENTS
+    subs = next(a for a in build_parser()._actions if a.dest == "command").choices
+
+    def choices(command, dest):
+        return set(next(a for a in subs[command]._actions if a.dest == dest).choices)
+    assert choices("table", "dtype") == set(DTYPES)
+    assert choices("bench", "backend") == set(BACKENDS)
+    assert choices("train", "schedule") == set(SCHEDULES) and choices("train", "augment") == set(AUGMENTS)
+    assert choices("experiment", "name") == set(EXPERIMENTS)
+    help_text = next(a for a in subs["table"]._actions if a.dest == "convention").help
+    assert all(name in help_text for name in CONVENTIONS)

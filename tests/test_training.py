@@ -313,3 +313,16 @@ def test_train_writes_through_links_in_its_folder(cli, tmp_path):
     assert code == 0, err
     assert (out / "metrics.jsonl").is_symlink()
     assert json.loads((tmp_path / "metrics_elsewhere.jsonl").read_text().splitlines()[0])["epoch"] == 1
+
+
+def test_export_a_checkpoint_with_its_trained_config(trained, cli, tmp_path):
+    """export takes a checkpoint too (nn/load.py decides model or checkpoint): the graph carries the
+    analyzer's macs of exactly the model trained (small input, 10 classes, 8x8)."""
+    pytest.importorskip("onnx")
+    code, out, err = cli("export", str(trained / "checkpoint.pt"), "--onnx", str(tmp_path / "m.onnx"),
+                         "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    a = flopcalc.analyze("mobilenet_v2", 0.25, 8, 10, small_input=True)
+    assert doc["equal"] and doc["graph_macs"] == a.total.macs
+    assert doc["config"]["resolution"] == [8, 8] and doc["config"]["num_classes"] == 10

@@ -6,12 +6,21 @@ import argparse
 import sys
 
 from ..errors import UsageError
+from ..memory import DTYPES
 from ..output import emit, render
 from ..spec import SpecError
 from ..zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION, MODELS
-from .args import (add_config_args, add_convention, add_format,
-                   add_model, alpha_of, alpha_type, integer,
-                   number, resolution_of)
+from .args import (
+    add_config_args,
+    add_convention,
+    add_format,
+    add_model,
+    alpha_of,
+    alpha_type,
+    integer,
+    number,
+    resolution_of,
+)
 
 
 def add_table(sub) -> None:
@@ -33,7 +42,7 @@ def add_table(sub) -> None:
     p.add_argument("--memory", action="store_true",
                    help="add each layer's memory traffic (bytes read and written, macs per byte) and the peak "
                         "activation memory")
-    p.add_argument("--dtype", choices=("float32", "float16", "bfloat16", "int8"), default="float32",
+    p.add_argument("--dtype", choices=tuple(DTYPES), default="float32",
                    help="bytes per value for --memory (default float32)")
     view = p.add_mutually_exclusive_group()
     view.add_argument("--depth", type=integer("depth", 1), default=None, metavar="D",
@@ -133,6 +142,7 @@ def run_table(args: argparse.Namespace) -> int:
 
 def run_spec(args: argparse.Namespace) -> int:
     from dataclasses import replace
+
     from ..specfile import write
     from ..zoo import family_of
     family = family_of(args.model)

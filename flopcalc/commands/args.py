@@ -91,10 +91,9 @@ def model_name(model) -> str:
 
 
 def alpha_of(args: argparse.Namespace) -> float:
-    """--alpha, else a spec file's own alpha, else 1."""
-    if getattr(args, "alpha", None) is not None:
-        return args.alpha
-    return 1.0 if isinstance(args.model, str) or args.model is None else args.model.alpha
+    """--alpha, else the model's own (a spec file's alpha, else 1)."""
+    from ..zoo import alpha_or_default
+    return alpha_or_default(args.model, getattr(args, "alpha", None))
 
 
 def format_type(text: str) -> str:
@@ -172,9 +171,10 @@ def convention_type(text: str) -> str:
 
 
 def add_convention(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--convention", type=convention_type, default="pytorch", metavar="NAME",
-                   help="count as NAME counts: pytorch (default), paper, tfslim, keras, fvcore, flop_counter, "
-                        "ptflops, ptflops_aten, thop, torchinfo (flopcalc conventions lists what each counts)")
+    from ..conventions import CONVENTIONS, DEFAULT
+    p.add_argument("--convention", type=convention_type, default=DEFAULT, metavar="NAME",
+                   help=f"count as NAME counts: {', '.join(CONVENTIONS)} (default {DEFAULT}; flopcalc conventions "
+                        "lists what each counts)")
 
 
 def resolution_of(args: argparse.Namespace) -> int | tuple[int, int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import UsageError
+from ..errors import ExitStatus, UsageError
 from ..output import emit, render
 from .args import (add_config_args, add_format,
                    add_model, add_runtime_args, alpha_of, resolution_of)
@@ -60,8 +60,9 @@ def run_reconcile(args: argparse.Namespace) -> int:
     r = reconcile(args.model, alpha_of(args), resolution_of(args), args.classes)
     live = _live(r, args) if args.live else None
     emit(render(reconcile_document(r, live), args.format))
-    return 1 if live and any(v is not None and not _agrees(line, v) for line in r.lines
-                             for k, v in live.items() if k == line.convention.name) else 0
+    differs = live and any(live.get(line.convention.name) is not None and not line.agrees(live[line.convention.name])
+                           for line in r.lines)
+    return ExitStatus.NO if differs else ExitStatus.OK
 
 
 def _live(r, args: argparse.Namespace) -> dict:
@@ -72,22 +73,8 @@ def _live(r, args: argparse.Namespace) -> dict:
     if not any(here[c.convention.live] for c in r.lines if c.convention.live and c.convention.live != "flop_counter"):
         raise UsageError(f"flopcalc reconcile: error: --live found none of the peer counters installed; "
                          f"{peers.EXTRA}")
-    base = r.base
-    out = {}
-    lines = [line for line in r.lines if line.convention.live]
-    with progress_of(args, "reconcile --live", len(lines)) as progress:
-        for line in lines:
-            tool = line.convention.live
-            progress.set(progress.done, note=tool)
-            out[line.convention.name] = None if not here[tool] else peers.measure(
-                tool, base.model, base.config["alpha"], base.config["resolution"], line.num_classes,
-                line.convention.rounding)
-            progress.advance()
-    return out
-
-
-def _agrees(line, measured) -> bool:
-    return all(m is None or m == e for m, e in ((measured[0], line.params), (measured[1], line.reported)))
+    with progress_of(args, "reconcile --live") as progress:
+        return peers.measure_all(r, progress)
 
 
 

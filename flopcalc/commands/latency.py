@@ -10,7 +10,7 @@ from ..output import emit, render
 from ..zoo import MODELS
 from .args import (MODEL_HELP, add_config_args, add_format,
                    add_machine_args, add_model, add_runtime_args, alpha_of, integer,
-                   list_of, model_name, model_type, resolution_of)
+                   list_of, model_type, resolution_of)
 from .runtime import progress_of, say_load, torch_door
 
 
@@ -147,30 +147,17 @@ def _cache():
 def _export(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
-    from ..conventions import analyze
     from ..files import check_writable, file_target
     from ..nn.onnx_export import export, graph_macs
     from ..views.latency import export_document
     target = Path(args.onnx)
     check_writable(target)
-    text = args.model
-    if text in MODELS or text.endswith(".toml"):
-        model = model_type(text)
-        a = analyze(model, alpha_of(argparse.Namespace(alpha=args.alpha, model=model)), resolution_of(args),
-                    args.classes, batch=args.batch or 1)
-        from ..nn import build
-        net = build(model, a.config["alpha"], a.config["num_classes"])
-        source = model_name(model)
-    else:
-        from ..training.infer import load_for_inference
-        loaded = load_for_inference(text)
-        c = loaded.config
-        from ..training.loop import family_from_config
-        model = family_from_config(c)
-        res = resolution_of(args) if (args.resolution or args.rho) else c["resolution"]
-        a = analyze(model, c["alpha"], res, c["num_classes"], batch=args.batch or 1,
-                    small_input=c.get("small_input", False))
-        net, source = loaded.net, text
+    from ..nn.load import is_model, load
+    if is_model(args.model):
+        model_type(args.model)  # a bad spec file is one line naming it
+    loaded = load(args.model, args.alpha, resolution_of(args) if (args.resolution or args.rho) else None,
+                  args.classes, args.batch or 1)
+    a, net, source = loaded.analysis, loaded.net, loaded.source
     h, w = a.config["resolution"]
     with file_target(target) as tmp:
         export(net, (h, w), tmp, dynamic_batch=args.batch is None, batch=args.batch or 1)

@@ -134,3 +134,20 @@ def measure(tool: str, model: str, alpha: float, resolution, classes: int, round
     """What ``tool`` reports for the config, ``(params, ops)``."""
     h, w = resolution if isinstance(resolution, (tuple, list)) else (resolution, resolution)
     return TOOLS[tool](model, alpha, h, w, classes, rounding)
+
+
+def measure_all(r, progress=None) -> dict:
+    """Run every installed counter on a reconciliation's config: convention name -> ``(params, ops)``
+    measured, or None where the tool is not installed; ``progress(done, total)`` after each tool."""
+    here = available()
+    base = r.base
+    lines = [line for line in r.lines if line.convention.live]
+    out = {}
+    for i, line in enumerate(lines, 1):
+        tool = line.convention.live
+        out[line.convention.name] = None if not here[tool] else measure(
+            tool, base.model, base.config["alpha"], base.config["resolution"], line.num_classes,
+            line.convention.rounding)
+        if progress is not None:
+            progress(i, len(lines))
+    return out

@@ -35,8 +35,7 @@ def reconcile_document(r, live: dict | None = None) -> Document:
             if got is None:
                 rec["live"] = None
             else:
-                ok = all(m is None or m == e for m, e in ((got[0], line.params), (got[1], line.reported)))
-                rec["live"] = {"params": got[0], "reported": got[1], "ok": ok}
+                rec["live"] = {"params": got[0], "reported": got[1], "ok": line.agrees(got)}
         records.append(rec)
 
         def check(i: int, expected) -> tuple:
