@@ -111,7 +111,8 @@ class Col:
     """A column: ``key`` is its JSON key and its CSV and table header.
 
     ``type`` says how a value is shown: ``text``; ``int`` (thousands separators in tables,
-    plain digits in CSV); ``shape`` (``3x224x224``; a list in JSON); ``pct`` (a share in
+    plain digits in CSV); ``shape`` (``3x224x224``; a list in JSON); ``resolution`` (``[h, w]`` shown
+    ``224`` when square, else ``320x240``; ``HxW`` in CSV); ``multiplier`` (alpha, ``0.75``); ``pct`` (a share in
     [0, 1], shown as ``12.34%``); ``float`` (``digits`` decimals in tables, full precision
     in CSV); ``check`` (text, left-aligned). ``csv=False`` marks a column derived for people
     (a share) that CSV leaves out, as JSON does.
@@ -136,6 +137,10 @@ class Col:
             return f"{v:,}"
         if self.type == "shape":
             return shape_str(v)
+        if self.type == "multiplier":
+            return f"{v:g}"
+        if self.type == "resolution":  # [h, w]: 224 when square, else 320x240
+            return str(v[0]) if v[0] == v[1] else shape_str(v)
         if self.type == "pct":
             return f"{100 * v:.2f}%" if v else ""
         if self.type == "float":
@@ -145,7 +150,7 @@ class Col:
     def csv_cell(self, v: Any) -> str:
         if v is None:
             return ""
-        if self.type == "shape":
+        if self.type in ("shape", "resolution"):
             return shape_str(v)
         if isinstance(v, bool):
             return "true" if v else "false"
@@ -175,7 +180,8 @@ class Document:
     csv_table: Table | None = None
 
 
-def render(doc: Document, fmt: str) -> str:
+def render(doc: Document, fmt: str, heading: bool = True) -> str:
+    """``doc`` in format ``fmt``; ``heading=False`` leaves the heading out (a page that has its own)."""
     if fmt == "json":
         return json_text({"command": doc.command, **doc.data})
     if fmt == "csv":
@@ -183,9 +189,9 @@ def render(doc: Document, fmt: str) -> str:
         cols = [c for c in t.cols if c.csv]
         return csv_text([[c.key for c in cols]] + [[c.csv_cell(r.get(c.key)) for c in cols] for r in t.rows])
     if fmt.startswith("latex"):
-        return _latex(doc, fmt)
+        return _latex(doc, fmt, heading)
     parts = []
-    if doc.heading:
+    if doc.heading and heading:
         parts.append(f"**{doc.heading}**" if fmt == "github" else doc.heading)
     for t in doc.tables:
         body = table_text([[c.cell(r.get(c.key)) for c in t.cols] for r in t.rows],
@@ -200,7 +206,7 @@ _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "%": r"\%", "&": r"\&", "#": r"\#",
                   "{": r"\{", "}": r"\}", "^": r"\^{}", "~": r"\~{}"}
 
 
-def _latex(doc: Document, fmt: str) -> str:
+def _latex(doc: Document, fmt: str, heading: bool = True) -> str:
     """A fragment to ``\\input`` as it is: the tables, with the heading, titles and notes as LaTeX
     comments. ``latex_raw`` passes cells through unescaped, which flopcalc's text never wants (a
     ``%`` in a share would comment out the rest of the row), so its cells are escaped here."""
@@ -210,7 +216,7 @@ def _latex(doc: Document, fmt: str) -> str:
     def escape(text: str) -> str:
         return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text) if fmt == "latex_raw" else text
 
-    parts = [comment(doc.heading)] if doc.heading else []
+    parts = [comment(doc.heading)] if doc.heading and heading else []
     for t in doc.tables:
         body = table_text([[escape(c.cell(r.get(c.key))) for c in t.cols] for r in t.rows],
                           [escape(c.key) for c in t.cols], fmt, [not c.numeric for c in t.cols])

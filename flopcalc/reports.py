@@ -52,8 +52,7 @@ class Page:
 
 def gh(doc: Document) -> str:
     """A Document's tables and notes as GitHub Markdown (no heading: the page has its own)."""
-    doc.heading = ""
-    return render(doc, "github").strip() + "\n"
+    return render(doc, "github", heading=False).strip() + "\n"
 
 
 def table(cols, rows, title: str = "") -> str:
@@ -135,7 +134,7 @@ def scaling_page() -> Page:
         rows = [{"alpha": p.alpha, "resolution": p.resolution[0], "params": p.params, "macs": p.macs,
                  "top1": p.top1, "source": SOURCES[p.top1_source].short if p.top1_source else None} for p in pts]
         parts.append(f"## {MODELS[model].title}\n\n" + table(
-            (Col("alpha", show=lambda v: f"{v:g}"), Col("resolution", "int"), Col("params", "int"),
+            (Col("alpha", "multiplier"), Col("resolution", "int"), Col("params", "int"),
              Col("macs", "int"), Col("top1", "float", digits=1), Col("source")), rows))
     from .grid import BUDGET_ALPHAS, all_points, near
     pairs = []
@@ -147,8 +146,8 @@ def scaling_page() -> Page:
     parts.append("## V1 against V2 at matched multiply-adds (224)\n\nFor each V2 width, the V1 width (alpha in "
                  "steps of 0.05) with the nearest multiply-adds (`flopcalc budget --near`); top-1 where both "
                  "were published:\n\n" + table(
-                     (Col("v2_alpha", show=lambda v: f"{v:g}"), Col("v2_macs", "int"), Col("v2_params", "int"),
-                      Col("v2_top1", "float", digits=1), Col("v1_alpha", show=lambda v: f"{v:g}"),
+                     (Col("v2_alpha", "multiplier"), Col("v2_macs", "int"), Col("v2_params", "int"),
+                      Col("v2_top1", "float", digits=1), Col("v1_alpha", "multiplier"),
                       Col("v1_macs", "int"), Col("v1_params", "int"), Col("v1_top1", "float", digits=1)), pairs))
     parts.append("## The accuracy/cost frontier\n\n" + figure(
         "scaling_frontier.png", "Published ImageNet top-1 against flopcalc's multiply-adds, every published "
@@ -252,8 +251,7 @@ def verification_page(root: Path) -> Page:
     layers = sum(c["layers"] for c in configs)
     parts.append(f"**{ok} of {len(configs)} configs agree exactly**, every layer and block "
                  f"({layers:,} layers in all), with fvcore and FlopCounterMode:\n")
-    res = lambda v: str(v[0])  # noqa: E731
-    parts.append(table((Col("model"), Col("alpha", show=lambda v: f"{v:g}"), Col("resolution", show=res),
+    parts.append(table((Col("model"), Col("alpha", "multiplier"), Col("resolution", "resolution"),
                         Col("layers", "int"), Col("params", "int"), Col("macs", "int"), Col("fvcore", "int"),
                         Col("flop_counter", "int"), Col("check")), [flat(c) for c in configs]))
     if padding:
@@ -267,7 +265,7 @@ def verification_page(root: Path) -> Page:
         parts.append("\n## Multiply-adds on zero padding\n\nThe NumPy reference kernels count the multiply-adds "
                      "they execute (equal to the formula on every layer) and how many multiply a padded zero; the "
                      "formula, like every counter, includes them:\n\n" + table(
-                         (Col("model"), Col("alpha", show=lambda v: f"{v:g}"), Col("resolution", "int"),
+                         (Col("model"), Col("alpha", "multiplier"), Col("resolution", "int"),
                           Col("macs", "int"), Col("padding_macs", "int"), Col("padding_share", "pct")), rows))
     return Page("verification.md", "Verification", f"{ok} of {len(configs)} configs agree exactly with fvcore and "
                 f"FlopCounterMode", "\n".join(parts))
@@ -288,7 +286,7 @@ def training_page(root: Path) -> Page:
                  "macs": r["macs"], "epochs": r["epochs"], "final_top1": r["final_top1"], "best_top1": r["best_top1"],
                  "train_seconds": r["train_seconds"], "images_per_second": r["images_per_second"]} for r in recs]
         parts.append("## `flopcalc train` with the defaults\n\n" + table(
-            (Col("model"), Col("alpha", show=lambda v: f"{v:g}"), Col("resolution", "int"), Col("params", "int"),
+            (Col("model"), Col("alpha", "multiplier"), Col("resolution", "int"), Col("params", "int"),
              Col("macs", "int"), Col("epochs", "int"), Col("final_top1", show=pct), Col("best_top1", show=pct),
              Col("train_seconds", "float", digits=1), Col("images_per_second", "float", digits=0)), rows))
         headline.append(", ".join(f"{r['model']} {r['config']['alpha']:g}: {pct(r['final_top1'])}" for r in recs))
@@ -391,7 +389,7 @@ def latency_page(root: Path) -> Page:
                                                 "(log scales); the band is +-15%."))
         plots.append(("latency_grid.png", lambda path, g=grid: _draw_grid(path, g)))
         parts.append("<details><summary>every config</summary>\n\n" + table(
-            (Col("model"), Col("alpha", show=lambda v: f"{v:g}"), Col("resolution", show=lambda v: str(v[0])),
+            (Col("model"), Col("alpha", "multiplier"), Col("resolution", "resolution"),
              Col("batch", "int"), Col("measured_ms", "float", digits=2), Col("predicted_ms", "float", digits=2),
              Col("error", show=lambda v: f"{100 * v:+.1f}%"), Col("images_per_second", "float", digits=1)),
             [flat(rec) for rec in grid["configs"]]) + "\n</details>\n")

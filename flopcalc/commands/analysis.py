@@ -128,12 +128,11 @@ def run_table(args: argparse.Namespace) -> int:
         # the architecture analyzed, with every stored value (a convention may count fewer)
         mem = memory(plain(a.spec, resolution=resolution_of(args), batch=args.batch), args.dtype)
     if args.depth is not None:
-        doc = table_document(a, block_rows(a, args.depth), shown=f"blocks to depth {args.depth}", memory=mem)
-        doc.data["config"]["depth"] = args.depth
+        doc = table_document(a, block_rows(a, args.depth), shown=f"blocks to depth {args.depth}", memory=mem,
+                             view={"depth": args.depth})
     elif args.top is not None:
         doc = table_document(a, top_rows(a, args.top), shown=f"the {args.top} layers with the most macs",
-                             memory=mem)
-        doc.data["config"]["top"] = args.top
+                             memory=mem, view={"top": args.top})
     else:
         doc = table_document(a, totals_only=args.totals, memory=mem)
     emit(render(doc, args.format))

@@ -203,8 +203,7 @@ def write_outputs(out: Path, summary: dict) -> None:
     from ..output import render
     from ..views.training import experiment_document
     doc = experiment_document(summary)
-    heading, doc.heading = doc.heading, ""
-    text = f"# {heading}\n\n" + render(doc, "github")
+    text = f"# {doc.heading}\n\n" + render(doc, "github", heading=False)
     trained = summary.get("train_seconds_total")
     subset = f" --subset {summary['subset']}" if summary.get("subset") else ""
     text += (f"\nMade by `flopcalc experiment {summary['experiment']} --data {summary['data']} --epochs "

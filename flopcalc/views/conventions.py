@@ -126,8 +126,8 @@ def published_document(checks, only_discrepancies: bool = False) -> Document:
              "published": f"{rec['macs_published']} / {rec['params_published']}",
              "flopcalc": f"{rec['macs_printed']} / {rec['params_printed']}" if rec["macs"] is not None else "",
              "check": "ok" if rec["status"] == "reproduced" else "DISCREPANCY"} for rec in shown]
-    cols = (Col("source"), Col("table"), Col("model"), Col("alpha", show=lambda v: f"{v:g}"),
-            Col("resolution", show=lambda v: str(v[0])), Col("num_classes", "int", show=str), Col("convention"),
+    cols = (Col("source"), Col("table"), Col("model"), Col("alpha", "multiplier"),
+            Col("resolution", "resolution"), Col("num_classes", "int", show=str), Col("convention"),
             Col("published"), Col("flopcalc"), Col("check"))
     n_bad = sum(rec["status"] != "reproduced" for rec in records)
     lines = [f"{len(records) - n_bad} of {len(records)} published rows reproduced exactly at their printed "

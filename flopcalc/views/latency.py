@@ -118,7 +118,7 @@ def grid_document(results, machine, predicted: bool = True, load=None) -> Docume
              "images_per_second": r.images_per_second} for r in results]
     rows = [flat(rec) for rec in recs]
     summary = grid_summary(results) if predicted else []
-    cols = [Col("model"), Col("alpha", show=lambda v: f"{v:g}"), Col("resolution", show=lambda v: str(v[0])),
+    cols = [Col("model"), Col("alpha", "multiplier"), Col("resolution", "resolution"),
             Col("batch", "int"), Col("measured_ms", "float", digits=2)]
     if predicted:
         cols += [Col("predicted_ms", "float", digits=2), Col("error", show=lambda v: f"{100 * v:+.1f}%")]

@@ -157,10 +157,11 @@ MEMORY_COLS = (Col("bytes_read", "int"), Col("bytes_written", "int"), Col("inten
 
 
 def table_document(a: Analysis, rows: list[LayerRow] | None = None, *, totals_only: bool = False,
-                   shown: str = "", memory=None) -> Document:
+                   shown: str = "", memory=None, view: dict | None = None) -> Document:
     """``flopcalc table``: the layer rows (or ``rows``: blocks, the top N), then the totals
     by kind. ``totals_only`` prints the totals table alone (what ``--totals`` writes as CSV);
-    ``memory`` (a :class:`~flopcalc.memory.Memory`) adds each layer's traffic."""
+    ``memory`` (a :class:`~flopcalc.memory.Memory`) adds each layer's traffic; ``view`` (``{"depth": 2}``,
+    ``{"top": 5}``) is recorded in the config."""
     rows = list(a.layers) if rows is None else rows
     key, factor = ops_key(a)
     records = [layer_record(r, key, factor) for r in rows]
@@ -177,7 +178,8 @@ def table_document(a: Analysis, rows: list[LayerRow] | None = None, *, totals_on
             rec.update(bytes_read=read, bytes_written=written,
                        intensity=macs / (read + written) if read + written else 0.0)
     from ..conventions import CONVENTIONS
-    data = {"model": a.model, "config": config_record(a.config), "convention": CONVENTIONS[a.convention].ref(),
+    data = {"model": a.model, "config": {**config_record(a.config), **(view or {})},
+            "convention": CONVENTIONS[a.convention].ref(),
             "layers": records, "total": {"params": a.total.params, key: _ops(a.total.macs, factor)},
             "by_kind": {k: {"params": t.params, key: _ops(t.macs, factor)} for k, t in a.by_kind.items()}}
     totals = totals_table(a)

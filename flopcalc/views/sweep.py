@@ -24,8 +24,7 @@ def sweep_document(points, convention: str) -> Document:
     key = conv.key
     recs = [point_record(p, key) for p in points]
     rows = [flat(rec) for rec in recs]
-    res = lambda v: str(v[0]) if v[0] == v[1] else f"{v[0]}x{v[1]}"  # noqa: E731
-    cols = [Col("model"), Col("alpha", show=lambda v: f"{v:g}"), Col("resolution", "shape", show=res),
+    cols = [Col("model"), Col("alpha", "multiplier"), Col("resolution", "resolution"),
             Col("params", "int"), Col(key, "int"), TOP1_COL, Col("top1_source", show=lambda v: SOURCES[v].short)]
     csv_cols = (Col("model"), Col("alpha", "float"), Col("resolution", "shape"), Col("num_classes", "int"),
                 Col("params", "int"), Col(key, "int"), Col("top1", "float", digits=5), Col("top1_source"))
@@ -42,13 +41,12 @@ def budget_document(points, macs, params, near_target=None, fits=None, conventio
     from ..published import SOURCES
     conv = CONVENTIONS[convention]
     key = conv.key
-    res = lambda v: str(v[0]) if v[0] == v[1] else f"{v[0]}x{v[1]}"  # noqa: E731
     if fits is not None:
         recs = [point_record(f.point, key, f.distance) for f in fits]
     else:
         recs = [point_record(p, key, None) for p in points]
     rows = [flat(rec) for rec in recs]
-    cols = [Col("model"), Col("alpha", show=lambda v: f"{v:g}"), Col("resolution", "shape", show=res),
+    cols = [Col("model"), Col("alpha", "multiplier"), Col("resolution", "resolution"),
             Col("params", "int"), Col(key, "int")]
     if fits is not None:
         cols.append(Col("distance", "pct"))

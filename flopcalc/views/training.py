@@ -35,7 +35,7 @@ def evaluate_document(result: dict) -> Document:
     row = {"model": result["model"], "alpha": c["alpha"], "resolution": c["resolution"], "data": result["data"],
            "images": result["images"], "top1": result["top1"], "top5": result["top5"],
            "images_per_second": result["images_per_second"]}
-    cols = (Col("model"), Col("alpha", show=lambda v: f"{v:g}"), Col("resolution", "shape"), Col("data"),
+    cols = (Col("model"), Col("alpha", "multiplier"), Col("resolution", "shape"), Col("data"),
             Col("images", "int"), Col("top1", show=_pct), Col("top5", show=_pct),
             Col("images_per_second", "float", digits=0))
     return Document("evaluate", result, f"checkpoint {result['checkpoint']}", [Table(cols, [row])],

@@ -104,12 +104,7 @@ def report_document(r: Report) -> Document:
     return Document("verify", data, heading, tables, notes)
 
 
-def _resolution_text(res: list[int]) -> str:
-    h, w = res
-    return str(h) if h == w else f"{h}x{w}"
-
-
-GRID_COLS = (Col("model"), Col("alpha", show=lambda v: f"{v:g}"), Col("resolution", show=_resolution_text),
+GRID_COLS = (Col("model"), Col("alpha", "multiplier"), Col("resolution", "resolution"),
              Col("layers", "int"), Col("params", "int"), Col("macs", "int"), Col("fvcore", "int"),
              Col("flop_counter", "int"), Col("check"))
 
