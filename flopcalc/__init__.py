@@ -5,7 +5,7 @@ The analytical core (this package's top level) is pure Python and imports neithe
 nor numpy; the PyTorch side lives in :mod:`flopcalc.nn`.
 """
 
-from .analyze import Analysis, LayerRow, Total, separable
+from .walk import Analysis, LayerRow, Total, separable
 from .conventions import CONVENTIONS, analyze
 from .spec import SpecError
 from .zoo import MODELS, get_spec

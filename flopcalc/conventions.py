@@ -20,7 +20,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from .analyze import Analysis, LayerRow, Total, analyze as _analyze, sum_counts
+from .walk import Analysis, LayerRow, Total, count_layers as _analyze, sum_counts
 from .costs import KINDS, MULTIPLY_ADD_KINDS
 from .spec import BatchNorm2d, Conv2d, Linear, SpecError
 from .zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .analyze import Analysis, flatten
+from .walk import Analysis, flatten
 from .spec import BatchNorm2d
 
 DTYPES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}

@@ -119,7 +119,7 @@ class Check:
 
 
 def _count(row: Row, convention: str, classes: int, rounding: str | None = None):
-    from .analyze import analyze as plain
+    from .walk import count_layers as plain
     from .conventions import count
     conv = CONVENTIONS[convention]
     a = plain(row.model, row.alpha, row.resolution, classes, rounding=rounding or conv.rounding)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .analyze import Analysis, analyze as _analyze
+from .walk import Analysis, count_layers as _analyze
 from .conventions import CAUSES, CONVENTIONS, DEFAULT, Convention, architecture, count
 from .zoo import DEFAULT_CLASSES
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .analyze import analyze as plain, block_rows
+from .walk import count_layers as plain, block_rows
 from .conventions import CONVENTIONS, analyze
 from .costs import KINDS
 from .errors import UserError

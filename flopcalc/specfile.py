@@ -235,7 +235,7 @@ def _row(r: _Reader, row: object, i: int) -> Stage:
 def _check_fits(r: _Reader, family: Family, resolution: int) -> None:
     """Build the network at the file's own alpha and resolution: a residual that cannot hold,
     or a kernel larger than the map it runs on, is the file's mistake; name its row."""
-    from .analyze import analyze
+    from .walk import count_layers
     from .family import build_network
     rows = [i for i, row in enumerate(family.stages) for _ in range(row.n)]  # features.1.. -> row
     try:
@@ -249,7 +249,7 @@ def _check_fits(r: _Reader, family: Family, resolution: int) -> None:
                 r.fail(f"stages[{i}]", str(e))
         r.fail("network", str(e))
     try:
-        a = analyze(spec, resolution=resolution)
+        a = count_layers(spec, resolution=resolution)
     except SpecError as e:
         r.fail("network", f"at its resolution {resolution}: {e}")
     for row in a.layers:

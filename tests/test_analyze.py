@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from flopcalc import analyze
-from flopcalc.analyze import check_resolution, flatten
+from flopcalc.walk import check_resolution, flatten
 from flopcalc.costs import ShapeError
 from flopcalc.spec import (Act, Conv2d, ConvBNAct, GlobalAvgPool, Linear,
                            Network, ResidualAdd, Sequential, SpecError)

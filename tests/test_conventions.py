@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import flopcalc
-from flopcalc.analyze import analyze as plain
+from flopcalc.walk import count_layers as plain
 from flopcalc.conventions import CONVENTIONS, FLOP_COUNTER, FVCORE, PAPER, count, get_convention
 from flopcalc.spec import SpecError
 

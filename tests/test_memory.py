@@ -6,27 +6,27 @@ import json
 
 import pytest
 
-from flopcalc.analyze import analyze
+from flopcalc.walk import count_layers
 from flopcalc.memory import memory
 from flopcalc.spec import BatchNorm2d, Conv2d, Network, ResidualAdd, Sequential, SpecError
 
 
 def test_a_conv_and_a_batch_norm_by_hand():
     net = Network("hand", 8, (("c", Conv2d(8, 16, 3)), ("bn", BatchNorm2d(16))))
-    m = memory(analyze(net, resolution=10, batch=2), "float32")
+    m = memory(count_layers(net, resolution=10, batch=2), "float32")
     conv, bn = m.layers
     assert conv.bytes_read == (2 * 8 * 10 * 10 + 3 * 3 * 8 * 16) * 4    # input, both images, and the weights once
     assert conv.bytes_written == 2 * 16 * 10 * 10 * 4
     assert conv.macs == 2 * 3 * 3 * 8 * 16 * 100
     assert conv.intensity == conv.macs / (conv.bytes_read + conv.bytes_written)
     assert bn.bytes_read == (2 * 16 * 100 + 4 * 16) * 4  # gamma, beta, running mean and variance
-    assert memory(analyze(net, resolution=10, batch=2), "int8").layers[0].bytes_read * 4 == conv.bytes_read
+    assert memory(count_layers(net, resolution=10, batch=2), "int8").layers[0].bytes_read * 4 == conv.bytes_read
 
 
 def test_peak_holds_the_residual_input():
     block = Sequential((("0", Conv2d(8, 8, 3)), ("add", ResidualAdd())))
     net = Network("res", 3, (("stem", Conv2d(3, 8, 3)), ("block", block)))
-    m = memory(analyze(net, resolution=10), "float32")
+    m = memory(count_layers(net, resolution=10), "float32")
     stem, conv, add = m.layers
     assert add.bytes_read == (800 + 800) * 4           # the conv's output and the block input
     assert (m.peak_bytes, m.peak_at) == ((800 + 800 + 800) * 4, "block.add")  # input, output, the waiting skip
@@ -34,14 +34,14 @@ def test_peak_holds_the_residual_input():
 
 
 def test_v2_peak_is_at_the_widest_early_maps():
-    m = memory(analyze("mobilenet_v2"))
+    m = memory(count_layers("mobilenet_v2"))
     assert m.peak_at.startswith("features.2.") and m.peak_bytes == (96 + 96) * 112 * 112 * 4
     assert m.bytes_read > m.bytes_written > 0
 
 
 def test_unknown_dtype():
     with pytest.raises(SpecError, match="unknown dtype 'float64'; accepted: float32"):
-        memory(analyze("mobilenet_v1"), "float64")
+        memory(count_layers("mobilenet_v1"), "float64")
 
 
 def test_table_memory_json(cli):

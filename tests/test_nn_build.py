@@ -159,7 +159,7 @@ def test_custom_spec_builds():
 def test_architecture_variants_build_what_the_analyzer_counts(model, variant):
     """--full-conv and the conventions' channel rules are specs like any other: the built model
     has the analyzer's layers, shapes and parameter count."""
-    from flopcalc.analyze import analyze as plain
+    from flopcalc.walk import count_layers as plain
     spec = get_spec(model, 0.6, 10, **variant)
     a = plain(model, 0.6, 40, 10, **variant)
     net = build(spec).eval()

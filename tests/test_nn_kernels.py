@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 torch = pytest.importorskip("torch")
 
-from flopcalc.analyze import walk  # noqa: E402
+from flopcalc.walk import walk  # noqa: E402
 from flopcalc.conventions import FLOP_COUNTER, FVCORE  # noqa: E402
 from flopcalc.nn import build_layer  # noqa: E402
 from flopcalc.nn.verify import fvcore_flops  # noqa: E402

@@ -46,7 +46,7 @@ def test_the_researched_v3_small_cause_holds():
     """The Small of the V3 paper's first version (a 1280-wide classifier layer) gives the
     table's 2.9 / 2.4 parameters and 44M at 0.75, and still not 66M at 1.0."""
     from dataclasses import replace
-    from flopcalc.analyze import analyze as plain
+    from flopcalc.walk import count_layers as plain
     from flopcalc.conventions import count, CONVENTIONS
     from flopcalc.family import build_network
     from flopcalc.zoo import MOBILENET_V3_SMALL, WIDTH_RULES

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import flopcalc
-from flopcalc.analyze import analyze as plain
+from flopcalc.walk import count_layers as plain
 from flopcalc.specfile import parse, read, write
 from flopcalc.spec import SpecError
 from flopcalc.zoo import MODELS, get_spec

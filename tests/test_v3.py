@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import flopcalc
-from flopcalc.analyze import analyze as plain
+from flopcalc.walk import count_layers as plain
 from flopcalc.conventions import FVCORE
 
 DATA = Path(__file__).parent / "data"

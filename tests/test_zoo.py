@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from flopcalc import analyze
-from flopcalc.analyze import flatten
+from flopcalc.walk import flatten
 from flopcalc.spec import InvertedResidual
 from flopcalc.zoo import get_spec
 

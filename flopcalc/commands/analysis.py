@@ -104,7 +104,7 @@ def run_models(args: argparse.Namespace) -> int:
 
 
 def run_separable(args: argparse.Namespace) -> int:
-    from ..analyze import separable
+    from ..walk import separable
     from ..views.layers import separable_document
     try:
         s = separable(args.kernel, args.in_c, args.out_c, args.size, args.stride, args.alpha, args.rho)
@@ -116,14 +116,14 @@ def run_separable(args: argparse.Namespace) -> int:
 
 
 def run_table(args: argparse.Namespace) -> int:
-    from ..analyze import block_rows, top_rows
+    from ..walk import block_rows, top_rows
     from ..conventions import analyze
     from ..views.layers import table_document
     a = analyze(args.model, alpha_of(args), resolution_of(args), args.classes, batch=args.batch,
                 convention=args.convention, full_conv=args.full_conv, small_input=args.small_input)
     mem = None
     if args.memory:
-        from ..analyze import analyze as plain
+        from ..walk import count_layers as plain
         from ..memory import memory
         # the architecture analyzed, with every stored value (a convention may count fewer)
         mem = memory(plain(a.spec, resolution=resolution_of(args), batch=args.batch), args.dtype)

@@ -51,12 +51,12 @@ def _verify(args: argparse.Namespace) -> int:
     classes = DEFAULT_CLASSES if args.classes is None else args.classes
     given = resolution_of(args) if (args.resolution or args.rho) else None
     if args.grid:
-        from ..analyze import analyze
+        from ..walk import count_layers
         models = [args.model] if args.model else list(MODELS)
         alphas = (args.alpha,) if args.alpha is not None else GRID_ALPHAS
         resolutions = (given,) if given else GRID_RESOLUTIONS
         for m in models:  # refuse before any work if the largest config would not fit
-            check_fits(analyze(m, max(alphas), max(resolutions, key=lambda r: r if isinstance(r, int) else max(r)),
+            check_fits(count_layers(m, max(alphas), max(resolutions, key=lambda r: r if isinstance(r, int) else max(r)),
                                classes), args.max_memory or default_memory_limit())
         with progress_of(args, "verify --grid") as progress:
             reports = verify_grid(models, alphas, resolutions, classes, args.max_memory, progress)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from ..analyze import Analysis
+from ..walk import Analysis
 from ..conventions import analyze
 from ..specfile import read
 from ..zoo import MODELS, alpha_or_default

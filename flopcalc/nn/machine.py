@@ -104,9 +104,9 @@ def glue() -> dict:
 
 def grid_layer_shapes() -> set:
     """(kind, input shape, output shape) of every layer of the verify grid: never sampled."""
-    from ..analyze import analyze
+    from ..walk import count_layers
     return {(r.kind, tuple(r.input_shape), tuple(r.output_shape))
-            for m, a, res in GRID for r in analyze(m, a, res, 1000).layers}
+            for m, a, res in GRID for r in count_layers(m, a, res, 1000).layers}
 
 
 def _r8(x: float) -> int:
@@ -223,7 +223,7 @@ def _fit_relative(X: np.ndarray, y: np.ndarray) -> list[float]:
 
 def calibrate(threads: int | None = None, seed: int = 0, scale: float = 1.0, progress=None) -> Machine:
     """Measure this machine (about a minute at ``scale`` 1; a progress callback gets (done, total))."""
-    from ..analyze import analyze
+    from ..walk import count_layers
     from .build import build
     from .optimize import keep_freed_memory, optimize_for_inference
     if threads:
@@ -257,8 +257,8 @@ def calibrate(threads: int | None = None, seed: int = 0, scale: float = 1.0, pro
             [list(neighbour_key(s)), math.log(s["t"] / max(p.parametric(s), 1e-12))])
     # whole networks in 3 interleaved sweeps (median): a slow spell of a shared machine moves one
     # sweep of every network, not every repeat of one
-    built = [(optimize_for_inference(build(m, a, 1000)), analyze(m, a, r, 1000, batch=b), torch.randn(b, 3, r, r), b)
-             for m, a, r, b in nets]
+    built = [(optimize_for_inference(build(m, a, 1000)), count_layers(m, a, r, 1000, batch=b),
+              torch.randn(b, 3, r, r), b) for m, a, r, b in nets]
     sweeps = [[], [], []]
     for sweep in sweeps:
         for net, _, x, _ in built:

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from ..analyze import Analysis, analyze
+from ..walk import Analysis, count_layers
 from ..conventions import FLOP_COUNTER, FVCORE, elements
 from ..costs import MULTIPLY_ADD_KINDS
 from ..output import count_text
@@ -190,7 +190,7 @@ def verify(model, alpha: float = 1.0, resolution=224, num_classes: int = DEFAULT
     ``reference`` also runs the NumPy reference kernels: their outputs against torch's,
     their executed multiply-adds against the formula, and the share that multiplies padding.
     """
-    a = analyze(model, alpha, resolution, num_classes, **variant)
+    a = count_layers(model, alpha, resolution, num_classes, **variant)
     check_fits(a, default_memory_limit() if max_memory is None else max_memory, reference)
     parameter_count = _fvcore()[1]
 

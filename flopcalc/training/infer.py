@@ -29,7 +29,7 @@ STATE_DICT_MODELS = ("mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small")
 
 def expected_state_dict(spec) -> list[tuple[str, tuple[int, ...]]]:
     """The state_dict keys and shapes flopcalc's builder gives a spec (without building it)."""
-    from ..analyze import flatten
+    from ..walk import flatten
     from ..spec import BatchNorm2d, Conv2d, Linear
     out = []
     for name, layer, _ in flatten(spec):

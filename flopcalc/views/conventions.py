@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..analyze import Analysis
+from ..walk import Analysis
 from ..output import Col, Document, Table, shape_str
 from .records import config_record, flat, fraction
 

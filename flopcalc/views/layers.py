@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..analyze import Analysis, LayerRow, Separable
+from ..walk import Analysis, LayerRow, Separable
 from ..costs import KINDS
 from ..output import Col, Document, Table, count_text, shape_str, share, si
 from ..spec import (

@@ -1,4 +1,5 @@
-"""The analyzer: walk a spec tree with an input shape, one row per layer, exact totals."""
+"""The walk: a spec tree with an input shape, one row per layer, exact totals (:func:`count_layers`,
+flopcalc's own count; :func:`flopcalc.analyze` is the public entry, under any convention)."""
 
 from __future__ import annotations
 
@@ -131,7 +132,7 @@ def walk(node: Node, x: Shape) -> tuple[list[LayerRow], Shape]:
 def totals(rows: list[LayerRow] | tuple[LayerRow, ...]) -> tuple[Total, dict[str, Total]]:
     """The sum over ``rows``, and that sum split by layer kind (in ``KINDS`` order)."""
     kinds: dict[str, list[int]] = {}
-    for r in rows:  # indexing, not attribute names: this loop is a fifth of analyze()
+    for r in rows:  # indexing, not attribute names: this loop is a fifth of count_layers()
         acc = kinds.get(r[1])
         if acc is None:
             kinds[r[1]] = [r[5], r[6]]
@@ -143,7 +144,7 @@ def totals(rows: list[LayerRow] | tuple[LayerRow, ...]) -> tuple[Total, dict[str
     return Total(sum(t.params for t in by_kind.values()), sum(t.macs for t in by_kind.values())), by_kind
 
 
-def analyze(model: str | Family | Network, alpha: float = 1.0,
+def count_layers(model: str | Family | Network, alpha: float = 1.0,
             resolution: int | tuple[int, int] = DEFAULT_RESOLUTION, num_classes: int = DEFAULT_CLASSES, *,
             batch: int = 1, rounding: str = "torchvision", full_conv: bool = False,
             small_input: bool = False) -> Analysis:
