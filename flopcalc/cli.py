@@ -14,7 +14,6 @@ import argparse
 import sys
 from typing import Sequence
 
-from . import cpuload  # noqa: F401  (first: its import-time sample spans torch's import, for the thread default)
 from .commands import COMMANDS, family
 from .commands.args import Parser
 from . import __version__

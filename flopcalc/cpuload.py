@@ -85,12 +85,19 @@ def measure(seconds: float = SAMPLE_SECONDS) -> float | None:
     return others(start)
 
 
-_last: Sample | None = sample()  # the command line imports this module first, before torch
+_last: Sample | None = None
+
+
+def mark() -> None:
+    """Start the interval :func:`others_recently` measures, unless one is running: the torch door
+    calls it just before importing torch, so the first measurement spans that import for free."""
+    global _last
+    if _last is None:
+        _last = sample()
 
 
 def others_recently() -> float | None:
-    """Cores used by other processes lately: since the last call (or since this module was
-    imported, which the command line does first, so the interval spans torch's import) when that
+    """Cores used by other processes lately: since the last call (or since :func:`mark`) when that
     was 0.1 to 30 seconds ago; else over a fresh short sample."""
     global _last
     now = sample()

@@ -12,6 +12,8 @@ from ..errors import UsageError
 def torch_door(args: argparse.Namespace, extras: str = "torch") -> int:
     """The one door to torch: import it (or say in one line how to install it) and set its
     threads; the thread count taken."""
+    from .. import cpuload
+    cpuload.mark()  # other processes' load is measured over torch's import, which follows
     try:
         from ..nn.runtime import set_threads
     except ImportError as e:
