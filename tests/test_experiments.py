@@ -19,7 +19,7 @@ TINY = ["--epochs", "1", "--seeds", "1", "--subset", "64", "--quiet"]
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
-def test_experiment_runs_and_counts_what_it_trained(name, tmp_path, cli):
+def test_experiment_runs_and_counts_what_it_trained(name, tmp_path, cli, monkeypatch):
     out = tmp_path / name
     code, stdout, err = cli("experiment", name, "--out", str(out), *TINY, "--format", "json")
     assert code == 0, err
@@ -44,9 +44,14 @@ def test_experiment_runs_and_counts_what_it_trained(name, tmp_path, cli):
             assert rec["int8_drop"] == pytest.approx(rec["float_top1"] - rec["int8_top1"])
             assert 0 <= rec["int8_agreement"] <= 1 and rec["int8_max_logit_error"] >= 0
             assert rec["int8_size_bytes"] < rec["float_size_bytes"] / 2  # int8 weights
-    # a second run finds every trial done: nothing is trained again
+    # a second run finds every trial done: nothing is trained again, and with nothing timed, a busy
+    # machine (made so here: other processes' load reads 1.5 CPUs) is recorded but not warned about
+    from flopcalc import cpuload
+    monkeypatch.setattr(cpuload, "measure", lambda seconds=0: 1.5)
+    monkeypatch.setattr(cpuload, "others", lambda since, until=None: 1.5)
     code, stdout2, err2 = cli("experiment", name, "--out", str(out), *TINY, "--format", "json")
     assert code == 0 and err2 == "" and json.loads(stdout2)["groups"] == doc["groups"]
+    assert json.loads(stdout2)["load"]["busy"] is True
     readme = (out / "README.md").read_text()
     assert "the first 64 training images only" in readme and "--epochs 1 --seeds 1 --subset 64" in readme
     assert all(r["subset"] == 64 and r["epochs"] == 1 for r in records) and doc["subset"] == 64

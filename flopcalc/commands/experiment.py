@@ -33,9 +33,10 @@ def run_experiment(args: argparse.Namespace) -> int:
     from .. import experiments
     from ..cpuload import LoadMeter
     meter = LoadMeter()
-    summary = experiments.run(args.name, args.data, args.out, epochs=args.epochs, seeds=args.seeds,
+    summary, trained = experiments.run(args.name, args.data, args.out, epochs=args.epochs, seeds=args.seeds,
                               subset=args.subset, progress=args.progress, threads=args.threads)
-    summary["load"] = say_load(meter, args.command).to_json()
+    # the load is recorded either way; the warning speaks of times, so only when this run trained
+    summary["load"] = (say_load(meter, args.command) if trained else meter.stop()).to_json()
     from ..views.training import experiment_document
     emit(render(experiment_document(summary), args.format))
     return 0

@@ -144,8 +144,10 @@ def _quantized(record: dict, run_dir: Path, source) -> dict:
 
 
 def run(name: str, data: str, out: str | Path, *, epochs: int = DEFAULT_EPOCHS, seeds: int = DEFAULT_SEEDS,
-        subset: int | None = None, progress: bool | None = None, threads: int | None = None, log=None) -> dict:
-    """Run (or finish) experiment ``name``; return its summary."""
+        subset: int | None = None, progress: bool | None = None, threads: int | None = None,
+        log=None) -> tuple[dict, int]:
+    """Run (or finish) experiment ``name``; return its summary and how many trials this run trained
+    (0 when every trial was already done: then nothing was timed now)."""
     log = log or sys.stderr
     from ..training.data import open_source
     from ..training.loop import Recipe, RunConfig, train
@@ -168,10 +170,12 @@ def run(name: str, data: str, out: str | Path, *, epochs: int = DEFAULT_EPOCHS, 
                 f"--out {str(out)!r} holds results of another setting (data {theirs[0]}, epochs {theirs[1]}, "
                 f"subset {theirs[2] or 'none'}; asked: data {data}, epochs {epochs}, subset {subset or 'none'}); "
                 "give another --out, or the same settings to go on")
+    trained = 0
     for i, (trial, seed) in enumerate(plan, 1):
         key = trial.key(seed)
         if key in done:
             continue
+        trained += 1
         run_dir = out / "runs" / key
         t0 = time.perf_counter()
         summary = train(RunConfig(trial.model, data, str(run_dir), trial.alpha, trial.resolution, None,
@@ -195,7 +199,7 @@ def run(name: str, data: str, out: str | Path, *, epochs: int = DEFAULT_EPOCHS, 
     from ..views.training import summarize
     summary = summarize(name, data, epochs, seeds, records, subset)
     write_outputs(out, summary)
-    return summary
+    return summary, trained
 
 
 def write_outputs(out: Path, summary: dict) -> None:
