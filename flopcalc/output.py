@@ -88,9 +88,17 @@ def share(part: int | None, whole: int | None) -> float | None:
     return part / whole if whole and part is not None else None
 
 
+def percent(v: float | None, digits: int = 2, *, signed: bool = False) -> str:
+    """The one percent formatter: a share (0.1234) as ``12.34%`` (``+12.3%`` when ``signed``); "" for None."""
+    if v is None:
+        return ""
+    return f"{100 * v:{'+' if signed else ''}.{digits}f}%"
+
+
 def pct(part: int, whole: int) -> str:
+    """``part`` as a percentage of ``whole``; "" when the share is 0 or unknown."""
     s = share(part, whole)
-    return f"{100 * s:.2f}%" if s else ""
+    return percent(s) if s else ""
 
 
 # ---------------------------------------------------------------------------- documents
@@ -113,20 +121,21 @@ class Col:
     ``type`` says how a value is shown: ``text``; ``int`` (thousands separators in tables,
     plain digits in CSV); ``shape`` (``3x224x224``; a list in JSON); ``resolution`` (``[h, w]`` shown
     ``224`` when square, else ``320x240``; ``HxW`` in CSV); ``multiplier`` (alpha, ``0.75``); ``pct`` (a share in
-    [0, 1], shown as ``12.34%``); ``float`` (``digits`` decimals in tables, full precision
-    in CSV); ``check`` (text, left-aligned). ``csv=False`` marks a column derived for people
+    [0, 1], shown as ``12.34%``, a zero share blank); ``float`` (``digits`` decimals in tables, 4 unless
+    given; full precision in CSV); ``ms`` (milliseconds: a float with 2 decimals unless ``digits``
+    says); ``check`` (text, left-aligned). ``csv=False`` marks a column derived for people
     (a share) that CSV leaves out, as JSON does.
     """
 
     key: str
     type: str = "text"
     csv: bool = True
-    digits: int = 4
+    digits: int | None = None  # decimals of a float (default 4) or ms (default 2) column
     show: Callable[[Any], str] | None = None  # overrides the type's table form
 
     @property
     def numeric(self) -> bool:
-        return self.type in ("int", "pct", "float")
+        return self.type in ("int", "pct", "float", "ms")
 
     def cell(self, v: Any) -> str:
         if v is None:
@@ -142,9 +151,11 @@ class Col:
         if self.type == "resolution":  # [h, w]: 224 when square, else 320x240
             return str(v[0]) if v[0] == v[1] else shape_str(v)
         if self.type == "pct":
-            return f"{100 * v:.2f}%" if v else ""
+            return percent(v) if v else ""
         if self.type == "float":
-            return _float(v, self.digits)
+            return _float(v, 4 if self.digits is None else self.digits)
+        if self.type == "ms":
+            return _float(v, 2 if self.digits is None else self.digits)
         return str(v)
 
     def csv_cell(self, v: Any) -> str:
@@ -154,7 +165,7 @@ class Col:
             return shape_str(v)
         if isinstance(v, bool):
             return "true" if v else "false"
-        if self.type == "float":
+        if self.type in ("float", "ms"):
             return repr(float(v))
         return str(v)
 

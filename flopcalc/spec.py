@@ -4,7 +4,7 @@ A network is a tree of frozen dataclasses. Leaves are *layers* (one PyTorch modu
 each, one cost formula each); inner nodes are *blocks* (the V1 depthwise-separable
 block, the V2 inverted residual, a conv-BN-activation triple, a plain sequence) that
 expand into named children. The walk (:mod:`flopcalc.walk`) and the PyTorch
-builder (:mod:`flopcalc.nn.build`) both walk this tree, so the numbers and the model
+builder (:mod:`flopcalc.nn.builders`) both walk this tree, so the numbers and the model
 cannot drift apart. A layer's dotted name is the path of child names from the root,
 which is also its qualified module name in the built model.
 

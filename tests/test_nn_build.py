@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 from flopcalc import analyze, get_spec  # noqa: E402
 from flopcalc.costs import COST_FORMULAS  # noqa: E402
 from flopcalc.nn import BUILDERS, build  # noqa: E402
-from flopcalc.nn.build import Block, builder  # noqa: E402
+from flopcalc.nn.builders import Block, builder  # noqa: E402
 from flopcalc.spec import BLOCK_TYPES, LAYER_TYPES, Conv2d  # noqa: E402
 
 DATA = Path(__file__).parent / "data"

@@ -12,7 +12,7 @@ from flopcalc.walk import walk  # noqa: E402
 from flopcalc.conventions import FLOP_COUNTER, FVCORE  # noqa: E402
 from flopcalc.nn import build_layer  # noqa: E402
 from flopcalc.nn.verify import fvcore_flops  # noqa: E402
-from flopcalc.nn.build import build_node  # noqa: E402
+from flopcalc.nn.builders import build_node  # noqa: E402
 from flopcalc.spec import Act, Activation, BatchNorm2d, Dropout, GlobalAvgPool, Linear, SqueezeExcite  # noqa: E402
 from strategies import conv_case  # noqa: E402
 

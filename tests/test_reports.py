@@ -69,10 +69,11 @@ def test_a_failed_report_leaves_the_old_ones(tmp_path, monkeypatch):
     out.mkdir()
     (out / "README.md").write_text("old")
     from flopcalc import reports
+    from flopcalc.reports import recorded
 
     def broken(root):
         raise RuntimeError("half-way")
-    monkeypatch.setattr(reports, "latency_page", broken)
+    monkeypatch.setattr(recorded, "latency_page", broken)
     with pytest.raises(RuntimeError):
         reports.write(out, plots=False)
     assert [p.name for p in out.iterdir()] == ["README.md"] and (out / "README.md").read_text() == "old"
@@ -111,3 +112,28 @@ def test_report_writes_through_links_and_into_devices(cli, tmp_path):
     assert code == 0, err
     assert (out / "README.md").is_symlink() and (tmp_path / "index_elsewhere.md").read_text().startswith("# flopcalc")
     assert os.readlink(out / "conventions.md") == "/dev/null" and stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_every_committed_recorded_input_is_in_the_one_manifest():
+    """Each file under reports/data and reports/experiments/*/results.jsonl is one RECORDED entry's file,
+    and every entry has a committed file (so the recorded pages show real runs)."""
+    from flopcalc.reports.markdown import RECORDED, recorded_files
+    listed = {p for key in RECORDED for p in recorded_files(REPORTS, key)}
+    committed = set((REPORTS / "data").iterdir()) | set((REPORTS / "experiments").glob("*/results.jsonl"))
+    assert committed == listed
+    assert all(recorded_files(REPORTS, key) for key in RECORDED)
+
+
+def test_record_writes_where_the_manifest_says(tmp_path, monkeypatch):
+    """record() (its commands replaced by a stub that echoes argv) writes each step's files at the
+    manifest's paths, and missing() then lists only the steps not run."""
+    from flopcalc.reports import missing, record
+    from flopcalc.reports import recording
+    from flopcalc.reports.markdown import RECORDED, recorded_files
+    monkeypatch.setattr(recording, "_flopcalc_json", lambda argv, log, threads=None: {"argv": argv})
+    assert missing(tmp_path) == ["verify", "reconcile", "train", "bench", "experiments"]
+    written = record(tmp_path, ("verify", "reconcile", "bench"), log=lambda m: None)
+    expected = {p for key, r in RECORDED.items() if r.step in ("verify", "reconcile", "bench")
+                for p in recorded_files(tmp_path, key)}
+    assert set(written) == expected and len(written) == 2 + 4 + 3
+    assert missing(tmp_path) == ["train", "experiments"]

@@ -7,6 +7,7 @@ import argparse
 from ..output import emit, render
 from .args import (add_format,
                    add_runtime_args, integer)
+from ..views.training import EXPERIMENTS
 from .runtime import say_load, torch_door
 
 
@@ -15,8 +16,8 @@ def add_experiment(sub) -> None:
                        description="Train the models a claim compares (several seeds each) and write "
                                    "DIR/results.jsonl, DIR/README.md (the table) and DIR/accuracy_vs_macs.png. "
                                    "Run again with the same --out to go on where it stopped.")
-    p.add_argument("name", metavar="NAME", choices=("width", "resolution", "v1-vs-v2", "relu6-int8", "augment"),
-                   help="width, resolution, v1-vs-v2, relu6-int8 or augment")
+    p.add_argument("name", metavar="NAME", choices=EXPERIMENTS,
+                   help=", ".join(EXPERIMENTS[:-1]) + " or " + EXPERIMENTS[-1])
     p.add_argument("--data", default="digits", metavar="SOURCE", help="digits (default), cifar10:DIR or folder:DIR")
     p.add_argument("--out", required=True, metavar="DIR", help="the experiment's folder")
     p.add_argument("--epochs", type=integer("epochs", 1), default=20, metavar="N",

@@ -25,9 +25,10 @@ from pathlib import Path
 from ..errors import UserError
 from ..family import Family
 from ..files import write_text
+from ..views.training import EXPERIMENTS
 from ..zoo import MOBILENET_V2
 
-EXPERIMENTS = ("width", "resolution", "v1-vs-v2", "relu6-int8", "augment")
+__all__ = ["EXPERIMENTS", "ExperimentError", "Trial", "relu_v2", "run", "trials", "write_outputs"]
 DEFAULT_EPOCHS = 20  # half of train's 40: 30 models in under 15 minutes on 2 cores
 DEFAULT_SEEDS = 3
 

@@ -1,6 +1,6 @@
 """The PyTorch side of flopcalc: models built from the specs, the fvcore cross-check and
 NumPy reference kernels. Importing this package imports torch; the analytical core does not."""
 
-from .build import BUILDERS, build, build_layer
+from .builders import BUILDERS, build, build_layer
 
 __all__ = ["BUILDERS", "build", "build_layer"]

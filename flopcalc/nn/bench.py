@@ -56,7 +56,7 @@ class Result:
 
 
 def _model(model, alpha: float, num_classes: int):
-    from .build import build
+    from .builders import build
     return build(model, alpha, num_classes).eval()
 
 
@@ -187,7 +187,7 @@ def grid(machine: Machine, batches=(1, 32), progress=None, rounds: int = 3, min_
     median over the sweeps: a slow spell of a shared machine then moves one sweep of many
     configs, not every repeat of one."""
     from ..conventions import analyze
-    from .build import build
+    from .builders import build
     from .optimize import optimize_for_inference
     grid_configs = GRID if models is None else [(m, a, r) for m in models for a in GRID_ALPHAS
                                                 for r in GRID_RESOLUTIONS]

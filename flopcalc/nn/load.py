@@ -30,7 +30,7 @@ def load(text: str, alpha: float | None = None, resolution=None, num_classes: in
     """``text``'s model, built (a checkpoint's with its weights) and analyzed at ``resolution`` (default:
     the model's own: 224, or the resolution a checkpoint was trained at)."""
     if is_model(text):
-        from .build import build
+        from .builders import build
         model = text if text in MODELS else read(text)
         a = analyze(model, alpha_or_default(model, alpha), 224 if resolution is None else resolution, num_classes,
                     batch=batch)

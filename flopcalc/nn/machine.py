@@ -79,7 +79,7 @@ def glue() -> dict:
     """The Python cost of what is not a kernel: an Identity call (a folded batch norm), an eval
     Dropout, a block's per-child loop and its own call, and the channels-last wrapper."""
     from ..spec import Network
-    from .build import Block
+    from .builders import Block
     from .optimize import Optimized
     spec = Network("glue", 3, ())
     x = torch.randn(1, 8, 4, 4).contiguous(memory_format=CL)
@@ -224,7 +224,7 @@ def _fit_relative(X: np.ndarray, y: np.ndarray) -> list[float]:
 def calibrate(threads: int | None = None, seed: int = 0, scale: float = 1.0, progress=None) -> Machine:
     """Measure this machine (about a minute at ``scale`` 1; a progress callback gets (done, total))."""
     from ..walk import count_layers
-    from .build import build
+    from .builders import build
     from .optimize import keep_freed_memory, optimize_for_inference
     if threads:
         torch.set_num_threads(threads)

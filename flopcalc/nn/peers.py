@@ -19,7 +19,7 @@ from typing import Callable
 import torch
 
 from ..zoo import get_spec
-from .build import build_node
+from .builders import build_node
 
 # tool -> the Python module that provides it ("flop_counter" is torch itself)
 MODULES = {"fvcore": "fvcore", "flop_counter": "torch", "ptflops": "ptflops", "ptflops_aten": "ptflops",

@@ -30,7 +30,7 @@ from ..costs import MULTIPLY_ADD_KINDS
 from ..output import count_text
 from ..spec import BatchNorm2d, SpecError
 from ..zoo import DEFAULT_CLASSES
-from .build import build
+from .builders import build
 
 GRID_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.4)
 GRID_RESOLUTIONS = (96, 128, 160, 192, 224)

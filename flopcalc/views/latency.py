@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ..output import Col, Document, Table
+from ..output import Col, Document, Table, percent
 from .records import config_record, flat, ms
 
 
@@ -67,7 +67,7 @@ def bench_document(runs, machine, top: int = 5, load=None) -> Document:
             "roofline_ms": ms(main.roofline_s), "images_per_second": main.images_per_second,
             "fraction_of_peak": fraction_of_peak(main, machine), "rank_correlation": main.rank_correlation,
             "rank_correlation_calibrated": main.rank_correlation_calibrated, "runs": run_rows, "layers": layers}
-    cols = [Col("backend"), Col("mode"), Col("measured_ms", "float", digits=2),
+    cols = [Col("backend"), Col("mode"), Col("measured_ms", "ms"),
             Col("images_per_second", "float", digits=1), Col("fraction_of_peak", "pct")]
     if eager:
         cols.append(Col("speedup", "float", digits=2, show=lambda v: f"{v:.2f}x"))
@@ -83,12 +83,12 @@ def bench_document(runs, machine, top: int = 5, load=None) -> Document:
                f"({machine.peak_flops / 1e9:.0f} GFLOP/s)"]
     if layers:
         lay_cols = [Col("name"), Col("kind"), Col("macs", "int"), Col("bytes", "int"), Col("bound"),
-                    Col("measured_ms", "float", digits=3), Col("predicted_ms", "float", digits=3),
-                    Col("roofline_ms", "float", digits=3)]
+                    Col("measured_ms", "ms", digits=3), Col("predicted_ms", "ms", digits=3),
+                    Col("roofline_ms", "ms", digits=3)]
         tables.append(Table(lay_cols, layers, title="per layer"))
         key = "predicted_ms" if main.rank_correlation_calibrated is not None else "roofline_ms"
         worst = sorted(layers, key=lambda x: -abs(math.log(x[key] / x["measured_ms"])))[:top]
-        tables.append(Table([Col("name"), Col("kind"), Col("measured_ms", "float", digits=3),
+        tables.append(Table([Col("name"), Col("kind"), Col("measured_ms", "ms", digits=3),
                              Col(key, "float", digits=3)], worst,
                             title=f"where {key.split('_')[0]} and measured differ most"))
         notes.append(f"rank correlation (Spearman) of per-layer times: roofline {main.rank_correlation:.3f}"
@@ -119,9 +119,9 @@ def grid_document(results, machine, predicted: bool = True, load=None) -> Docume
     rows = [flat(rec) for rec in recs]
     summary = grid_summary(results) if predicted else []
     cols = [Col("model"), Col("alpha", "multiplier"), Col("resolution", "resolution"),
-            Col("batch", "int"), Col("measured_ms", "float", digits=2)]
+            Col("batch", "int"), Col("measured_ms", "ms")]
     if predicted:
-        cols += [Col("predicted_ms", "float", digits=2), Col("error", show=lambda v: f"{100 * v:+.1f}%")]
+        cols += [Col("predicted_ms", "ms"), Col("error", show=lambda v: percent(v, 1, signed=True))]
     cols.append(Col("images_per_second", "float", digits=1))
     tables = [Table(cols, rows)]
     if summary:

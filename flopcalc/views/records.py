@@ -3,7 +3,7 @@ record spread into table and CSV columns, published top-1 as a fraction."""
 
 from __future__ import annotations
 
-from ..output import Col
+from ..output import Col, percent
 
 
 def config_record(config: dict) -> dict:
@@ -26,7 +26,7 @@ def flat(rec: dict) -> dict:
 
 
 # top-1 is a fraction in JSON and CSV, shown as a percentage
-TOP1_COL = Col("top1", show=lambda v: f"{100 * v:.1f}%")
+TOP1_COL = Col("top1", show=lambda v: percent(v, 1))
 
 
 def ms(v):

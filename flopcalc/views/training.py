@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import statistics
 
-from ..output import Col, Document, Table
+from ..output import Col, Document, Table, percent
+
+# the experiments (flopcalc experiment NAME), in the order the command lists and the reports show them
+EXPERIMENTS = ("width", "resolution", "v1-vs-v2", "relu6-int8", "augment")
 
 
-def _pct(v) -> str:
-    return "" if v is None else f"{100 * v:.2f}%"
+def points(v: float) -> str:
+    """A difference of two shares in percentage points: 0.0123 as ``1.23``."""
+    return f"{100 * v:.2f}"
 
 
-EPOCH_COLS = (Col("epoch", "int"), Col("train_loss", "float"), Col("train_top1", show=_pct),
-              Col("test_top1", show=_pct), Col("test_top5", show=_pct), Col("lr", "float", digits=5),
+EPOCH_COLS = (Col("epoch", "int"), Col("train_loss", "float"), Col("train_top1", show=percent),
+              Col("test_top1", show=percent), Col("test_top5", show=percent), Col("lr", "float", digits=5),
               Col("seconds", "float", digits=1), Col("images_per_second", "float", digits=0))
 
 
@@ -21,8 +25,8 @@ def train_document(record: dict, history: list[dict]) -> Document:
     r, c = record, record["config"]
     heading = (f"{r['model']}  alpha={c['alpha']:g}  input={c['resolution'][0]}x{c['resolution'][1]}"
                f"{'  small_input' if c['small_input'] else ''}  data={r['data']}  classes={c['num_classes']}")
-    summary = (f"best test top-1 {_pct(r['best_top1'])} (epoch {r['best_epoch']} of {r['epochs']}), final "
-               f"{_pct(r['final_top1'])}, top-5 {_pct(r['final_top5'])}; {r['params']:,} params, "
+    summary = (f"best test top-1 {percent(r['best_top1'])} (epoch {r['best_epoch']} of {r['epochs']}), final "
+               f"{percent(r['final_top1'])}, top-5 {percent(r['final_top5'])}; {r['params']:,} params, "
                f"{r['macs']:,} macs per image (flopcalc's count of exactly this model); "
                f"{r['train_seconds']:.1f} s training, {r['images_per_second']:.0f} images/s"
                + (f", {r['processes']} processes" if r["processes"] > 1 else ""))
@@ -36,7 +40,7 @@ def evaluate_document(result: dict) -> Document:
            "images": result["images"], "top1": result["top1"], "top5": result["top5"],
            "images_per_second": result["images_per_second"]}
     cols = (Col("model"), Col("alpha", "multiplier"), Col("resolution", "shape"), Col("data"),
-            Col("images", "int"), Col("top1", show=_pct), Col("top5", show=_pct),
+            Col("images", "int"), Col("top1", show=percent), Col("top5", show=percent),
             Col("images_per_second", "float", digits=0))
     return Document("evaluate", result, f"checkpoint {result['checkpoint']}", [Table(cols, [row])],
                     ["top1, top5: the share of images whose class is the model's first, or among its first five."])
@@ -83,14 +87,11 @@ def summarize(name: str, data: str, epochs: int, seeds: int, records: list[dict]
 
 
 def experiment_document(summary: dict):
-    from ..output import Col, Document, Table
-    pct = lambda v: f"{100 * v:.2f}%"  # noqa: E731
-    pp = lambda v: f"{100 * v:.2f}"  # noqa: E731
-    cols = [Col("group"), Col("params", "int"), Col("macs", "int"), Col("top1_mean", show=pct),
-            Col("top1_std", show=pp), Col("seeds", "int")]
+    cols = [Col("group"), Col("params", "int"), Col("macs", "int"), Col("top1_mean", show=percent),
+            Col("top1_std", show=points), Col("seeds", "int")]
     if any("int8_top1_mean" in r for r in summary["groups"]):
-        cols += [Col("int8_top1_mean", show=pct), Col("int8_drop_mean", show=pp),
-                 Col("int8_fixed_top1_mean", show=pct), Col("int8_fixed_drop_mean", show=pp),
+        cols += [Col("int8_top1_mean", show=percent), Col("int8_drop_mean", show=points),
+                 Col("int8_fixed_top1_mean", show=percent), Col("int8_fixed_drop_mean", show=points),
                  Col("int8_size_bytes", "int"), Col("int8_images_per_second", "float", digits=0),
                  Col("float_images_per_second", "float", digits=0)]
     s = summary

@@ -1,0 +1,170 @@
+"""The recorded pages: verification, training and experiments, latency. They read only the JSON
+the slow commands wrote (:data:`.markdown.RECORDED`), never the torch side, so they regenerate
+anywhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..output import Col, percent
+from ..views.records import flat
+from ..views.training import EXPERIMENTS, experiment_document, summarize
+from . import figures
+from .markdown import Page, figure, gh, load_recorded, read_recorded, recorded_files, table
+
+
+def verification_page(root: Path) -> Page:
+    grid = load_recorded(root, "verify_grid")
+    padding = load_recorded(root, "verify_padding")
+    parts = ["# Verification\n",
+             "flopcalc builds each model from the same specs it counts, runs it, and checks every layer's "
+             "output shape, parameters and counts against fvcore's `FlopCountAnalysis` and torch's "
+             "`FlopCounterMode` (`flopcalc verify`). Recorded by `flopcalc report --record` from "
+             "`flopcalc verify --grid --format json` and `flopcalc verify MODEL --reference --format json`.\n"]
+    if grid is None:
+        return Page("verification.md", "Verification", "not recorded yet", "\n".join(parts + ["(not recorded yet)\n"]))
+    configs = grid["configs"]
+    ok = sum(c["ok"] for c in configs)
+    layers = sum(c["layers"] for c in configs)
+    parts.append(f"**{ok} of {len(configs)} configs agree exactly**, every layer and block "
+                 f"({layers:,} layers in all), with fvcore and FlopCounterMode:\n")
+    parts.append(table((Col("model"), Col("alpha", "multiplier"), Col("resolution", "resolution"),
+                        Col("layers", "int"), Col("params", "int"), Col("macs", "int"), Col("fvcore", "int"),
+                        Col("flop_counter", "int"), Col("check")), [flat(c) for c in configs]))
+    if padding:
+        rows = []
+        for doc in padding:
+            total = sum(doc["padding_macs"].values())
+            macs = next(t for t in doc["totals"] if t["name"] == "conv + linear macs")["checks"]["fvcore"]["expected"]
+            rows.append({"model": doc["model"], "alpha": doc["config"]["alpha"],
+                         "resolution": doc["config"]["resolution"][0], "macs": macs, "padding_macs": total,
+                         "padding_share": total / macs})
+        parts.append("\n## Multiply-adds on zero padding\n\nThe NumPy reference kernels count the multiply-adds "
+                     "they execute (equal to the formula on every layer) and how many multiply a padded zero; the "
+                     "formula, like every counter, includes them:\n\n" + table(
+                         (Col("model"), Col("alpha", "multiplier"), Col("resolution", "int"),
+                          Col("macs", "int"), Col("padding_macs", "int"), Col("padding_share", "pct")), rows))
+    return Page("verification.md", "Verification", f"{ok} of {len(configs)} configs agree exactly with fvcore and "
+                f"FlopCounterMode", "\n".join(parts))
+
+
+def training_page(root: Path) -> Page:
+    parts = ["# Training and experiments\n",
+             "Accuracy measured by training the real models on the embedded digits (scikit-learn's 1,797 "
+             "8x8 digits, 20% held out), beside flopcalc's exact multiply-adds and parameters of the model "
+             "trained. Read from the results files the runs wrote (`flopcalc train`, `flopcalc experiment`), "
+             "committed under `experiments/` and `data/`.\n"]
+    recs = load_recorded(root, "train")
+    headline = []
+    if recs is not None:
+        rows = [{"model": r["model"], "alpha": r["config"]["alpha"], "resolution": r["config"]["resolution"][0],
+                 "params": r["params"],
+                 "macs": r["macs"], "epochs": r["epochs"], "final_top1": r["final_top1"], "best_top1": r["best_top1"],
+                 "train_seconds": r["train_seconds"], "images_per_second": r["images_per_second"]} for r in recs]
+        parts.append("## `flopcalc train` with the defaults\n\n" + table(
+            (Col("model"), Col("alpha", "multiplier"), Col("resolution", "int"), Col("params", "int"),
+             Col("macs", "int"), Col("epochs", "int"), Col("final_top1", show=percent), Col("best_top1", show=percent),
+             Col("train_seconds", "float", digits=1), Col("images_per_second", "float", digits=0)), rows))
+        headline.append(", ".join(f"{r['model']} {r['config']['alpha']:g}: {percent(r['final_top1'])}" for r in recs))
+    for name in EXPERIMENTS:
+        recs = load_recorded(root, "experiment", name=name)
+        if recs is None:
+            continue
+        s = summarize(name, recs[0]["data"], recs[0]["epochs"], len({r["seed"] for r in recs}), recs,
+                      recs[0].get("subset"))
+        parts.append(f"## Experiment `{name}`\n\n`flopcalc experiment {name} --out reports/experiments/{name}` "
+                     f"({s['epochs']} epochs, {s['seeds']} seeds each; [its own page](experiments/{name}/README.md))"
+                     f"\n\n" + gh(experiment_document(s)) + "\n" + figure(f"experiments/{name}/accuracy_vs_macs.png",
+                                                                f"{name}: held-out top-1 against multiply-adds"))
+    if len(parts) == 2:  # neither train results nor experiments
+        parts.append("(not recorded yet)\n")
+    return Page("training.md", "Training and experiments", "; ".join(headline) or "not recorded yet",
+                "\n".join(parts))
+
+
+def _ms(v) -> str:
+    return "" if v is None else f"{v:.2f}"
+
+
+def latency_page(root: Path) -> Page:
+    """From ``data/bench_*.json`` (``flopcalc bench ... --per-layer --compare --format json``) and
+    ``data/bench_grid.json`` (``flopcalc bench --grid --predict --format json``)."""
+    runs = [read_recorded(p) for p in recorded_files(root, "bench")]
+    grid = load_recorded(root, "bench_grid")
+    parts = ["# Latency\n",
+             "MAdds are not time. Measured with `flopcalc bench` on the real models (median of repeats after "
+             "warm-up, inference mode, float32), beside the roofline `max(2 MAdds / peak, bytes / bandwidth)` and "
+             "the calibrated prediction of `flopcalc machine` (per-kind efficiency measured on random layers and "
+             "off-grid networks, never on the configs predicted). Recorded by `flopcalc report --record`.\n"]
+    if not runs and grid is None:
+        return Page("latency.md", "Latency", "not recorded yet", "\n".join(parts + ["(not recorded yet)\n"]))
+    machine = (runs[0] if runs else grid)["machine"]
+    parts.append(f"The machine, by its measured figures only: **{machine['peak_gflops']:.0f} GFLOP/s** float32 "
+                 f"matrix-multiply peak, **{machine['bandwidth_gbs']:.1f} GB/s** copy bandwidth, "
+                 f"{(runs[0] if runs else {'threads': machine['threads']})['threads']} threads.\n")
+    headline = []
+    plots = []
+    for doc in runs:
+        c = doc["config"]
+        parts.append(f"## {doc['model']} alpha {c['alpha']:g} at {c['resolution'][0]}, batch {c['batch']}\n")
+        parts.append(table((Col("backend"), Col("mode"), Col("measured_ms", "ms"),
+                            Col("images_per_second", "float", digits=1), Col("fraction_of_peak", "pct"),
+                            Col("speedup", show=lambda v: f"{v:.2f}x")), doc["runs"]))
+        opt = next((r for r in doc["runs"] if r["mode"] == "optimized"), doc["runs"][0])
+        eager = next((r for r in doc["runs"] if r["mode"] == "eager"), None)
+        ort = next((r for r in doc["runs"] if r["mode"] == "onnxruntime"), None)
+        line = (f"Optimized (batch norm folded, channels-last): {opt['images_per_second']:.1f} images/s"
+                + (f", {opt['speedup']:.2f}x the plain eager model" if eager else "")
+                + f"; {100 * opt['fraction_of_peak']:.1f}% of the matmul peak"
+                + (f"; ONNX Runtime {ort['images_per_second']:.1f} images/s" if ort else "") + ". "
+                + f"Whole model: measured {_ms(doc['measured_ms'])} ms, predicted {_ms(doc['predicted_ms'])} ms "
+                  f"({100 * (doc['predicted_ms'] / doc['measured_ms'] - 1):+.1f}%), roofline "
+                  f"{_ms(doc['roofline_ms'])} ms.")
+        parts.append("\n" + line + "\n")
+        if doc["layers"]:
+            parts.append(f"Per layer ({len(doc['layers'])} layers): rank correlation (Spearman) of measured times "
+                         f"with the roofline **{doc['rank_correlation']:.3f}**, with the calibrated prediction "
+                         f"**{doc['rank_correlation_calibrated']:.3f}**.\n")
+            by_kind = {}
+            for x in doc["layers"]:
+                k = by_kind.setdefault(x["kind"], {"kind": x["kind"], "layers": 0, "macs": 0, "measured_ms": 0.0,
+                                                   "roofline_ms": 0.0, "predicted_ms": 0.0})
+                k["layers"] += 1
+                k["macs"] += x["macs"]
+                for key in ("measured_ms", "roofline_ms", "predicted_ms"):
+                    k[key] += x[key] or 0.0
+            kinds = sorted(by_kind.values(), key=lambda k: -k["measured_ms"])
+            total_ms = sum(k["measured_ms"] for k in kinds)
+            total_macs = sum(k["macs"] for k in kinds) or 1
+            for k in kinds:
+                k["share_of_time"], k["share_of_macs"] = k["measured_ms"] / total_ms, k["macs"] / total_macs
+            parts.append("By kind: the share of time against the share of MAdds.\n\n" + table(
+                (Col("kind"), Col("layers", "int"), Col("macs", "int"), Col("share_of_macs", "pct"),
+                 Col("measured_ms", "ms"), Col("share_of_time", "pct"),
+                 Col("predicted_ms", "ms"), Col("roofline_ms", "ms")), kinds))
+            name = f"latency_layers_{doc['model']}_{c['batch']}.png"
+            parts.append(figure(name, f"{doc['model']} batch {c['batch']}: measured time of each layer against "
+                                      "its roofline time and its calibrated prediction (log scales)."))
+            plots.append((name, lambda path, d=doc: figures.draw_layer_times(path, d)))
+            parts.append("<details><summary>every layer</summary>\n\n" + table(
+                (Col("name"), Col("kind"), Col("macs", "int"), Col("bytes", "int"), Col("bound"),
+                 Col("measured_ms", "ms", digits=3), Col("predicted_ms", "ms", digits=3),
+                 Col("roofline_ms", "ms", digits=3)), doc["layers"]) + "\n</details>\n")
+        headline.append(f"{doc['model']} b{c['batch']} {opt['images_per_second']:.0f} img/s"
+                        + (f" ({opt['speedup']:.1f}x eager)" if eager else ""))
+    if grid is not None:
+        parts.append("## Predicted against measured, the verify grid\n")
+        parts.append("`flopcalc bench --grid --predict`: each config's optimized model measured, and predicted "
+                     "from the machine profile alone.\n\n" + table(
+                         (Col("batch", "int"), Col("configs", "int"), Col("within_15", "pct"),
+                          Col("median_abs_error", "pct"), Col("max_abs_error", "pct")), grid["summary"]))
+        parts.append(figure("latency_grid.png", "Every grid config: predicted against measured whole-model time "
+                                                "(log scales); the band is +-15%."))
+        plots.append(("latency_grid.png", lambda path, g=grid: figures.draw_grid(path, g)))
+        parts.append("<details><summary>every config</summary>\n\n" + table(
+            (Col("model"), Col("alpha", "multiplier"), Col("resolution", "resolution"),
+             Col("batch", "int"), Col("measured_ms", "ms"), Col("predicted_ms", "ms"),
+             Col("error", show=lambda v: percent(v, 1, signed=True)), Col("images_per_second", "float", digits=1)),
+            [flat(rec) for rec in grid["configs"]]) + "\n</details>\n")
+        headline += [f"b{x['batch']} {100 * x['within_15']:.0f}% of grid within 15%" for x in grid["summary"]]
+    return Page("latency.md", "Latency", "; ".join(headline), "\n".join(parts), plots)
