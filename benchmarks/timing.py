@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import statistics
 import subprocess
-import time
+import sys
 from pathlib import Path
 from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from flopcalc.timing import median_seconds as _median_seconds  # noqa: E402
 
 
 def median_seconds(fn: Callable[[], object], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    """The median of exactly ``runs`` timed calls, no warm-up: flopcalc's own timing loop."""
+    return _median_seconds(fn, runs, 0.0, warmup=0, max_reps=runs)
 
 
 def wall_seconds(cmd: list[str], runs: int) -> float:

@@ -22,7 +22,7 @@ from typing import Callable, Optional
 
 from .walk import Analysis, LayerRow, Total, count_layers as _analyze, sum_counts
 from .costs import KINDS, MULTIPLY_ADD_KINDS
-from .spec import BatchNorm2d, Conv2d, Linear, SpecError
+from .spec import BatchNorm2d, Conv2d, Linear, SpecError, elements
 from .zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION
 
 # What a count is made of. The parameters and operations of every layer fall into exactly
@@ -38,13 +38,6 @@ CAUSE_TEXT = {
 }
 
 Parts = dict  # cause -> int
-
-
-def elements(shape: tuple) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
 
 
 def _bias(row: LayerRow) -> int:

@@ -33,6 +33,16 @@ def one_line(e: BaseException) -> str:
     return rest if sep and head.rsplit(".", 1)[-1] == name else last
 
 
+TORCH_PIN = "torch==2.13.0"  # the CPU build this project's machines and CI install
+
+
+def install_hint(extras: str) -> str:
+    """The one install line for a missing optional dependency: ``extras`` is flopcalc's extra (or
+    several, comma separated); torch's pinned CPU build goes first when the torch extra is named."""
+    torch = f"{TORCH_PIN} " if "torch" in extras.split(",") else ""
+    return f"pip install {torch}'flopcalc[{extras}]'"
+
+
 class UsageError(Exception):
     """A command line that cannot run; the message is the one line the user sees."""
 

@@ -17,16 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .walk import Analysis, flatten
-from .spec import BatchNorm2d
+from .spec import BatchNorm2d, elements
 
 DTYPES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
-
-
-def elements(shape) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
 
 
 @dataclass(frozen=True)

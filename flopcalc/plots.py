@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import UserError
+from .errors import UserError, install_hint
 
 PNG_METADATA = {"Software": None}  # no matplotlib version in the file: the same data, the same bytes
 
@@ -18,7 +18,7 @@ def pyplot():
     try:
         import matplotlib
     except ImportError:
-        raise PlotError("plots need matplotlib: pip install 'flopcalc[plots]'") from None
+        raise PlotError(f"plots need matplotlib: {install_hint('plots')}") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "font.size": 9, "svg.hashsalt": "flopcalc"})

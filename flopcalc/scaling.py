@@ -20,6 +20,12 @@ def make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> 
     return new_v
 
 
+def as_pair(resolution) -> tuple[int, int]:
+    """An input size as ``(height, width)``: ``224`` is ``(224, 224)``; a pair stays itself (unchecked:
+    :func:`flopcalc.walk.check_resolution` says what a bad one is)."""
+    return tuple(resolution) if isinstance(resolution, (tuple, list)) else (resolution, resolution)
+
+
 def resolution_from_rho(rho: float, base: int = DEFAULT_RESOLUTION) -> int:
     """The MobileNet paper's resolution multiplier: input size ``round(base * rho)``."""
     return round(base * rho)

@@ -26,6 +26,11 @@ from .errors import UserError
 Shape = tuple  # (C, H, W) or (C,): ints, batch dimension excluded
 
 
+def elements(shape: Shape) -> int:
+    """The values a tensor of ``shape`` holds (an exact int; 1 for ``()``)."""
+    return math.prod(shape)
+
+
 class SpecError(UserError):
     """A spec or an argument that cannot describe a network; the message is one line."""
 

@@ -10,6 +10,7 @@ from .costs import COST_FORMULAS, KINDS, ShapeError, layer_cost
 from .spec import SKIP_LAYERS, Conv2d, Layer, Network, Node, Shape, SpecError
 from .family import Family
 from .zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION, get_spec
+from .scaling import as_pair
 
 if TYPE_CHECKING:
     from fractions import Fraction
@@ -55,7 +56,7 @@ class Analysis:
 
 def check_resolution(resolution: object) -> tuple[int, int]:
     """A positive int, or a (height, width) pair of them."""
-    pair = tuple(resolution) if isinstance(resolution, (tuple, list)) else (resolution, resolution)
+    pair = as_pair(resolution)
     if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in pair):
         raise SpecError(f"resolution must be a positive integer (or a pair of them), got {resolution!r}")
     return pair  # type: ignore[return-value]

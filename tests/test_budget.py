@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import flopcalc
-from flopcalc.grid import BUDGET_ALPHAS
+from flopcalc.sweep import BUDGET_ALPHAS
 
 MODELS = ("mobilenet_v1", "mobilenet_v2")
 

@@ -385,3 +385,18 @@ def test_help_choices_come_from_the_constants_they_describe():
     assert choices("experiment", "name") == set(EXPERIMENTS)
     help_text = next(a for a in subs["table"]._actions if a.dest == "convention").help
     assert all(name in help_text for name in CONVENTIONS)
+
+
+def test_the_one_door_names_what_is_missing_and_the_one_install_line():
+    """A torch command whose optional module is missing: one line naming it and the extra to install
+    (the same install line every missing dependency gets, errors.install_hint)."""
+    import argparse
+    pytest.importorskip("torch")
+    from flopcalc.commands.runtime import torch_door
+    from flopcalc.errors import UsageError, install_hint
+    with pytest.raises(UsageError) as e:
+        torch_door(argparse.Namespace(command="verify"), "torch", needs=("flopcalc_no_such_module",))
+    line = str(e.value)
+    assert "\n" not in line and line.startswith("flopcalc verify: error: needs torch, flopcalc_no_such_module (")
+    assert line.endswith("install with: pip install torch==2.13.0 'flopcalc[torch]'")
+    assert install_hint("plots") == "pip install 'flopcalc[plots]'"

@@ -12,6 +12,7 @@ from .args import (MODEL_HELP, add_config_args, add_format,
                    add_machine_args, add_model, add_runtime_args, alpha_of, integer,
                    list_of, model_type, resolution_of)
 from .runtime import progress_of, say_load, torch_door
+from ..scaling import as_pair
 
 
 def add_machine(sub) -> None:
@@ -122,8 +123,7 @@ def run_latency(args: argparse.Namespace) -> int:
         load = say_load(meter, args.command)
         emit(render(grid_document(results, machine, args.predict, load), args.format))
         return 0
-    res = resolution_of(args)
-    res = (res, res) if isinstance(res, int) else res
+    res = as_pair(resolution_of(args))
     common = dict(num_classes=args.classes, machine=machine, compile=args.compile)
     if args.compare:
         plans = [dict(eager=True), dict(per_layer=args.per_layer), dict(backend="onnxruntime")]

@@ -6,19 +6,23 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import UsageError
+from ..errors import UsageError, install_hint
 
 
-def torch_door(args: argparse.Namespace, extras: str = "torch") -> int:
-    """The one door to torch: import it (or say in one line how to install it) and set its
-    threads; the thread count taken."""
+def torch_door(args: argparse.Namespace, extras: str = "torch", needs: tuple[str, ...] = ()) -> int:
+    """The one door to torch and the extras: import torch (and each module of ``needs``) or say in
+    one line how to install them; set torch's threads. The thread count taken."""
+    import importlib
     from .. import cpuload
     cpuload.mark()  # other processes' load is measured over torch's import, which follows
     try:
         from ..nn.runtime import set_threads
+        for module in needs:
+            importlib.import_module(module)
     except ImportError as e:
-        raise UsageError(f"flopcalc {args.command}: error: needs torch ({e}); install it with: "
-                         f"pip install torch==2.13.0 'flopcalc[{extras}]'") from None
+        what = ", ".join(("torch",) + needs)
+        raise UsageError(f"flopcalc {args.command}: error: needs {what} ({e}); install with: "
+                         f"{install_hint(extras)}") from None
     return set_threads(getattr(args, "threads", None))
 
 

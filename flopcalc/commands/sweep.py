@@ -55,10 +55,10 @@ def add_budget(sub) -> None:
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    from ..grid import DEFAULT_RESOLUTIONS, PUBLISHED_ALPHAS, sweep
+    from ..sweep import GRID_RESOLUTIONS, PUBLISHED_ALPHAS, sweep
     from ..views.sweep import sweep_document
     resolutions = ([resolution_from_rho(r) for r in args.rho] if args.rho else args.resolution
-                   or DEFAULT_RESOLUTIONS)
+                   or GRID_RESOLUTIONS)
     points = sweep(args.model, args.alpha or PUBLISHED_ALPHAS.get(model_name(args.model), (alpha_of(args),)),
                    resolutions, args.classes,
                    args.convention)
@@ -67,12 +67,12 @@ def run_sweep(args: argparse.Namespace) -> int:
 
 
 def run_budget(args: argparse.Namespace) -> int:
-    from ..grid import DEFAULT_RESOLUTIONS, all_points, budget, near
+    from ..sweep import GRID_RESOLUTIONS, all_points, budget, near
     from ..views.sweep import budget_document
     if args.madds is None and args.params is None and args.near is None:
         raise UsageError("flopcalc budget: error: give --madds N and/or --params N, or --near N")
     models = args.models or list(MODELS)
-    points = all_points(models, args.resolution or DEFAULT_RESOLUTIONS, convention=args.convention,
+    points = all_points(models, args.resolution or GRID_RESOLUTIONS, convention=args.convention,
                         small_input=args.small_input)
     if args.near is not None:
         emit(render(budget_document(points, None, None, args.near, near(points, args.near), args.convention),

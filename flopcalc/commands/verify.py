@@ -6,11 +6,13 @@ import argparse
 
 from ..errors import UsageError
 from ..output import emit, render
+from ..sweep import GRID_ALPHAS, GRID_RESOLUTIONS
 from ..zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION, MODELS
 from .args import (add_config_args, add_format,
                    add_model, add_runtime_args, alpha_of, integer,
                    resolution_of)
 from .runtime import progress_of, torch_door
+from ..scaling import as_pair
 
 
 def add_verify(sub) -> None:
@@ -21,7 +23,8 @@ def add_verify(sub) -> None:
     add_model(p, optional=True)
     add_config_args(p, grid=True)
     p.add_argument("--grid", action="store_true", help=(
-        "check every model x alpha {0.35, 0.5, 0.75, 1.0, 1.4} x resolution {96, ..., 224}"))
+        f"check every model x alpha {{{', '.join(map(str, GRID_ALPHAS))}}} x resolution "
+        f"{{{GRID_RESOLUTIONS[0]}, ..., {GRID_RESOLUTIONS[-1]}}}"))
     p.add_argument("--reference", action="store_true", help=(
         "also run the NumPy reference kernels: outputs vs torch, executed vs formula macs, "
         "and the macs that multiply zero padding"))
@@ -40,14 +43,9 @@ def run_verify(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     """``flopcalc verify``: exit 0 when everything agrees, 1 on any mismatch."""
-    torch_door(args)
-    try:
-        from ..views.verify import grid_document, report_document
-        from ..nn.verify import (GRID_ALPHAS, GRID_RESOLUTIONS, check_fits, default_memory_limit, verify,
-                                verify_grid)
-    except ImportError as e:
-        raise UsageError(f"flopcalc verify: error: needs torch, fvcore and numpy ({e}); install "
-                         "them with: pip install torch==2.13.0 'flopcalc[torch]'") from None
+    torch_door(args, "torch", needs=("fvcore", "numpy"))
+    from ..nn.verify import check_fits, default_memory_limit, verify, verify_grid
+    from ..views.verify import grid_document, report_document
     classes = DEFAULT_CLASSES if args.classes is None else args.classes
     given = resolution_of(args) if (args.resolution or args.rho) else None
     if args.grid:
@@ -56,7 +54,7 @@ def _verify(args: argparse.Namespace) -> int:
         alphas = (args.alpha,) if args.alpha is not None else GRID_ALPHAS
         resolutions = (given,) if given else GRID_RESOLUTIONS
         for m in models:  # refuse before any work if the largest config would not fit
-            check_fits(count_layers(m, max(alphas), max(resolutions, key=lambda r: r if isinstance(r, int) else max(r)),
+            check_fits(count_layers(m, max(alphas), max(resolutions, key=lambda r: max(as_pair(r))),
                                classes), args.max_memory or default_memory_limit())
         with progress_of(args, "verify --grid") as progress:
             reports = verify_grid(models, alphas, resolutions, classes, args.max_memory, progress)

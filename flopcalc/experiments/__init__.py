@@ -76,7 +76,7 @@ def trials(name: str, source) -> list[Trial]:
         return [Trial(f"mobilenet_v2 alpha=0.5 resolution={r}", "mobilenet_v2", 0.5, r, label=str(r),
                       series="mobilenet_v2 alpha=0.5") for r in _sizes(source.name)]
     if name == "v1-vs-v2":
-        from ..grid import all_points, near
+        from ..sweep import all_points, near
         fine = [round(0.1 + 0.01 * i, 2) for i in range(191)]  # V1's width in steps of 0.01
         out = []
         for v2_alpha in (0.35, 0.75, 1.4):  # three costs, V2's at these widths; V1's nearest width

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import io
-import time
 import warnings
 
 import torch
@@ -86,12 +85,6 @@ def size_bytes(model: nn.Module) -> int:
 
 def images_per_second(model: nn.Module, x: torch.Tensor, repeats: int = 5) -> float:
     """Median images/s of ``model`` on batch ``x`` (after a warm-up run)."""
-    times = []
+    from ..timing import median_seconds
     with torch.inference_mode():
-        model(x)
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            model(x)
-            times.append(time.perf_counter() - t0)
-    times.sort()
-    return len(x) / times[len(times) // 2]
+        return len(x) / median_seconds(lambda: model(x), repeats, 0.0, warmup=1, max_reps=repeats)

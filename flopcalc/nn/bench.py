@@ -20,8 +20,11 @@ import torch
 
 from ..zoo import DEFAULT_CLASSES, family_of
 from ..latency import LatencyError, Machine, layer_times, predict, spearman
-from ..grid import DEFAULT_ALPHAS as GRID_ALPHAS, DEFAULT_RESOLUTIONS as GRID_RESOLUTIONS
-from .machine import GRID, median_seconds
+from ..errors import install_hint
+from ..sweep import GRID_ALPHAS, GRID_RESOLUTIONS
+from ..timing import median_seconds
+from .machine import GRID
+from ..scaling import as_pair
 
 BACKENDS = ("torch", "onnxruntime")
 
@@ -77,7 +80,7 @@ def onnx_session(net: torch.nn.Module, resolution, threads: int):
     try:
         import onnxruntime as ort
     except ImportError:
-        raise LatencyError("--backend onnxruntime needs onnx and onnxruntime: pip install 'flopcalc[onnx]'") from None
+        raise LatencyError(f"--backend onnxruntime needs onnx and onnxruntime: {install_hint('onnx')}") from None
     from .onnx_export import export
     fd, path = tempfile.mkstemp(suffix=".onnx")
     os.close(fd)
@@ -208,7 +211,7 @@ def grid(machine: Machine, batches=(1, 32), progress=None, rounds: int = 3, min_
     threads = torch.get_num_threads()
     for model, alpha, res, batch in configs:
         a = analyze(model, alpha, res, 1000, batch=batch)
-        r = Result(family_of(model).name, alpha, (res, res), batch, threads, "torch", "optimized",
+        r = Result(family_of(model).name, alpha, as_pair(res), batch, threads, "torch", "optimized",
                    statistics.median(times[(model, alpha, res, batch)]), a.total.macs)
         _predictions(r, a, machine)
         out.append(r)

@@ -27,7 +27,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..grid import DEFAULT_ALPHAS, DEFAULT_RESOLUTIONS
+from ..sweep import GRID_ALPHAS, GRID_RESOLUTIONS
+from ..timing import median_seconds
 from ..latency import FEATURES, IN_NETWORK, Machine, Predictor, features, in_network_features, layer_description, \
     neighbour_key
 
@@ -40,20 +41,7 @@ NETWORKS = ([(m, a, (112, 144, 176, 208)[i % 4], 1) for m in ("mobilenet_v1", "m
             + [(m, a, r, 32) for m in ("mobilenet_v1", "mobilenet_v2")
                for a, r in ((0.45, 112), (0.9, 144), (1.2, 176), (0.6, 208))])
 # the configs bench --grid predicts (V1 and V2 over sweep's default alphas and resolutions)
-GRID = [(m, a, r) for m in ("mobilenet_v1", "mobilenet_v2") for a in DEFAULT_ALPHAS for r in DEFAULT_RESOLUTIONS]
-
-
-def median_seconds(fn, min_reps: int = 5, min_time: float = 0.03, warmup: int = 2, max_reps: int = 200) -> float:
-    """Median wall time of ``fn()`` after ``warmup`` calls (the first calls build the kernels)."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    start = time.perf_counter()
-    while (len(times) < min_reps or time.perf_counter() - start < min_time) and len(times) < max_reps:
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+GRID = [(m, a, r) for m in ("mobilenet_v1", "mobilenet_v2") for a in GRID_ALPHAS for r in GRID_RESOLUTIONS]
 
 
 def peak_and_bandwidth() -> tuple[float, float]:

@@ -16,12 +16,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..scaling import as_pair
+
 OPSET = 17
 
 
 def export(model: nn.Module, resolution, path: str | Path, *, dynamic_batch: bool = True, batch: int = 1) -> Path:
     """Write ``model`` (eval mode) as ONNX to ``path``; input ``input`` (N, 3, H, W), output ``logits``."""
-    h, w = resolution if isinstance(resolution, (tuple, list)) else (resolution, resolution)
+    h, w = as_pair(resolution)
     model = model.eval()
     x = torch.zeros(batch, 3, h, w)
     axes = {"input": {0: "batch"}, "logits": {0: "batch"}} if dynamic_batch else None

@@ -18,13 +18,15 @@ from typing import Callable
 
 import torch
 
+from ..errors import install_hint
 from ..zoo import get_spec
 from .builders import build_node
+from ..scaling import as_pair
 
 # tool -> the Python module that provides it ("flop_counter" is torch itself)
 MODULES = {"fvcore": "fvcore", "flop_counter": "torch", "ptflops": "ptflops", "ptflops_aten": "ptflops",
            "thop": "thop", "torchinfo": "torchinfo", "keras": "keras"}
-EXTRA = "pip install 'flopcalc[peers]' (ptflops, thop, torchinfo, keras; fvcore comes with flopcalc[torch])"
+EXTRA = f"{install_hint('peers')} (ptflops, thop, torchinfo, keras; fvcore comes with flopcalc[torch])"
 
 Measured = tuple  # (params | None, ops | None)
 
@@ -132,7 +134,7 @@ TOOLS: dict[str, Callable[..., Measured]] = {
 
 def measure(tool: str, model: str, alpha: float, resolution, classes: int, rounding: str) -> Measured:
     """What ``tool`` reports for the config, ``(params, ops)``."""
-    h, w = resolution if isinstance(resolution, (tuple, list)) else (resolution, resolution)
+    h, w = as_pair(resolution)
     return TOOLS[tool](model, alpha, h, w, classes, rounding)
 
 

@@ -25,15 +25,14 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from ..walk import Analysis, count_layers
-from ..conventions import FLOP_COUNTER, FVCORE, elements
+from ..conventions import FLOP_COUNTER, FVCORE
 from ..costs import MULTIPLY_ADD_KINDS
 from ..output import count_text
-from ..spec import BatchNorm2d, SpecError
+from ..spec import BatchNorm2d, SpecError, elements
+from ..sweep import GRID_ALPHAS, GRID_RESOLUTIONS
 from ..zoo import DEFAULT_CLASSES
 from .builders import build
 
-GRID_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.4)
-GRID_RESOLUTIONS = (96, 128, 160, 192, 224)
 BYTES_PER_VALUE = 4  # float32
 
 # What fvcore 0.1.5 cannot count in these models, and what the op is.

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import UserError
+from ..errors import UserError, install_hint
 from torch.utils.data import Dataset
 
 from . import transforms as T
@@ -71,7 +71,7 @@ def load_image(path: Path, channels: int = 3) -> torch.Tensor:
     try:
         from PIL import Image, UnidentifiedImageError
     except ImportError:
-        raise DataError("reading image files needs Pillow: pip install 'flopcalc[train]'") from None
+        raise DataError(f"reading image files needs Pillow: {install_hint('train')}") from None
     try:
         with Image.open(path) as im:
             im = im.convert("L" if channels == 1 else "RGB")
@@ -168,7 +168,7 @@ def digits_arrays() -> tuple[torch.Tensor, torch.Tensor]:
     import importlib.util
     spec = importlib.util.find_spec("sklearn")
     if spec is None or not spec.submodule_search_locations:
-        raise DataError("the digits data set ships with scikit-learn: pip install 'flopcalc[train]'")
+        raise DataError(f"the digits data set ships with scikit-learn: {install_hint('train')}")
     path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "digits.csv.gz"
     try:
         rows = gzip.decompress(path.read_bytes()).decode().split()

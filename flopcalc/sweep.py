@@ -11,8 +11,10 @@ from .published import top1
 # The configs each family's published checkpoints cover (TF-Slim's tables, torchvision).
 PUBLISHED_ALPHAS = {"mobilenet_v1": (0.25, 0.5, 0.75, 1.0), "mobilenet_v2": (0.35, 0.5, 0.75, 1.0, 1.3, 1.4),
                     "mobilenet_v3_large": (0.75, 1.0), "mobilenet_v3_small": (0.75, 1.0)}
-DEFAULT_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.4)
-DEFAULT_RESOLUTIONS = (96, 128, 160, 192, 224)
+# The one grid of widths and resolutions: sweep's default resolutions, and the configs verify --grid
+# checks, bench --grid times and the calibration predicts (each over its models).
+GRID_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.4)
+GRID_RESOLUTIONS = (96, 128, 160, 192, 224)
 
 
 @dataclass(frozen=True)
