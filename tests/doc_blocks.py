@@ -1,7 +1,9 @@
-"""The README's ``console`` blocks: ``$ command`` lines followed by their output.
+"""The documentation's runnable blocks: README.md and every page under docs/.
 
-Shared by ``tests/test_readme.py`` (checks every flopcalc command's shown output is what
-it prints) and ``tools/update_readme.py`` (rewrites the shown output from real runs).
+A ``console`` block holds ``$ command`` lines, each followed by its output; a ``python`` block is
+code whose lines ``expr  # value`` say what ``expr`` evaluates to. Shared by
+``tests/test_docs.py`` (checks every flopcalc command's shown output is what it prints, and runs
+every Python block) and ``tools/update_docs.py`` (rewrites the shown output from real runs).
 A command may end in ``| head -n N`` or ``| tail -n N``.
 """
 
@@ -14,15 +16,27 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
 BLOCK = re.compile(r"```console\n(.*?)```", re.S)
+
+
+def pages() -> list[Path]:
+    """README.md, then every page of the documentation site, by name."""
+    return [README] + sorted(DOCS.glob("*.md"))
+
+
+def page_name(path: Path) -> str:
+    """A page as the tests' ids name it: ``README.md``, ``docs/output.md``."""
+    return path.relative_to(ROOT).as_posix()
 
 
 @dataclass
 class Example:
     command: str
     shown: str
-    start: int  # offsets of the shown output in the README text
+    start: int  # offsets of the shown output in the page's text
     end: int
 
 
@@ -40,7 +54,7 @@ def is_flopcalc(command: str) -> bool:
 
 
 def run(command: str) -> str:
-    """stdout + stderr of a README flopcalc command, run in-process."""
+    """stdout + stderr of a documented flopcalc command, run in-process."""
     from flopcalc.cli import main
 
     cmd, _, pipe = command.partition("|")
@@ -63,8 +77,8 @@ def python_blocks(text: str) -> list[str]:
     return [m.group(1) for m in PYTHON.finditer(text)]
 
 
-def run_python(block: str) -> None:
-    """Execute a README Python block; a line ``expr  # value`` must evaluate to ``value``
+def run_python(block: str, filename: str = "README.md") -> None:
+    """Execute a documented Python block; a line ``expr  # value`` must evaluate to ``value``
     (compared as ``repr``, or ``str`` for reprs that are not code)."""
     env: dict = {}
     for line in block.splitlines():
@@ -72,7 +86,7 @@ def run_python(block: str) -> None:
         if not code.strip() or code.lstrip().startswith("#"):
             continue
         try:
-            compiled = compile(code, "README.md", "eval")
+            compiled = compile(code, filename, "eval")
         except SyntaxError:  # a statement: import, assignment
             exec(code, env)
             continue
