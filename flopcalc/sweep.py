@@ -8,9 +8,6 @@ from dataclasses import dataclass
 from .conventions import CONVENTIONS, analyze
 from .published import top1
 
-# The configs each family's published checkpoints cover (TF-Slim's tables, torchvision).
-PUBLISHED_ALPHAS = {"mobilenet_v1": (0.25, 0.5, 0.75, 1.0), "mobilenet_v2": (0.35, 0.5, 0.75, 1.0, 1.3, 1.4),
-                    "mobilenet_v3_large": (0.75, 1.0), "mobilenet_v3_small": (0.75, 1.0)}
 # The one grid of widths and resolutions: sweep's default resolutions, and the configs verify --grid
 # checks, bench --grid times and the calibration predicts (each over its models).
 GRID_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.4)

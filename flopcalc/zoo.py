@@ -181,15 +181,26 @@ WIDTH_RULES: dict[str, dict[str, WidthRule]] = {
 
 @dataclass(frozen=True)
 class ModelInfo:
+    """Every per-model fact in one record: the architecture, where it is published, and its
+    counterparts in other libraries."""
+
     name: str
     title: str
     source: str
     family: Family
+    published_alphas: tuple[float, ...] = ()  # the widths of the published checkpoints (TF-Slim, torchvision)
+    torchvision: str | None = None  # the torchvision.models builder whose state_dict flopcalc's model matches
+    keras: str | None = None        # the keras.applications class
 
 
 MODELS: dict[str, ModelInfo] = {
-    f.name: ModelInfo(f.name, f.title, f.source, f)
-    for f in (MOBILENET_V1, MOBILENET_V2, MOBILENET_V3_LARGE, MOBILENET_V3_SMALL)
+    f.name: ModelInfo(f.name, f.title, f.source, f, alphas, torchvision, keras)
+    for f, alphas, torchvision, keras in (
+        (MOBILENET_V1, (0.25, 0.5, 0.75, 1.0), None, "MobileNet"),
+        (MOBILENET_V2, (0.35, 0.5, 0.75, 1.0, 1.3, 1.4), "mobilenet_v2", "MobileNetV2"),
+        (MOBILENET_V3_LARGE, (0.75, 1.0), "mobilenet_v3_large", "MobileNetV3Large"),
+        (MOBILENET_V3_SMALL, (0.75, 1.0), "mobilenet_v3_small", "MobileNetV3Small"),
+    )
 }
 
 

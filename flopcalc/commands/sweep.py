@@ -55,13 +55,14 @@ def add_budget(sub) -> None:
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    from ..sweep import GRID_RESOLUTIONS, PUBLISHED_ALPHAS, sweep
+    from ..sweep import GRID_RESOLUTIONS, sweep
     from ..views.sweep import sweep_document
+    from ..zoo import MODELS
     resolutions = ([resolution_from_rho(r) for r in args.rho] if args.rho else args.resolution
                    or GRID_RESOLUTIONS)
-    points = sweep(args.model, args.alpha or PUBLISHED_ALPHAS.get(model_name(args.model), (alpha_of(args),)),
-                   resolutions, args.classes,
-                   args.convention)
+    info = MODELS.get(model_name(args.model))
+    alphas = args.alpha or (info.published_alphas if info else (alpha_of(args),))
+    points = sweep(args.model, alphas, resolutions, args.classes, args.convention)
     emit(render(sweep_document(points, args.convention), args.format))
     return 0
 

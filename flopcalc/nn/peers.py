@@ -19,7 +19,7 @@ from typing import Callable
 import torch
 
 from ..errors import install_hint
-from ..zoo import get_spec
+from ..zoo import MODELS, get_spec
 from .builders import build_node
 from ..scaling import as_pair
 
@@ -107,20 +107,17 @@ def torchinfo(model, alpha, h, w, classes, rounding) -> Measured:
     return s.total_params, s.total_mult_adds
 
 
-KERAS_APPS = {"mobilenet_v1": "MobileNet", "mobilenet_v2": "MobileNetV2",
-              "mobilenet_v3_large": "MobileNetV3Large", "mobilenet_v3_small": "MobileNetV3Small"}
-
-
 def keras(model, alpha, h, w, classes, rounding) -> Measured:
     """Keras' own model (keras.applications, weights=None): its architecture, not flopcalc's
     built one; the keras convention predicts it through Keras' channel rounding. A spec
     file's network has no Keras counterpart: (None, None)."""
-    if not isinstance(model, str) or model not in KERAS_APPS:
+    info = MODELS.get(model) if isinstance(model, str) else None
+    if info is None or info.keras is None:
         return None, None
     os.environ.setdefault("KERAS_BACKEND", "torch")  # Keras 3 on the torch already installed
     with _quiet():
         import keras as _keras
-        app = getattr(_keras.applications, KERAS_APPS[model])
+        app = getattr(_keras.applications, info.keras)
         net = app(input_shape=(h, w, 3), alpha=alpha, weights=None, classes=classes)
         n = net.count_params()
     return n, None

@@ -65,14 +65,14 @@ def model_page(model: str, alpha: float) -> Page:
 
 
 def scaling_page() -> Page:
-    from ..sweep import GRID_RESOLUTIONS, PUBLISHED_ALPHAS, sweep
+    from ..sweep import GRID_RESOLUTIONS, sweep
     parts = ["# Scaling: width multiplier and resolution\n",
              "Multiply-adds and parameters over the alpha x resolution grid of each family, as the TF-Slim "
              "checkpoint tables list them, with the published ImageNet top-1 beside each config that has a "
              "published checkpoint (quoted, never recomputed). flopcalc's default counting (torchvision's "
              "models, 1000 classes).\n"]
     for model in MODELS:
-        pts = sweep(model, PUBLISHED_ALPHAS[model], GRID_RESOLUTIONS)
+        pts = sweep(model, MODELS[model].published_alphas, GRID_RESOLUTIONS)
         rows = [{"alpha": p.alpha, "resolution": p.resolution[0], "params": p.params, "macs": p.macs,
                  "top1": p.top1, "source": SOURCES[p.top1_source].short if p.top1_source else None} for p in pts]
         parts.append(f"## {MODELS[model].title}\n\n" + table(

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ..zoo import MODELS
 from . import checkpoint as ckpt
 from .data import IMAGENET_MEAN, IMAGENET_STD, DataError, load_image, make_transforms, open_source
 from .loop import evaluate_model, model_from_checkpoint
@@ -24,7 +25,8 @@ class Loaded:
 
 
 CANDIDATE_ALPHAS = sorted({round(0.05 * i, 2) for i in range(2, 41)} | {0.35, 0.75, 1.3, 1.4})
-STATE_DICT_MODELS = ("mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small")
+# the zoo models torchvision has: a state_dict of theirs loads into flopcalc's model
+STATE_DICT_MODELS = tuple(name for name, info in MODELS.items() if info.torchvision)
 
 
 def expected_state_dict(spec) -> list[tuple[str, tuple[int, ...]]]:
