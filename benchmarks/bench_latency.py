@@ -79,7 +79,7 @@ def main() -> int:
     from flopcalc.nn.optimize import keep_freed_memory
     keep_freed_memory()
     if args.calibrate:
-        from flopcalc.nn.machine import calibrate
+        from flopcalc.nn.calibrate import calibrate
         save_machine(calibrate())
     machine = load_machine()
     print(f"machine: {machine.describe()}")

@@ -78,7 +78,7 @@ def others(since: Sample, until: Sample | None = None) -> float | None:
     return max(0.0, min(float(cpus()), used / wall))
 
 
-def measure(seconds: float = SAMPLE_SECONDS) -> float | None:
+def measure_load(seconds: float = SAMPLE_SECONDS) -> float | None:
     """Cores used by other processes over the next ``seconds`` (this process sleeping)."""
     start = sample()
     time.sleep(seconds)
@@ -104,7 +104,7 @@ def others_recently() -> float | None:
     start, _last = _last, now
     if start is not None and 0.1 <= now.wall - start.wall <= 30:
         return others(start, now)
-    value = measure()
+    value = measure_load()
     _last = sample()
     return value
 
@@ -153,9 +153,9 @@ class LoadMeter:
     before (a short sample), during, and after (another sample) the work."""
 
     def __init__(self, before_seconds: float = SAMPLE_SECONDS):
-        self.before = measure(before_seconds)
+        self.before = measure_load(before_seconds)
         self.start = sample()
 
     def stop(self, after_seconds: float = SAMPLE_SECONDS) -> Load:
         during = others(self.start)
-        return Load(cpus(), self.before, during, measure(after_seconds))
+        return Load(cpus(), self.before, during, measure_load(after_seconds))

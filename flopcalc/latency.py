@@ -70,7 +70,7 @@ def cache_path() -> Path:
 
 
 @dataclass
-class Machine:
+class MachineProfile:
     """A machine as flopcalc measured it: float32 matmul peak (FLOP/s), copy bandwidth (bytes/s,
     read + written), the threads it ran with, and the calibration of the per-kind model."""
 
@@ -92,19 +92,19 @@ class Machine:
                 "calibration": self.calibration}
 
     @classmethod
-    def from_json(cls, doc: dict) -> Machine:
+    def from_json(cls, doc: dict) -> MachineProfile:
         return cls(doc["peak_flops"], doc["bandwidth"], doc["threads"], doc.get("torch", ""),
                    doc.get("calibration", {}), doc.get("fit", {}), doc.get("seconds", 0.0))
 
 
-def save_machine(m: Machine, path: str | Path | None = None) -> Path:
+def save_machine(m: MachineProfile, path: str | Path | None = None) -> Path:
     path = Path(path) if path else cache_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text(path, json.dumps(m.to_json(), indent=1) + "\n")
     return path
 
 
-def load_machine(path: str | Path | None = None) -> Machine:
+def load_machine(path: str | Path | None = None) -> MachineProfile:
     path = Path(path) if path else cache_path()
     try:
         doc = json.loads(path.read_text())
@@ -116,7 +116,7 @@ def load_machine(path: str | Path | None = None) -> Machine:
     if doc.get("version") != PROFILE_VERSION:
         raise LatencyError(f"machine profile {str(path)!r} is from another flopcalc version; "
                            "run 'flopcalc machine' again")
-    return Machine.from_json(doc)
+    return MachineProfile.from_json(doc)
 
 
 # ----------------------------------------------------------------------------- roofline
@@ -137,7 +137,7 @@ def roofline_s(macs: int, nbytes: int, peak_flops: float, bandwidth: float) -> t
     return (compute, "compute") if compute >= memory else (memory, "memory")
 
 
-def layer_times(analysis, machine: Machine, dtype: str = "float32") -> list[LayerTime]:
+def layer_times(analysis, machine: MachineProfile, dtype: str = "float32") -> list[LayerTime]:
     """Per analyzer row: roofline time, and the calibrated prediction when the profile has one
     (float32 only: the calibration timed float32 kernels)."""
     from .memory import memory
@@ -303,7 +303,7 @@ class Predictor:
         return t
 
 
-def predict(analysis, machine: Machine) -> float:
+def predict(analysis, machine: MachineProfile) -> float:
     """Predicted seconds of one forward pass of the optimized model at the analysis's batch."""
     if not machine.calibration:
         raise LatencyError("the machine profile has no calibration; run 'flopcalc machine' (not --quick)")

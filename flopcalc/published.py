@@ -21,7 +21,7 @@ DATA = Path(__file__).resolve().parent / "data" / "published_figures.csv"
 
 
 @dataclass(frozen=True)
-class Source:
+class PrintRule:
     short: str
     convention: str
     macs: str    # "round" (half up) or "truncate", to the digits printed
@@ -32,12 +32,12 @@ class Source:
 # its multiply-adds (300.77M is printed 300) and rounds parameters; the V2 paper truncates both
 # (300.77M and 3.47M print as 300 and 3.4); the V1 paper and TF-Slim's V1 table round.
 SOURCES = {
-    "TF-Slim MobileNetV2 checkpoint table": Source("TF-Slim V2", "tfslim", "truncate", "round"),
-    "TF-Slim MobileNetV1 checkpoint table": Source("TF-Slim V1", "tfslim", "round", "round"),
-    "TF-Slim MobileNetV3 checkpoint table": Source("TF-Slim V3", "tfslim", "round", "round"),
-    "MobileNets paper (Howard et al. 2017)": Source("V1 paper", "paper", "round", "round"),
-    "MobileNetV2 paper (Sandler et al. 2018)": Source("V2 paper", "paper", "truncate", "truncate"),
-    "torchvision weights metadata": Source("torchvision", "pytorch", "round", "round"),
+    "TF-Slim MobileNetV2 checkpoint table": PrintRule("TF-Slim V2", "tfslim", "truncate", "round"),
+    "TF-Slim MobileNetV1 checkpoint table": PrintRule("TF-Slim V1", "tfslim", "round", "round"),
+    "TF-Slim MobileNetV3 checkpoint table": PrintRule("TF-Slim V3", "tfslim", "round", "round"),
+    "MobileNets paper (Howard et al. 2017)": PrintRule("V1 paper", "paper", "round", "round"),
+    "MobileNetV2 paper (Sandler et al. 2018)": PrintRule("V2 paper", "paper", "truncate", "truncate"),
+    "torchvision weights metadata": PrintRule("torchvision", "pytorch", "round", "round"),
 }
 
 
@@ -97,7 +97,7 @@ def digits_of(text: str) -> int:
 
 
 @dataclass(frozen=True)
-class Check:
+class FigureCheck:
     row: Row
     macs: int | None          # flopcalc's exact count under the source's convention
     params: int | None
@@ -137,7 +137,7 @@ def _param_rules() -> dict[str, str]:
     return out
 
 
-def _diagnose(row: Row, src: Source, macs_ok: bool, params_ok: bool, macs: int, params: int) -> tuple[str, ...]:
+def _diagnose(row: Row, src: PrintRule, macs_ok: bool, params_ok: bool, macs: int, params: int) -> tuple[str, ...]:
     """The single changes to the source's own rule that would reproduce a row it does not:
     the other rounding direction, rounding twice, the other classifier width, another
     channel rule, another parameter rule. None of them is applied: the row stays a discrepancy."""
@@ -189,24 +189,24 @@ def _round_text(text: str, digits: int) -> str:
     return printed(n, digits, "round", unit=10 ** len(frac))
 
 
-def check(row: Row) -> Check:
+def check(row: Row) -> FigureCheck:
     from .zoo import MODELS
     src = SOURCES[row.source]
     if row.model not in MODELS:
-        return Check(row, None, None, None, None, (f"{row.model} is not in flopcalc's zoo",))
+        return FigureCheck(row, None, None, None, None, (f"{row.model} is not in flopcalc's zoo",))
     a = analyze(row.model, row.alpha, row.resolution, row.classes, convention=src.convention)
     macs, params = a.total.macs, a.total.params
     mp = printed(macs, digits_of(row.million_macs), src.macs)
     pp = printed(params, digits_of(row.million_params), src.params)
-    c = Check(row, macs, params, mp, pp, ())
+    c = FigureCheck(row, macs, params, mp, pp, ())
     if c.ok:
         return c
     causes = _diagnose(row, src, c.macs_ok, c.params_ok, macs, params)
     known = RESEARCHED.get((row.source, row.model, row.alpha))
-    return Check(row, macs, params, mp, pp, causes + ((known,) if known else ()))
+    return FigureCheck(row, macs, params, mp, pp, causes + ((known,) if known else ()))
 
 
-def check_all() -> list[Check]:
+def check_all() -> list[FigureCheck]:
     return [check(r) for r in rows()]
 
 

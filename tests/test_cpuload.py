@@ -31,7 +31,7 @@ def test_a_busy_child_process_is_seen():
     child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         time.sleep(0.3)
-        value = cpuload.measure(0.5)
+        value = cpuload.measure_load(0.5)
     finally:
         child.kill()
         child.wait()

@@ -47,7 +47,7 @@ def test_experiment_runs_and_counts_what_it_trained(name, tmp_path, cli, monkeyp
     # a second run finds every trial done: nothing is trained again, and with nothing timed, a busy
     # machine (made so here: other processes' load reads 1.5 CPUs) is recorded but not warned about
     from flopcalc import cpuload
-    monkeypatch.setattr(cpuload, "measure", lambda seconds=0: 1.5)
+    monkeypatch.setattr(cpuload, "measure_load", lambda seconds=0: 1.5)
     monkeypatch.setattr(cpuload, "others", lambda since, until=None: 1.5)
     code, stdout2, err2 = cli("experiment", name, "--out", str(out), *TINY, "--format", "json")
     assert code == 0 and err2 == "" and json.loads(stdout2)["groups"] == doc["groups"]

@@ -10,15 +10,15 @@ import math
 import pytest
 
 import flopcalc
-from flopcalc.latency import FEATURES, IN_NETWORK, LatencyError, Machine, cache_path, layer_times, load_machine, \
-    predict, roofline_s, save_machine, spearman
+from flopcalc.latency import (FEATURES, IN_NETWORK, LatencyError, MachineProfile, cache_path, layer_times,
+                              load_machine, predict, roofline_s, save_machine, spearman)
 
 PEAK, BANDWIDTH = 1e11, 1e10  # 100 GFLOP/s, 10 GB/s: a made-up machine, so the arithmetic is checkable
 
 
 def _rows(model="mobilenet_v1"):
     a = flopcalc.analyze(model, 1.0, 224)
-    return a, {t.name: t for t in layer_times(a, Machine(PEAK, BANDWIDTH, 1))}
+    return a, {t.name: t for t in layer_times(a, MachineProfile(PEAK, BANDWIDTH, 1))}
 
 
 def test_roofline_of_a_depthwise_layer_is_memory_bound():
@@ -46,7 +46,7 @@ def test_roofline_of_a_pointwise_layer_is_compute_bound():
 def test_roofline_scales_with_the_batch_and_the_dtype():
     a1 = flopcalc.analyze("mobilenet_v2", 1.0, 224)
     a8 = flopcalc.analyze("mobilenet_v2", 1.0, 224, batch=8)
-    m = Machine(PEAK, BANDWIDTH, 1)
+    m = MachineProfile(PEAK, BANDWIDTH, 1)
     one, eight = layer_times(a1, m), layer_times(a8, m)
     for r1, r8 in zip(one, eight):
         assert r8.macs == 8 * r1.macs
@@ -79,7 +79,7 @@ def test_prediction_is_the_sum_of_its_layers(model):
     calibrated = sum(k in FEATURES or k == "scale" for k in kinds)
     expected = 1e-6 * calibrated + 3e-6 * kinds.count("dropout") + 2e-6 * (len(kinds) - calibrated
                                                                            - kinds.count("dropout"))
-    assert predict(a, Machine(PEAK, BANDWIDTH, 1, calibration=_calibration())) == pytest.approx(expected)
+    assert predict(a, MachineProfile(PEAK, BANDWIDTH, 1, calibration=_calibration())) == pytest.approx(expected)
 
 
 def test_profile_cache_round_trip(tmp_path, monkeypatch):
@@ -88,7 +88,7 @@ def test_profile_cache_round_trip(tmp_path, monkeypatch):
     assert cache_path() == tmp_path / "flopcalc" / "machine.json"
     with pytest.raises(LatencyError, match="run 'flopcalc machine' first"):
         load_machine()
-    m = Machine(PEAK, BANDWIDTH, 2, "x", _calibration())
+    m = MachineProfile(PEAK, BANDWIDTH, 2, "x", _calibration())
     save_machine(m)
     assert load_machine() == m
 
@@ -106,7 +106,7 @@ torch = pytest.importorskip("torch")
 @pytest.fixture
 def profile(tmp_path, monkeypatch):
     path = tmp_path / "machine.json"
-    save_machine(Machine(PEAK, BANDWIDTH, torch.get_num_threads(), torch.__version__, _calibration()), path)
+    save_machine(MachineProfile(PEAK, BANDWIDTH, torch.get_num_threads(), torch.__version__, _calibration()), path)
     monkeypatch.setenv("FLOPCALC_MACHINE", str(path))
     return path
 
@@ -142,9 +142,9 @@ def test_bench_compare_runs_eager_optimized_and_onnxruntime(cli, profile):
 
 
 def test_machine_calibrates_and_predicts_without_torch_afterwards(cli, tmp_path, monkeypatch):
-    from flopcalc.nn import machine
-    monkeypatch.setattr(machine, "KERNEL_SAMPLES", {k: 4 for k in machine.KERNEL_SAMPLES})
-    monkeypatch.setattr(machine, "NETWORKS", [("mobilenet_v2", 0.2, 40, 1), ("mobilenet_v1", 0.2, 48, 2)])
+    from flopcalc.nn import calibrate
+    monkeypatch.setattr(calibrate, "KERNEL_SAMPLES", {k: 4 for k in calibrate.KERNEL_SAMPLES})
+    monkeypatch.setattr(calibrate, "NETWORKS", [("mobilenet_v2", 0.2, 40, 1), ("mobilenet_v1", 0.2, 48, 2)])
     path = tmp_path / "m.json"
     code, out, err = cli("machine", "--profile", str(path), "--format", "json", "--quiet")
     assert code == 0, err

@@ -76,7 +76,7 @@ def add_export(sub) -> None:
 
 def run_latency(args: argparse.Namespace) -> int:
     from ..latency import LatencyError, load_machine, save_machine
-    from ..views.latency import bench_document, grid_document, machine_document
+    from ..views.latency import bench_document, bench_grid_document, machine_document
     if args.command == "machine" and args.show:
         machine = load_machine(args.profile)
         emit(render(machine_document(machine, args.profile or str(_cache())), args.format))
@@ -89,7 +89,7 @@ def run_latency(args: argparse.Namespace) -> int:
         return _export(args)
     from ..cpuload import LoadMeter
     if args.command == "machine":
-        from ..nn import machine as measure
+        from ..nn import calibrate as measure
         meter = LoadMeter()
         with progress_of(args) as progress:
             m = measure.quick(args.threads) if args.quick else measure.calibrate(args.threads, progress=progress)
@@ -112,7 +112,7 @@ def run_latency(args: argparse.Namespace) -> int:
     except LatencyError:
         if args.grid and args.predict:
             raise
-        from ..nn.machine import quick
+        from ..nn.calibrate import quick
         machine = quick()
         sys.stderr.write("flopcalc bench: no machine profile; measured peak and bandwidth now (roofline only). "
                          "Run 'flopcalc machine' once for predicted times.\n")
@@ -121,7 +121,7 @@ def run_latency(args: argparse.Namespace) -> int:
         with progress_of(args, "bench --grid") as progress:
             results = b.grid(machine, batches, progress, models=[args.model] if args.model else None)
         load = say_load(meter, args.command)
-        emit(render(grid_document(results, machine, args.predict, load), args.format))
+        emit(render(bench_grid_document(results, machine, args.predict, load), args.format))
         return 0
     res = as_pair(resolution_of(args))
     common = dict(num_classes=args.classes, machine=machine, compile=args.compile)
@@ -152,10 +152,10 @@ def _export(args: argparse.Namespace) -> int:
     from ..views.latency import export_document
     target = Path(args.onnx)
     check_writable(target)
-    from ..nn.load import is_model, load
+    from ..nn.load import is_model, load_model
     if is_model(args.model):
         model_type(args.model)  # a bad spec file is one line naming it
-    loaded = load(args.model, args.alpha, resolution_of(args) if (args.resolution or args.rho) else None,
+    loaded = load_model(args.model, args.alpha, resolution_of(args) if (args.resolution or args.rho) else None,
                   args.classes, args.batch or 1)
     a, net, source = loaded.analysis, loaded.net, loaded.source
     h, w = a.config["resolution"]

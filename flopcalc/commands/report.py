@@ -30,14 +30,14 @@ def add_report(sub) -> None:
 def run_report(args: argparse.Namespace) -> int:
     from pathlib import Path
     from .. import reports
-    from ..views.report import report_document
+    from ..views.report import files_document
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"flopcalc report: error: --out {args.out!r} is a file, not a folder")
     if args.record is not False:
         reports.record(out, args.record or reports.RECORD_STEPS, log=lambda m: print(m, file=sys.stderr),
                        threads=args.threads)
-    emit(render(report_document(reports.write(out, plots=not args.no_plots), out, reports.missing(out)),
+    emit(render(files_document(reports.write(out, plots=not args.no_plots), out, reports.missing(out)),
                 args.format))
     return 0
 

@@ -118,7 +118,7 @@ def run_training(args: argparse.Namespace) -> int:
                                     progress=progress)
         emit(render(report.evaluate_document(result), args.format))
         return 0
-    emit(render(report.predict_document(infer.predict(args.checkpoint, args.images, args.top, eager=args.eager)),
+    emit(render(report.predict_document(infer.predict_images(args.checkpoint, args.images, args.top, eager=args.eager)),
                 args.format))
     return 0
 

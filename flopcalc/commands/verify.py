@@ -45,7 +45,7 @@ def _verify(args: argparse.Namespace) -> int:
     """``flopcalc verify``: exit 0 when everything agrees, 1 on any mismatch."""
     torch_door(args, "torch", needs=("fvcore", "numpy"))
     from ..nn.verify import check_fits, default_memory_limit, verify, verify_grid
-    from ..views.verify import grid_document, report_document
+    from ..views.verify import verify_grid_document, verify_document
     classes = DEFAULT_CLASSES if args.classes is None else args.classes
     given = resolution_of(args) if (args.resolution or args.rho) else None
     if args.grid:
@@ -58,11 +58,11 @@ def _verify(args: argparse.Namespace) -> int:
                                classes), args.max_memory or default_memory_limit())
         with progress_of(args, "verify --grid") as progress:
             reports = verify_grid(models, alphas, resolutions, classes, args.max_memory, progress)
-        emit(render(grid_document(reports), args.format))
+        emit(render(verify_grid_document(reports), args.format))
         return 0 if all(r.ok for r in reports) else 1
     report = verify(args.model, alpha_of(args), given or DEFAULT_RESOLUTION, classes, args.max_memory,
                     args.reference)
-    emit(render(report_document(report), args.format))
+    emit(render(verify_document(report), args.format))
     return 0 if report.ok else 1
 
 

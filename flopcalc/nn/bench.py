@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 import torch
 
 from ..zoo import DEFAULT_CLASSES, family_of
-from ..latency import LatencyError, Machine, layer_times, predict, spearman
+from ..latency import LatencyError, MachineProfile, layer_times, predict, spearman
 from ..errors import install_hint
 from ..sweep import GRID_ALPHAS, GRID_RESOLUTIONS
 from ..timing import median_seconds
-from .machine import GRID
+from .calibrate import GRID
 from ..scaling import as_pair
 
 BACKENDS = ("torch", "onnxruntime")
@@ -135,7 +135,7 @@ def per_layer_seconds(net: torch.nn.Module, x: torch.Tensor, repeats: int = 7) -
 
 
 def bench(model, alpha: float = 1.0, resolution=(224, 224), batch: int = 1, *, num_classes: int | None = None,
-          machine: Machine | None = None, backend: str = "torch", eager: bool = False, per_layer: bool = False,
+          machine: MachineProfile | None = None, backend: str = "torch", eager: bool = False, per_layer: bool = False,
           min_time: float = 0.5, compile: bool = False, net: torch.nn.Module | None = None) -> Result:
     """Measure one config (``net``: an already-loaded model, e.g. from a checkpoint)."""
     from ..conventions import analyze
@@ -173,7 +173,7 @@ def bench(model, alpha: float = 1.0, resolution=(224, 224), batch: int = 1, *, n
     return res
 
 
-def _predictions(res: Result, a, machine: Machine):
+def _predictions(res: Result, a, machine: MachineProfile):
     """Set ``res``'s whole-model roofline and calibrated prediction; return the per-layer times."""
     rows = layer_times(a, machine)
     res.roofline_s = sum(r.roofline_s for r in rows)
@@ -182,7 +182,7 @@ def _predictions(res: Result, a, machine: Machine):
     return rows
 
 
-def grid(machine: Machine, batches=(1, 32), progress=None, rounds: int = 3, min_time: float = 0.15,
+def grid(machine: MachineProfile, batches=(1, 32), progress=None, rounds: int = 3, min_time: float = 0.15,
          models=None) -> list[Result]:
     """Every config of the grid (``models``, by default V1 and V2, over sweep's default alphas and
     resolutions) at each batch: measured (the optimized model) and predicted. The configs are

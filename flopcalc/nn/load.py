@@ -25,7 +25,7 @@ def is_model(text: str) -> bool:
     return text in MODELS or text.endswith(".toml")
 
 
-def load(text: str, alpha: float | None = None, resolution=None, num_classes: int | None = None,
+def load_model(text: str, alpha: float | None = None, resolution=None, num_classes: int | None = None,
          batch: int = 1) -> Loaded:
     """``text``'s model, built (a checkpoint's with its weights) and analyzed at ``resolution`` (default:
     the model's own: 224, or the resolution a checkpoint was trained at)."""

@@ -60,7 +60,7 @@ class TooLarge(SpecError):
 
 
 @dataclass
-class Check:
+class QuantityCheck:
     """One quantity of one module: what the analyzer says and what was measured."""
 
     quantity: str  # "modules", "shape", "params", "numel", "fvcore", "flop_counter", "executed", "values"
@@ -79,13 +79,13 @@ class Check:
 class ModuleChecks:
     name: str
     kind: str  # a layer kind, or "block"
-    checks: list[Check]
+    checks: list[QuantityCheck]
 
     @property
     def ok(self) -> bool:
         return all(c.ok for c in self.checks)
 
-    def get(self, quantity: str) -> Check:
+    def get(self, quantity: str) -> QuantityCheck:
         return next(c for c in self.checks if c.quantity == quantity)
 
 
@@ -103,7 +103,7 @@ class Report:
         return all(m.ok for m in self.layers + self.blocks + self.totals)
 
     @property
-    def mismatches(self) -> list[tuple[str, Check]]:
+    def mismatches(self) -> list[tuple[str, QuantityCheck]]:
         return [(m.name, c) for m in self.layers + self.blocks + self.totals for c in m.checks if not c.ok]
 
 
@@ -174,9 +174,9 @@ def _reference_checks(a: Analysis, net: nn.Module, x: torch.Tensor, outputs: dic
         torch_out = outputs[r.name].double().numpy()  # type: ignore[attr-defined]
         scale = max(float(abs(torch_out).max()), 1e-30)
         err = float(abs(run.outputs[r.name] - torch_out).max()) / scale
-        m.checks.append(Check("values", 0.0, err, REFERENCE_RTOL))
+        m.checks.append(QuantityCheck("values", 0.0, err, REFERENCE_RTOL))
         if r.kind in MULTIPLY_ADD_KINDS:
-            m.checks.append(Check("executed", r.macs, run.executed[r.name].macs // x.shape[0]))
+            m.checks.append(QuantityCheck("executed", r.macs, run.executed[r.name].macs // x.shape[0]))
             padding[r.name] = run.executed[r.name].padding_macs // x.shape[0]
     return padding
 
@@ -220,10 +220,10 @@ def verify(model, alpha: float = 1.0, resolution=224, num_classes: int = DEFAULT
     fc_total = counter.get_total_flops()
 
     layers = [ModuleChecks(r.name, r.kind, [
-        Check("shape", r.output_shape, shapes.get(r.name)),
-        Check("params", r.params, params.get(r.name, 0)),
-        Check("fvcore", FVCORE.count(r), int(by_module.get(r.name, 0))),
-        Check("flop_counter", FLOP_COUNTER.count(r), fc.get(r.name, 0)),
+        QuantityCheck("shape", r.output_shape, shapes.get(r.name)),
+        QuantityCheck("params", r.params, params.get(r.name, 0)),
+        QuantityCheck("fvcore", FVCORE.count(r), int(by_module.get(r.name, 0))),
+        QuantityCheck("flop_counter", FLOP_COUNTER.count(r), fc.get(r.name, 0)),
     ]) for r in a.layers]
 
     blocks = []
@@ -234,25 +234,25 @@ def verify(model, alpha: float = 1.0, resolution=224, num_classes: int = DEFAULT
             continue
         rows = [r for r in a.layers if r.name.startswith(name + ".")]
         blocks.append(ModuleChecks(name, "block", [
-            Check("params", sum(r.params for r in rows), params.get(name, 0)),
-            Check("fvcore", FVCORE.total(rows), int(by_module.get(name, 0))),
-            Check("flop_counter", FLOP_COUNTER.total(rows), fc.get(name, 0)),
+            QuantityCheck("params", sum(r.params for r in rows), params.get(name, 0)),
+            QuantityCheck("fvcore", FVCORE.total(rows), int(by_module.get(name, 0))),
+            QuantityCheck("flop_counter", FLOP_COUNTER.total(rows), fc.get(name, 0)),
         ]))
 
     kinds = lambda *ks: [r for r in a.layers if r.kind in ks]  # noqa: E731
     totals = [
         ModuleChecks("model", "total", [
-            Check("modules", tuple(r.name for r in a.layers), module_leaves),
-            Check("params", a.total.params, params[""]),
-            Check("numel", a.total.params, sum(p.numel() for p in net.parameters())),
-            Check("fvcore", FVCORE.total(a.layers), int(flops.total())),
-            Check("flop_counter", FLOP_COUNTER.total(a.layers), fc_total),
+            QuantityCheck("modules", tuple(r.name for r in a.layers), module_leaves),
+            QuantityCheck("params", a.total.params, params[""]),
+            QuantityCheck("numel", a.total.params, sum(p.numel() for p in net.parameters())),
+            QuantityCheck("fvcore", FVCORE.total(a.layers), int(flops.total())),
+            QuantityCheck("flop_counter", FLOP_COUNTER.total(a.layers), fc_total),
         ]),
-        ModuleChecks("conv + linear macs", "total", [Check(
+        ModuleChecks("conv + linear macs", "total", [QuantityCheck(
             "fvcore", a.total.macs, int(by_operator.get("conv", 0) + by_operator.get("linear", 0)))]),
-        ModuleChecks("batch norm", "total", [Check(
+        ModuleChecks("batch norm", "total", [QuantityCheck(
             "fvcore", FVCORE.total(kinds("batchnorm")), int(by_operator.get("batch_norm", 0)))]),
-        ModuleChecks("average pool", "total", [Check(
+        ModuleChecks("average pool", "total", [QuantityCheck(
             "fvcore", FVCORE.total(kinds("pool")), int(by_operator.get("adaptive_avg_pool2d", 0)))]),
     ]
     padding = _reference_checks(a, net, x, outputs, layers) if reference else {}

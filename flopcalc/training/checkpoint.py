@@ -108,7 +108,7 @@ def is_state_dict(doc: dict) -> bool:
     return bool(doc) and all(isinstance(k, str) and torch.is_tensor(v) for k, v in doc.items())
 
 
-def describe(config: dict) -> str:
+def config_line(config: dict) -> str:
     """``mobilenet_v2 alpha=0.5 classes=10 resolution=8 small_input``: what a checkpoint holds."""
     parts = [config["model"], f"alpha={config['alpha']:g}", f"classes={config['num_classes']}",
              f"resolution={config['resolution']}"]
@@ -117,7 +117,7 @@ def describe(config: dict) -> str:
     return " ".join(parts)
 
 
-def config_record(config: dict) -> dict:
+def json_config(config: dict) -> dict:
     """A checkpoint's model config as every command's JSON gives a config: the model is named apart,
     the resolution is ``[height, width]``."""
     r = config["resolution"]
@@ -133,5 +133,5 @@ def check_same_model(path: str | Path, stored: dict, wanted: dict) -> None:
     naming both configs."""
     diff = [k for k in IDENTITY if stored.get(k) != wanted.get(k)]
     if diff:
-        raise CheckpointError(f"checkpoint {str(path)!r} is {describe(stored)}; this run is {describe(wanted)} "
+        raise CheckpointError(f"checkpoint {str(path)!r} is {config_line(stored)}; this run is {config_line(wanted)} "
                               f"(they differ in {', '.join(diff)})")

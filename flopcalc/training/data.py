@@ -85,7 +85,7 @@ def load_image(path: Path, channels: int = 3) -> torch.Tensor:
 
 
 @dataclass
-class Source:
+class DataSource:
     """A data set: its splits (images in [0, 1], no transform yet), class names, native size,
     channels and normalization."""
 
@@ -143,7 +143,7 @@ def parse_source(text: str) -> tuple[str, str | None]:
     raise DataError(f"unknown data source {text!r}; accepted: {SOURCES_TEXT}")
 
 
-def open_source(text: str, subset: int | None = None) -> Source:
+def open_source(text: str, subset: int | None = None) -> DataSource:
     """The data set ``--data`` names. ``subset`` keeps the first N training images (quick trials)."""
     name, arg = parse_source(text)
     source = {"digits": _digits, "cifar10": _cifar10, "folder": _folder}[name](text, arg)
@@ -180,7 +180,7 @@ def digits_arrays() -> tuple[torch.Tensor, torch.Tensor]:
     return values[:, :64].reshape(-1, 1, 8, 8), values[:, 64].long()
 
 
-def _digits(text: str, arg) -> Source:
+def _digits(text: str, arg) -> DataSource:
     images, labels = digits_arrays()
     # stratified: 80% of each digit's images train, 20% test, drawn with a fixed generator
     g = torch.Generator().manual_seed(DIGITS_SPLIT_SEED)
@@ -197,7 +197,7 @@ def _digits(text: str, arg) -> Source:
     scaled = (images.float() * (255.0 / 16.0)).round().to(torch.uint8)
     pixels = scaled[train].float() / 255.0
     mean, std = float(pixels.mean()), float(pixels.std())
-    return Source("digits", text, [str(d) for d in range(10)], (8, 8), 1, (mean,), (std,),
+    return DataSource("digits", text, [str(d) for d in range(10)], (8, 8), 1, (mean,), (std,),
                   TensorImages(scaled[train], labels[train]), TensorImages(scaled[test], labels[test]))
 
 
@@ -244,7 +244,7 @@ def _cifar_batch(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(np.ascontiguousarray(data, dtype=np.uint8)).view(-1, 3, 32, 32), labels_t
 
 
-def _cifar10(text: str, folder: str) -> Source:
+def _cifar10(text: str, folder: str) -> DataSource:
     root = Path(folder)
     if not root.is_dir():
         raise DataError(f"CIFAR-10 folder {folder!r} does not exist")
@@ -260,7 +260,7 @@ def _cifar10(text: str, folder: str) -> Source:
     parts = [_cifar_batch(root / f"data_batch_{i}") for i in range(1, 6)]
     test = _cifar_batch(root / "test_batch")
     train = TensorImages(torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]))
-    return Source("cifar10", text, label_names, (32, 32), 3, CIFAR_MEAN, CIFAR_STD, train,
+    return DataSource("cifar10", text, label_names, (32, 32), 3, CIFAR_MEAN, CIFAR_STD, train,
                   TensorImages(*test))
 
 
@@ -271,7 +271,7 @@ def _images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def _folder(text: str, folder: str) -> Source:
+def _folder(text: str, folder: str) -> DataSource:
     root = Path(folder)
     if not root.is_dir():
         raise DataError(f"image folder {folder!r} does not exist")
@@ -296,7 +296,7 @@ def _folder(text: str, folder: str) -> Source:
         if not files:
             raise DataError(f"image folder {str(root / split)!r} holds no .png or .jpg images")
         splits[split] = ImageFiles(files, labels)
-    return Source("folder", text, classes, None, 3, IMAGENET_MEAN, IMAGENET_STD, splits["train"], splits["val"])
+    return DataSource("folder", text, classes, None, 3, IMAGENET_MEAN, IMAGENET_STD, splits["train"], splits["val"])
 
 
 def write_png(path: Path, image: torch.Tensor) -> None:

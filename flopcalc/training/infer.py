@@ -105,16 +105,16 @@ def evaluate(path, data: str, batch_size: int = 256, workers: int = 0, eager: bo
     source = open_source(data)
     if len(source.classes) != c["num_classes"]:
         raise DataError(f"data {data!r} has {len(source.classes)} classes; checkpoint {str(path)!r} is "
-                        f"{ckpt.describe(c)}")
+                        f"{ckpt.config_line(c)}")
     test = source.test
     test.transform = make_transforms(source.name, c["resolution"], False, tuple(c["mean"]), tuple(c["std"]),
                                      source.image_size)
     result = evaluate_model(_runnable(loaded.net, eager), DataLoader(test, batch_size=batch_size, num_workers=workers),
                             progress=progress)
-    return {"checkpoint": str(path), "model": c["model"], "config": ckpt.config_record(c), "data": data, **result}
+    return {"checkpoint": str(path), "model": c["model"], "config": ckpt.json_config(c), "data": data, **result}
 
 
-def predict(path, images: list[str], top: int = 5, eager: bool = False) -> dict:
+def predict_images(path, images: list[str], top: int = 5, eager: bool = False) -> dict:
     loaded = load_for_inference(path)
     net = _runnable(loaded.net, eager)
     c = loaded.config
@@ -133,4 +133,4 @@ def predict(path, images: list[str], top: int = 5, eager: bool = False) -> dict:
         out.append({"image": image, "top": [{"rank": r + 1, "class": int(i), "name": c["classes"][int(i)],
                                              "probability": float(v)}
                                             for r, (v, i) in enumerate(zip(values, index))]})
-    return {"checkpoint": str(path), "model": c["model"], "config": ckpt.config_record(c), "predictions": out}
+    return {"checkpoint": str(path), "model": c["model"], "config": ckpt.json_config(c), "predictions": out}

@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 from ..files import write_text
 from ..progress import Progress
 from . import checkpoint as ckpt
-from .data import DataError, Source, open_source
+from .data import DataError, DataSource, open_source
 from .mix import cutmix, mixed_loss, mixup
 
 SCHEDULES = ("onecycle", "cosine", "step")
@@ -65,7 +65,7 @@ DEFAULTS = {
 }
 
 
-def defaults(source: Source, recipe: Recipe) -> Recipe:
+def defaults(source: DataSource, recipe: Recipe) -> Recipe:
     d = DEFAULTS["small" if source.name in ("digits", "cifar10") else "large"]
     return Recipe(**{k: (d[k] if v is None and k in d else v) for k, v in asdict(recipe).items()})
 
@@ -132,7 +132,7 @@ def _check_out(out: Path, resume: bool) -> None:
                          "with it, or choose another --out")
 
 
-def model_config(cfg: RunConfig, source: Source, resolution: int, small: bool) -> dict:
+def model_config(cfg: RunConfig, source: DataSource, resolution: int, small: bool) -> dict:
     """Everything a checkpoint needs to rebuild the model and its input pipeline."""
     from ..specfile import write
     family = None if isinstance(cfg.model, str) else write(cfg.model)
@@ -168,7 +168,7 @@ def model_from_checkpoint(path, doc: dict) -> nn.Module:
     except (ValueError, TypeError) as e:  # UserError and SpecError included
         raise ckpt.CheckpointError(f"checkpoint {str(path)!r} has a config that cannot be used: {one_line(e)}") \
             from None
-    ckpt.load_weights(net, doc["model"], path, ckpt.describe(config))
+    ckpt.load_weights(net, doc["model"], path, ckpt.config_line(config))
     return net
 
 
@@ -253,7 +253,7 @@ def train(cfg: RunConfig) -> Summary:
     history: list[dict] = []
     start, run_id = 0, uuid.uuid4().hex
     if resumed is not None:
-        ckpt.load_weights(net, resumed["model"], path, ckpt.describe(config))
+        ckpt.load_weights(net, resumed["model"], path, ckpt.config_line(config))
         opt.load_state_dict(resumed["optimizer"])
         sched.load_state_dict(resumed["scheduler"])
         start, history, run_id = resumed["epoch"], list(resumed["metrics"]), resumed["run"]
@@ -330,7 +330,7 @@ def train(cfg: RunConfig) -> Summary:
     if rank == 0:
         best = max(history, key=lambda m: m["test_top1"]) if history else None
         trained = sum(m["seconds"] for m in history)
-        record = {"run": run_id, "model": config["model"], "config": ckpt.config_record(config), "data": source.text,
+        record = {"run": run_id, "model": config["model"], "config": ckpt.json_config(config), "data": source.text,
                   "epochs": recipe.epochs, "recipe": asdict(recipe), "processes": world, "threads": threads,
                   "best_top1": best["test_top1"] if best else None, "best_epoch": best["epoch"] if best else None,
                   "final_top1": history[-1]["test_top1"] if history else None,

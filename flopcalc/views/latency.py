@@ -111,7 +111,7 @@ def grid_summary(results) -> list[dict]:
     return out
 
 
-def grid_document(results, machine, predicted: bool = True, load=None) -> Document:
+def bench_grid_document(results, machine, predicted: bool = True, load=None) -> Document:
     recs = [{"model": r.model, "config": r.config,
              "measured_ms": ms(r.measured_s), "predicted_ms": ms(r.predicted_s) if predicted else None,
              "error": (r.predicted_s / r.measured_s - 1) if predicted and r.predicted_s else None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..output import Col, Document, Table
 
 
-def report_document(paths, out, missing=()) -> Document:
+def files_document(paths, out, missing=()) -> Document:
     from pathlib import Path
     rows = [{"file": str(Path(p).relative_to(out)), "bytes": Path(p).stat().st_size} for p in paths]
     notes = [f"not recorded yet under {out}/data and {out}/experiments: {', '.join(missing)}; their sections say so. "

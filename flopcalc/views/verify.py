@@ -67,7 +67,7 @@ TOTAL_COLS = (Col("name"), Col("quantity"), Col("expected", show=_value), Col("m
               Col("check"))
 
 
-def report_document(r: Report) -> Document:
+def verify_document(r: Report) -> Document:
     a = r.analysis
     rows = [{"name": m.name, "kind": m.kind, "output_shape": list(row.output_shape), "params": row.params,
              "macs": row.macs, "fvcore": m.get("fvcore").measured, "flop_counter": m.get("flop_counter").measured,
@@ -109,7 +109,7 @@ GRID_COLS = (Col("model"), Col("alpha", "multiplier"), Col("resolution", "resolu
              Col("flop_counter", "int"), Col("check"))
 
 
-def grid_document(reports: list[Report]) -> Document:
+def verify_grid_document(reports: list[Report]) -> Document:
     recs = []
     for r in reports:
         a = r.analysis

@@ -12,7 +12,7 @@
 5. fits (non-negative least squares on relative error): per kind, the time of (3) as linear in
    the features of :func:`flopcalc.latency.features`; then the in-network terms from (4).
 
-The result is a :class:`flopcalc.latency.Machine`; predicting from it needs no torch.
+The result is a :class:`flopcalc.latency.MachineProfile`; predicting from it needs no torch.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from torch.nn import functional as F
 
 from ..sweep import GRID_ALPHAS, GRID_RESOLUTIONS
 from ..timing import median_seconds
-from ..latency import FEATURES, IN_NETWORK, Machine, Predictor, features, in_network_features, layer_description, \
-    neighbour_key
+from ..latency import (FEATURES, IN_NETWORK, MachineProfile, Predictor, features, in_network_features,
+                       layer_description, neighbour_key)
 
 CL = torch.channels_last
 KERNEL_SAMPLES = {"pointwise": 220, "depthwise": 170, "conv": 36, "activation": 110, "add": 60, "pool": 30,
@@ -209,7 +209,7 @@ def _fit_relative(X: np.ndarray, y: np.ndarray) -> list[float]:
     return (c / scale).tolist()
 
 
-def calibrate(threads: int | None = None, seed: int = 0, scale: float = 1.0, progress=None) -> Machine:
+def calibrate(threads: int | None = None, seed: int = 0, scale: float = 1.0, progress=None) -> MachineProfile:
     """Measure this machine (about a minute at ``scale`` 1; a progress callback gets (done, total))."""
     from ..walk import count_layers
     from .builders import build
@@ -275,15 +275,16 @@ def calibrate(threads: int | None = None, seed: int = 0, scale: float = 1.0, pro
     fit = {"kernel_samples": len(samples), "networks": len(measured),
            "kernel_median_error": kernel_err, "network_median_error": statistics.median(net_err),
            "network_max_error": max(net_err)}
-    return Machine(peak, bandwidth, torch.get_num_threads(), torch.__version__, cal, fit,
+    return MachineProfile(peak, bandwidth, torch.get_num_threads(), torch.__version__, cal, fit,
                    time.perf_counter() - start)
 
 
 
-def quick(threads: int | None = None) -> Machine:
+def quick(threads: int | None = None) -> MachineProfile:
     """Peak and bandwidth only (a few seconds): the roofline, no calibrated prediction."""
     if threads:
         torch.set_num_threads(threads)
     start = time.perf_counter()
     peak, bandwidth = peak_and_bandwidth()
-    return Machine(peak, bandwidth, torch.get_num_threads(), torch.__version__, seconds=time.perf_counter() - start)
+    return MachineProfile(peak, bandwidth, torch.get_num_threads(), torch.__version__,
+                          seconds=time.perf_counter() - start)
