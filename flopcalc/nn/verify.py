@@ -90,7 +90,7 @@ class ModuleChecks:
 
 
 @dataclass
-class Report:
+class Verification:
     analysis: Analysis
     layers: list[ModuleChecks]
     blocks: list[ModuleChecks]
@@ -182,7 +182,7 @@ def _reference_checks(a: Analysis, net: nn.Module, x: torch.Tensor, outputs: dic
 
 
 def verify(model, alpha: float = 1.0, resolution=224, num_classes: int = DEFAULT_CLASSES,
-           max_memory: int | None = None, reference: bool = False, **variant) -> Report:
+           max_memory: int | None = None, reference: bool = False, **variant) -> Verification:
     """Build ``model`` (a zoo name or a spec file's Family, with the variant options of
     :func:`~flopcalc.zoo.get_spec`), measure it three ways, and compare every layer and block.
 
@@ -256,11 +256,11 @@ def verify(model, alpha: float = 1.0, resolution=224, num_classes: int = DEFAULT
             "fvcore", FVCORE.total(kinds("pool")), int(by_operator.get("adaptive_avg_pool2d", 0)))]),
     ]
     padding = _reference_checks(a, net, x, outputs, layers) if reference else {}
-    return Report(a, layers, blocks, totals, dict(sorted(flops.unsupported_ops().items())), padding)
+    return Verification(a, layers, blocks, totals, dict(sorted(flops.unsupported_ops().items())), padding)
 
 
 def verify_grid(models: Iterable[str], alphas=GRID_ALPHAS, resolutions=GRID_RESOLUTIONS,
-                num_classes: int = DEFAULT_CLASSES, max_memory: int | None = None, progress=None) -> list[Report]:
+                num_classes: int = DEFAULT_CLASSES, max_memory: int | None = None, progress=None) -> list[Verification]:
     """Every config of models x alphas x resolutions; ``progress(done, total)`` after each."""
     configs = [(m, a, r) for m in models for a in alphas for r in resolutions]
     reports = []

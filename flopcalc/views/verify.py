@@ -10,7 +10,7 @@ from .layers import describe
 from .records import config_record, flat
 
 if TYPE_CHECKING:  # the checks are data: the view needs no torch
-    from ..nn.verify import ModuleChecks, Report
+    from ..nn.verify import ModuleChecks, Verification
 
 # What each check compares, for the MISMATCH text and the totals table.
 QUANTITY_MEANING = {"modules": "the built model's leaf modules", "shape": "output shape", "params": "params",
@@ -42,7 +42,7 @@ def _mark(m: ModuleChecks) -> str:
                                    f"measured {_value(c.measured)}" for c in m.checks if not c.ok)
 
 
-def _unsupported_line(r: Report) -> str:
+def _unsupported_line(r: Verification) -> str:
     if not r.unsupported:
         return "fvcore counted every op it met."
     ops = ", ".join(f"{op} x{n} ({FVCORE_UNSUPPORTED.get(op, 'unknown')})" for op, n in r.unsupported.items())
@@ -67,7 +67,7 @@ TOTAL_COLS = (Col("name"), Col("quantity"), Col("expected", show=_value), Col("m
               Col("check"))
 
 
-def verify_document(r: Report) -> Document:
+def verify_document(r: Verification) -> Document:
     a = r.analysis
     rows = [{"name": m.name, "kind": m.kind, "output_shape": list(row.output_shape), "params": row.params,
              "macs": row.macs, "fvcore": m.get("fvcore").measured, "flop_counter": m.get("flop_counter").measured,
@@ -109,7 +109,7 @@ GRID_COLS = (Col("model"), Col("alpha", "multiplier"), Col("resolution", "resolu
              Col("flop_counter", "int"), Col("check"))
 
 
-def verify_grid_document(reports: list[Report]) -> Document:
+def verify_grid_document(reports: list[Verification]) -> Document:
     recs = []
     for r in reports:
         a = r.analysis
