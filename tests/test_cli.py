@@ -374,7 +374,7 @@ def test_help_choices_come_from_the_constants_they_describe():
     from flopcalc.memory import DTYPES
     from flopcalc.nn.bench import BACKENDS
     from flopcalc.training.loop import SCHEDULES
-    from flopcalc.training.mix import AUGMENTS
+    from flopcalc.training.schedule import AUGMENTS
     subs = next(a for a in build_parser()._actions if a.dest == "command").choices
 
     def choices(command, dest):

@@ -296,11 +296,15 @@ def test_two_processes_with_torchrun(tmp_path):
 def test_train_help_states_the_real_schedule():
     """The help said one-cycle while the schedule was cosine: it now reads the recipe's own default."""
     from flopcalc.cli import build_parser
-    from flopcalc.commands.args import SCHEDULE_DEFAULT
     from flopcalc.training.loop import SCHEDULES, Recipe
-    assert Recipe().schedule == SCHEDULE_DEFAULT and SCHEDULE_DEFAULT in SCHEDULES
+    from flopcalc.training.schedule import DEFAULTS
+    assert Recipe().schedule == "cosine" and Recipe().schedule in SCHEDULES
     sub = next(a for a in build_parser()._actions if a.dest == "command").choices["train"]
-    assert f"{SCHEDULE_DEFAULT} by default" in sub.description and "one-cycle" not in sub.description
+    assert "cosine by default" in sub.description and "one-cycle" not in sub.description
+    helps = {a.dest: a.help for a in sub._actions}
+    for key, flag in (("epochs", "epochs"), ("batch_size", "batch_size"), ("lr", "lr")):
+        assert str(DEFAULTS["small"][key]) in helps[flag] and str(DEFAULTS["large"][key]) in helps[flag]
+    assert "0.0001" in helps["weight_decay"] and "4e-05" in helps["weight_decay"]
 
 
 def test_train_writes_through_links_in_its_folder(cli, tmp_path):

@@ -13,8 +13,6 @@ from ..scaling import resolution_from_rho
 from ..spec import SpecError
 from ..zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION, MODELS
 
-SCHEDULE_DEFAULT = "cosine"  # training.loop.Recipe's default (that module imports torch; the parser must not)
-
 
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # argparse prints usage + message; we want one line

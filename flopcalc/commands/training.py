@@ -5,16 +5,18 @@ from __future__ import annotations
 import argparse
 
 from ..output import emit, render
-from .args import (SCHEDULE_DEFAULT, add_format,
-                   add_model, add_runtime_args, alpha_of, alpha_type, integer,
-                   number)
+from ..training.schedule import AUGMENTS, DEFAULTS, SCHEDULES, Recipe
+from ..zoo import DEFAULT_RESOLUTION
+from .args import add_format, add_model, add_runtime_args, alpha_of, alpha_type, integer, number
 from .runtime import progress_of, torch_door
+
+SMALL, LARGE = DEFAULTS["small"], DEFAULTS["large"]
 
 
 def add_train(sub) -> None:
     p = sub.add_parser("train", help="train a model on embedded or your data; accuracy beside its cost",
                        description="Train MODEL with MobileNet's recipe (SGD with momentum 0.9, a linear warm-up, then "
-                                   f"the --schedule, {SCHEDULE_DEFAULT} by default) on --data, "
+                                   f"the --schedule, {Recipe.schedule} by default) on --data, "
                                    "writing DIR/checkpoint.pt (atomically, every epoch), DIR/metrics.jsonl and "
                                    "DIR/results.jsonl; the best accuracy is printed beside the params and macs "
                                    "flopcalc counts for exactly the model trained. Under torchrun it trains with "
@@ -27,28 +29,32 @@ def add_train(sub) -> None:
     p.add_argument("--alpha", type=alpha_type, default=None, metavar="A", help="width multiplier (default 1.0)")
     p.add_argument("--resolution", type=integer("resolution", 1), default=None, metavar="R",
                    help="train and test at R x R (default: the data's own size, 8 for digits, 32 for CIFAR-10; "
-                        "224 for folders); smaller images are upscaled")
+                        f"{DEFAULT_RESOLUTION} for folders); smaller images are upscaled")
     small = p.add_mutually_exclusive_group()
     small.add_argument("--small-input", dest="small_input", action="store_true", default=None,
                        help="run the stem and the first strided stage at stride 1 (default: when R <= 64)")
     small.add_argument("--no-small-input", dest="small_input", action="store_false",
                        help="keep the ImageNet strides whatever R")
     p.add_argument("--epochs", type=integer("epochs", 1), default=None, metavar="N",
-                   help="epochs (default 40 for digits and CIFAR-10, 90 for folders)")
+                   help=f"epochs (default {SMALL['epochs']} for digits and CIFAR-10, {LARGE['epochs']} for folders)")
     p.add_argument("--batch-size", type=integer("batch-size", 1), default=None, metavar="N",
-                   help="images per step, over all processes (default 32; 64 for folders)")
+                   help=f"images per step, over all processes (default {SMALL['batch_size']}; "
+                        f"{LARGE['batch_size']} for folders)")
     p.add_argument("--lr", type=number("lr", lambda v: v > 0, "a finite number > 0"), default=None, metavar="LR",
-                   help="peak learning rate (default 0.02 for digits and CIFAR-10, 0.025 for folders)")
+                   help=f"peak learning rate (default {SMALL['lr']} for digits and CIFAR-10, {LARGE['lr']} for "
+                        "folders)")
     p.add_argument("--weight-decay", type=number("weight-decay", lambda v: v >= 0, "a finite number >= 0"),
-                   default=None, metavar="WD", help="SGD weight decay (default 1e-4; 4e-5 for folders)")
-    p.add_argument("--schedule", choices=("cosine", "onecycle", "step"), default=SCHEDULE_DEFAULT,
-                   help="learning-rate schedule, stepped per batch: cosine (default; 5%% linear warm-up, cosine "
-                        "decay), onecycle (linear warm-up and decay), step (x0.1 at 50%% and 75%%)")
-    p.add_argument("--augment", choices=("none", "mixup", "cutmix"), default="none",
+                   default=None, metavar="WD", help=f"SGD weight decay (default {SMALL['weight_decay']:g}; "
+                                                     f"{LARGE['weight_decay']:g} for folders)")
+    p.add_argument("--schedule", choices=SCHEDULES, default=Recipe.schedule,
+                   help=f"learning-rate schedule, stepped per batch: cosine (default; "
+                        f"{100 * Recipe.warmup:.0f}%% linear warm-up, cosine decay), onecycle (linear warm-up and "
+                        "decay), step (x0.1 at 50%% and 75%%)")
+    p.add_argument("--augment", choices=AUGMENTS, default=Recipe.augment,
                    help="batch mixing on top of the data's own augmentation: MixUp (Beta(0.2)) or CutMix "
                         "(Beta(1)); default none")
-    p.add_argument("--seed", type=integer("seed", 0), default=0, metavar="N",
-                   help="seeds the weights, shuffling and augmentation (default 0)")
+    p.add_argument("--seed", type=integer("seed", 0), default=Recipe.seed, metavar="N",
+                   help=f"seeds the weights, shuffling and augmentation (default {Recipe.seed})")
     p.add_argument("--resume", action="store_true", help="go on from DIR/checkpoint.pt (or start, if there is none)")
     p.add_argument("--workers", type=integer("workers", 0), default=0, metavar="N",
                    help="data-loading processes (default 0: load in the training process)")

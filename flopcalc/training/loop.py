@@ -15,7 +15,6 @@ nccl on GPU) and a DistributedSampler; only rank 0 evaluates and writes.
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 import uuid
@@ -33,42 +32,7 @@ from ..progress import Progress
 from . import checkpoint as ckpt
 from .data import DataError, DataSource, open_source
 from .mix import cutmix, mixed_loss, mixup
-
-SCHEDULES = ("onecycle", "cosine", "step")
-
-
-@dataclass
-class Recipe:
-    """Hyperparameters; None means the source's default (:func:`defaults`)."""
-
-    epochs: int | None = None
-    batch_size: int | None = None
-    lr: float | None = None
-    weight_decay: float | None = None
-    momentum: float = 0.9
-    schedule: str = "cosine"
-    warmup: float = 0.05      # share of the steps spent warming up (onecycle / cosine)
-    label_smoothing: float = 0.0
-    augment: str = "none"     # batch mixing on top of the source's augmentation: none, mixup, cutmix
-    seed: int = 0
-
-
-# The defaults by size of data set, measured on the digits (benchmarks/bench_train.py; 5 seeds of
-# V2 0.5 averaged 99.0% held-out top-1 at the last epoch, the worst 98.3%; V1 0.5 99.2%, 98.3%):
-# lr 0.02 per 32 images with a cosine schedule over 40 epochs (25 epochs averaged 98.5%, with a
-# worst seed at 97.5%). A peak of 0.05 or more kills the early depthwise channels (their ReLU6
-# outputs die) and training stalls. ImageNet-sized folders: MobileNet's 0.1 per 256 images
-# (0.025 per 64) and weight decay 4e-5.
-DEFAULTS = {
-    "small": {"epochs": 40, "batch_size": 32, "lr": 0.02, "weight_decay": 1e-4},
-    "large": {"epochs": 90, "batch_size": 64, "lr": 0.025, "weight_decay": 4e-5},
-}
-
-
-def defaults(source: DataSource, recipe: Recipe) -> Recipe:
-    d = DEFAULTS["small" if source.name in ("digits", "cifar10") else "large"]
-    return Recipe(**{k: (d[k] if v is None and k in d else v) for k, v in asdict(recipe).items()})
-
+from .schedule import SCHEDULES, Recipe, defaults, lr_factor
 
 @dataclass
 class RunConfig:
@@ -96,19 +60,6 @@ class Summary:
 
 class TrainError(UserError):
     """A run that cannot start (an --out that is a file, an existing run without --resume)."""
-
-
-def lr_factor(schedule: str, step: int, total: int, warmup: float) -> float:
-    """The learning rate at ``step`` of ``total`` as a share of the peak."""
-    w = int(warmup * total) if schedule != "step" else 0
-    if step < w:
-        return (step + 1) / w
-    t = (step - w) / max(1, total - w)
-    if schedule == "step":  # divide by 10 at 50% and 75% of the run
-        return 0.1 ** ((t >= 0.5) + (t >= 0.75))
-    if schedule == "cosine":
-        return 0.5 * (1 + math.cos(math.pi * t))
-    return max(0.0, 1 - t)  # onecycle: linear up, then linear down to zero
 
 
 def _distributed() -> tuple[int, int, torch.device]:
