@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from .walk import Analysis, count_layers as _analyze
 from .conventions import CAUSES, CONVENTIONS, DEFAULT, Convention, architecture, count
 from .zoo import DEFAULT_CLASSES
+from .scaling import DEFAULT_RESOLUTION
 
 REASONS = ("classes", "rounding") + tuple(c for c in CAUSES) + ("flops",)
 REASON_TEXT = {
@@ -69,7 +70,7 @@ def _by_cause(parts, side: int) -> dict[str, int]:
     return out
 
 
-def reconcile(model: str, alpha: float = 1.0, resolution=224, num_classes: int | None = None,
+def reconcile(model: str, alpha: float = 1.0, resolution=DEFAULT_RESOLUTION, num_classes: int | None = None,
               conventions=None) -> Reconciliation:
     """Every convention's (or those named) numbers for one config, explained by cause.
     ``num_classes`` given fixes the classifier for every convention (no ``classes`` step)."""

@@ -47,6 +47,7 @@ from pathlib import Path
 
 from .family import BLOCKS, SCALES, SE, Family, Head, Stage, Stem
 from .spec import Act, Norm, SpecError
+from .scaling import DEFAULT_RESOLUTION
 
 ACTS = tuple(a.value for a in Act)
 TOP_KEYS = ("name", "title", "source", "in_channels", "alpha", "divisor", "round_expansion", "resolution",
@@ -194,7 +195,7 @@ def parse(doc: dict, path: str = "<spec>") -> Family:
                     r.integer(doc, "divisor", "divisor", default=8),
                     bool(r.boolean(doc, "round_expansion", "round_expansion", False)), se, norm,
                     r.number(doc, "alpha", "alpha", 0.0, None, 1.0))
-    _check_fits(r, family, r.integer(doc, "resolution", "resolution", default=224))
+    _check_fits(r, family, r.integer(doc, "resolution", "resolution", default=DEFAULT_RESOLUTION))
     return family
 
 

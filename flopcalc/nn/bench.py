@@ -25,6 +25,7 @@ from ..sweep import GRID_ALPHAS, GRID_RESOLUTIONS
 from ..timing import median_seconds
 from .calibrate import GRID
 from ..scaling import as_pair
+from ..scaling import DEFAULT_RESOLUTION
 
 BACKENDS = ("torch", "onnxruntime")
 
@@ -134,12 +135,12 @@ def per_layer_seconds(net: torch.nn.Module, x: torch.Tensor, repeats: int = 7) -
     return {n: statistics.median(v) for n, v in times.items() if v}
 
 
-def bench(model, alpha: float = 1.0, resolution=(224, 224), batch: int = 1, *, num_classes: int | None = None,
+def bench(model, alpha: float = 1.0, resolution=DEFAULT_RESOLUTION, batch: int = 1, *, num_classes: int | None = None,
           machine: MachineProfile | None = None, backend: str = "torch", eager: bool = False, per_layer: bool = False,
           min_time: float = 0.5, compile: bool = False, net: torch.nn.Module | None = None) -> Result:
     """Measure one config (``net``: an already-loaded model, e.g. from a checkpoint)."""
     from ..conventions import analyze
-    h, w = resolution
+    h, w = as_pair(resolution)
     a = analyze(model, alpha, (h, w), num_classes, batch=batch)
     net = net if net is not None else _model(model, alpha, a.config["num_classes"])
     x = torch.randn(batch, 3, h, w)

@@ -11,6 +11,7 @@ from ..walk import Analysis
 from ..conventions import analyze
 from ..specfile import read
 from ..zoo import MODELS, alpha_or_default
+from ..scaling import DEFAULT_RESOLUTION
 
 
 @dataclass
@@ -32,8 +33,8 @@ def load_model(text: str, alpha: float | None = None, resolution=None, num_class
     if is_model(text):
         from .builders import build
         model = text if text in MODELS else read(text)
-        a = analyze(model, alpha_or_default(model, alpha), 224 if resolution is None else resolution, num_classes,
-                    batch=batch)
+        size = DEFAULT_RESOLUTION if resolution is None else resolution
+        a = analyze(model, alpha_or_default(model, alpha), size, num_classes, batch=batch)
         net = build(model, a.config["alpha"], a.config["num_classes"])
         return Loaded(net, a, model if isinstance(model, str) else model.name)
     from ..training.infer import load_for_inference

@@ -30,7 +30,7 @@ from ..costs import MULTIPLY_ADD_KINDS
 from ..output import count_text
 from ..spec import BatchNorm2d, SpecError, elements
 from ..sweep import GRID_ALPHAS, GRID_RESOLUTIONS
-from ..zoo import DEFAULT_CLASSES
+from ..zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION
 from .builders import build
 
 BYTES_PER_VALUE = 4  # float32
@@ -181,7 +181,7 @@ def _reference_checks(a: Analysis, net: nn.Module, x: torch.Tensor, outputs: dic
     return padding
 
 
-def verify(model, alpha: float = 1.0, resolution=224, num_classes: int = DEFAULT_CLASSES,
+def verify(model, alpha: float = 1.0, resolution=DEFAULT_RESOLUTION, num_classes: int = DEFAULT_CLASSES,
            max_memory: int | None = None, reference: bool = False, **variant) -> Verification:
     """Build ``model`` (a zoo name or a spec file's Family, with the variant options of
     :func:`~flopcalc.zoo.get_spec`), measure it three ways, and compare every layer and block.

@@ -81,8 +81,8 @@ def scaling_page() -> Page:
     from ..sweep import BUDGET_ALPHAS, all_points, near
     pairs = []
     for v2_alpha in (0.35, 0.5, 0.75, 1.0, 1.4):
-        v2 = all_points(["mobilenet_v2"], [224], (v2_alpha,))[0]
-        v1 = near(all_points(["mobilenet_v1"], [224], BUDGET_ALPHAS), v2.macs, 1)[0].point
+        v2 = all_points(["mobilenet_v2"], [DEFAULT_RESOLUTION], (v2_alpha,))[0]
+        v1 = near(all_points(["mobilenet_v1"], [DEFAULT_RESOLUTION], BUDGET_ALPHAS), v2.macs, 1)[0].point
         pairs.append({"v2_alpha": v2.alpha, "v2_macs": v2.macs, "v2_params": v2.params, "v2_top1": v2.top1,
                       "v1_alpha": v1.alpha, "v1_macs": v1.macs, "v1_params": v1.params, "v1_top1": v1.top1})
     parts.append("## V1 against V2 at matched multiply-adds (224)\n\nFor each V2 width, the V1 width (alpha in "

@@ -26,6 +26,7 @@ from ..errors import UserError, install_hint
 from torch.utils.data import Dataset
 
 from . import transforms as T
+from ..scaling import DEFAULT_RESOLUTION
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
@@ -100,7 +101,7 @@ class DataSource:
     test: Dataset = field(repr=False)
 
     def default_resolution(self) -> int:
-        return self.image_size[0] if self.image_size else 224
+        return self.image_size[0] if self.image_size else DEFAULT_RESOLUTION
 
     def transforms(self, resolution: int, train: bool) -> T.Compose:
         """The training augmentation or the evaluation pipeline at ``resolution``."""

@@ -15,6 +15,7 @@ from ..zoo import MODELS
 from . import checkpoint as ckpt
 from .data import IMAGENET_MEAN, IMAGENET_STD, DataError, load_image, make_transforms, open_source
 from .loop import evaluate_model, model_from_checkpoint
+from ..scaling import DEFAULT_RESOLUTION
 
 
 @dataclass
@@ -84,9 +85,9 @@ def load_for_inference(path) -> Loaded:
         net = build(model, alpha, classes)
         ckpt.load_weights(net, doc, path, f"{model} alpha={alpha:g} classes={classes}")
         names = imagenet_classes() if classes == 1000 else [str(i) for i in range(classes)]
-        config = {"model": model, "family": None, "alpha": alpha, "num_classes": classes, "resolution": 224,
-                  "small_input": False, "source": "folder", "data": "ImageNet", "classes": names,
-                  "image_size": None, "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)}
+        config = {"model": model, "family": None, "alpha": alpha, "num_classes": classes,
+                  "resolution": DEFAULT_RESOLUTION, "small_input": False, "source": "folder", "data": "ImageNet",
+                  "classes": names, "image_size": None, "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)}
         return Loaded(net.eval(), config, "state_dict")
     raise ckpt.CheckpointError(f"checkpoint {str(path)!r} is neither a flopcalc checkpoint nor a state_dict")
 

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from ..walk import Analysis
-from ..output import Col, Document, Table, shape_str
+from ..output import Col, Document, Table
+from .layers import describe
 from .records import config_record, flat, fraction
 
 RECONCILE_REASONS = ("classes", "rounding", "bias", "batchnorm", "activation", "pool", "add", "flops")
-
-
-def _config_text(a: Analysis) -> str:
-    c = a.config
-    h, w = c["resolution"]
-    return f"{a.model}  alpha={c['alpha']:g}  input={shape_str(a.input_shape)}  classes={c['num_classes']}"
 
 
 def reconcile_document(r, live: dict | None = None) -> Document:
@@ -80,7 +74,7 @@ def reconcile_document(r, live: dict | None = None) -> Document:
             f"{len(bad)} DIFFER from the prediction: {', '.join(bad)}" if bad else "every one printed exactly "
             "the predicted numbers") + (f"; not installed: {', '.join(missing)}" if missing else ""))
     data = {"model": base.model, "config": config_record(base.config), "conventions": records}
-    return Document("reconcile", data, _config_text(base), [ops_table, param_table], notes)
+    return Document("reconcile", data, describe(base), [ops_table, param_table], notes)
 
 
 def conventions_document() -> Document:
