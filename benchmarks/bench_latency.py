@@ -32,7 +32,8 @@ import flopcalc  # noqa: E402
 from flopcalc.latency import load_machine, save_machine  # noqa: E402
 from flopcalc.nn import build  # noqa: E402
 from flopcalc.nn.bench import bench, grid, onnx_session, time_onnx, time_torch  # noqa: E402
-from flopcalc.nn.optimize import compiler_available, optimize_for_inference  # noqa: E402
+from flopcalc.nn.optimize import optimize_for_inference  # noqa: E402
+from flopcalc.nn.runtime import compiler_available  # noqa: E402
 from flopcalc.views.latency import grid_summary  # noqa: E402
 
 
@@ -49,7 +50,7 @@ OPTIMIZED = "+ batch norm folded (flopcalc's optimized model)"
 
 def variant(name: str) -> float:
     """Seconds per batch of one variant, in this (fresh) process."""
-    from flopcalc.nn.optimize import keep_freed_memory
+    from flopcalc.nn.runtime import keep_freed_memory
     v = VARIANTS[name]
     if v.get("keep"):
         keep_freed_memory()
@@ -76,7 +77,7 @@ def main() -> int:
     if args.variant:
         print(json.dumps(variant(args.variant)))
         return 0
-    from flopcalc.nn.optimize import keep_freed_memory
+    from flopcalc.nn.runtime import keep_freed_memory
     keep_freed_memory()
     if args.calibrate:
         from flopcalc.nn.calibrate import calibrate

@@ -97,7 +97,9 @@ def test_quantized_model_outputs_track_the_float_model(tmp_path):
     from torch.utils.data import DataLoader
     from flopcalc.experiments.quantize import quantize
     from flopcalc.training import checkpoint as ckpt
-    from flopcalc.training.loop import Recipe, RunConfig, build_model, evaluate_model, train
+    from flopcalc.training.checkpoint import build_model
+    from flopcalc.training.evaluate import evaluate_model
+    from flopcalc.training.loop import Recipe, RunConfig, train
     train(RunConfig("mobilenet_v2", "digits", str(tmp_path / "run"), 0.5, recipe=Recipe(epochs=3), progress=False))
     doc = ckpt.load(tmp_path / "run" / "checkpoint.pt")
     net = build_model(doc["config"])

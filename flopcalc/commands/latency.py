@@ -83,7 +83,7 @@ def run_latency(args: argparse.Namespace) -> int:
         return 0
     args.threads = torch_door(args, "torch,onnx" if args.command == "export" else "torch")
     if not getattr(args, "default_allocator", False):
-        from ..nn.optimize import keep_freed_memory
+        from ..nn.runtime import keep_freed_memory
         keep_freed_memory()
     if args.command == "export":
         return _export(args)

@@ -116,7 +116,7 @@ def run_training(args: argparse.Namespace) -> int:
             emit(render(report.train_document(summary.record, history), args.format))
         return 0
     if not args.eager and args.command in ("evaluate", "predict"):
-        from ..nn.optimize import keep_freed_memory
+        from ..nn.runtime import keep_freed_memory
         keep_freed_memory()
     if args.command == "evaluate":
         with progress_of(args, "evaluate") as progress:

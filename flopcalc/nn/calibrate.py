@@ -213,7 +213,8 @@ def calibrate(threads: int | None = None, seed: int = 0, scale: float = 1.0, pro
     """Measure this machine (about a minute at ``scale`` 1; a progress callback gets (done, total))."""
     from ..walk import count_layers
     from .builders import build
-    from .optimize import keep_freed_memory, optimize_for_inference
+    from .optimize import optimize_for_inference
+    from .runtime import keep_freed_memory
     if threads:
         torch.set_num_threads(threads)
     start = time.perf_counter()

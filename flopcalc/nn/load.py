@@ -38,7 +38,7 @@ def load_model(text: str, alpha: float | None = None, resolution=None, num_class
         net = build(model, a.config["alpha"], a.config["num_classes"])
         return Loaded(net, a, model if isinstance(model, str) else model.name)
     from ..training.infer import load_for_inference
-    from ..training.loop import family_from_config
+    from ..training.checkpoint import family_from_config
     loaded = load_for_inference(text)
     c = loaded.config
     a = analyze(family_from_config(c), c["alpha"], c["resolution"] if resolution is None else resolution,

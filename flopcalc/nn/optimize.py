@@ -14,6 +14,8 @@ import copy
 import torch
 from torch import nn
 
+from .runtime import compiler_available
+
 
 def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     """One conv equal to ``bn(conv(x))`` in eval mode: each output channel's weights scaled by
@@ -59,38 +61,6 @@ class Optimized(nn.Module):
         if self.channels_last and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         return self.model(x)
-
-
-_KEPT = False
-
-
-def keep_freed_memory() -> bool:
-    """Ask the C library's allocator (glibc) to serve every allocation from its heap and to keep
-    freed memory for reuse: no ``mmap`` per large tensor, no trimming. By default glibc maps each
-    activation above its (moving) threshold fresh and unmaps it when freed, so every forward pass
-    page-faults its big activations in again: measured 2.5x slower for MobileNet V2 at batch 32
-    (216 ms against 86 ms here). Process-wide and permanent, as a preloaded jemalloc or tcmalloc
-    would be; the commands that run models (``bench``, ``evaluate``, ``predict``, ``machine``)
-    call it. Returns False where the allocator is not glibc's (nothing changed)."""
-    global _KEPT
-    if _KEPT:
-        return True
-    import ctypes
-    import ctypes.util
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    m_trim_threshold, m_mmap_max = -1, -4
-    _KEPT = bool(mallopt(m_mmap_max, 0)) and bool(mallopt(m_trim_threshold, 2**31 - 1))
-    return _KEPT
-
-
-def compiler_available() -> bool:
-    """torch.compile's CPU backend needs a C++ compiler."""
-    import shutil
-    return any(shutil.which(c) for c in ("c++", "g++", "clang++"))
 
 
 def optimize_for_inference(model: nn.Module, *, fold_bn: bool = True, channels_last: bool = True,

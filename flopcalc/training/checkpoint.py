@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import UserError
+from ..errors import UserError, one_line
 from ..files import write_bytes
 
 FORMAT = "flopcalc-checkpoint-1"
@@ -135,3 +135,35 @@ def check_same_model(path: str | Path, stored: dict, wanted: dict) -> None:
     if diff:
         raise CheckpointError(f"checkpoint {str(path)!r} is {config_line(stored)}; this run is {config_line(wanted)} "
                               f"(they differ in {', '.join(diff)})")
+
+
+# ------------------------------------------------------------------------ the model a checkpoint holds
+
+
+def family_from_config(config: dict):
+    """The zoo name or the Family a checkpoint's model was built from."""
+    if config.get("family"):
+        from ..specfile import loads
+        return loads(config["family"], f"<the checkpoint's {config['model']} spec>")
+    return config["model"]
+
+
+def build_model(config: dict) -> torch.nn.Module:
+    from ..nn import build
+    return build(family_from_config(config), config["alpha"], config["num_classes"],
+                 small_input=config["small_input"])
+
+
+def model_from_checkpoint(path, doc: dict) -> torch.nn.Module:
+    """The model a flopcalc checkpoint describes, with its weights; a config or a tensor that does not
+    fit is one line naming the file."""
+    config = doc["config"]
+    try:
+        net = build_model(config)
+    except KeyError as e:
+        raise CheckpointError(f"checkpoint {str(path)!r} has a config without {e}") from None
+    except (ValueError, TypeError) as e:  # UserError and SpecError included
+        raise CheckpointError(f"checkpoint {str(path)!r} has a config that cannot be used: {one_line(e)}") \
+            from None
+    load_weights(net, doc["model"], path, config_line(config))
+    return net

@@ -14,7 +14,8 @@ from torch.utils.data import DataLoader
 from ..zoo import MODELS
 from . import checkpoint as ckpt
 from .data import IMAGENET_MEAN, IMAGENET_STD, DataError, load_image, make_transforms, open_source
-from .loop import evaluate_model, model_from_checkpoint
+from .checkpoint import model_from_checkpoint
+from .evaluate import evaluate_model
 from ..scaling import DEFAULT_RESOLUTION
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import UserError, one_line
+from ..errors import UserError
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
@@ -33,6 +33,8 @@ from . import checkpoint as ckpt
 from .data import DataError, DataSource, open_source
 from .mix import cutmix, mixed_loss, mixup
 from .schedule import SCHEDULES, Recipe, defaults, lr_factor
+from .checkpoint import build_model
+from .evaluate import evaluate_model
 
 @dataclass
 class RunConfig:
@@ -92,61 +94,6 @@ def model_config(cfg: RunConfig, source: DataSource, resolution: int, small: boo
             "small_input": small, "source": source.name, "data": source.text, "classes": list(source.classes),
             "image_size": list(source.image_size) if source.image_size else None,
             "mean": list(source.mean), "std": list(source.std)}
-
-
-def family_from_config(config: dict):
-    """The zoo name or the Family a checkpoint's model was built from."""
-    if config.get("family"):
-        from ..specfile import loads
-        return loads(config["family"], f"<the checkpoint's {config['model']} spec>")
-    return config["model"]
-
-
-def build_model(config: dict) -> nn.Module:
-    from ..nn import build
-    return build(family_from_config(config), config["alpha"], config["num_classes"],
-                 small_input=config["small_input"])
-
-
-def model_from_checkpoint(path, doc: dict) -> nn.Module:
-    """The model a flopcalc checkpoint describes, with its weights; a config or a tensor that does not
-    fit is one line naming the file."""
-    config = doc["config"]
-    try:
-        net = build_model(config)
-    except KeyError as e:
-        raise ckpt.CheckpointError(f"checkpoint {str(path)!r} has a config without {e}") from None
-    except (ValueError, TypeError) as e:  # UserError and SpecError included
-        raise ckpt.CheckpointError(f"checkpoint {str(path)!r} has a config that cannot be used: {one_line(e)}") \
-            from None
-    ckpt.load_weights(net, doc["model"], path, ckpt.config_line(config))
-    return net
-
-
-def accuracy(logits: torch.Tensor, labels: torch.Tensor, k: int = 5) -> tuple[int, int]:
-    """Correct top-1 and top-k predictions in a batch."""
-    top = logits.topk(min(k, logits.shape[1]), dim=1).indices
-    hit = top == labels[:, None]
-    return int(hit[:, 0].sum()), int(hit.any(dim=1).sum())
-
-
-def evaluate_model(net: nn.Module, loader, channels_last: bool = False, progress=None) -> dict:
-    """Top-1 and top-5 (fractions), images and images/s of ``net`` on ``loader``;
-    ``progress(done, total)`` after each batch."""
-    net.eval()
-    n = top1 = top5 = 0
-    t0 = time.perf_counter()
-    with torch.inference_mode():
-        for i, (x, y) in enumerate(loader, 1):
-            if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            c1, c5 = accuracy(net(x), y)
-            top1, top5, n = top1 + c1, top5 + c5, n + len(y)
-            if progress is not None:
-                progress(i, len(loader))
-    seconds = time.perf_counter() - t0
-    return {"top1": top1 / n, "top5": top5 / n, "images": n, "seconds": seconds,
-            "images_per_second": n / seconds if seconds > 0 else None}
 
 
 def train(cfg: RunConfig) -> Summary:
