@@ -10,8 +10,8 @@ flops per multiply-add. Where a counter's number comes from another *architectur
 (``classes``, ``rounding``); it never describes the network a second time.
 
 Every rule was worked out from the tool's source and confirmed against the tool run live on
-flopcalc's own PyTorch model (``tests/test_peers.py``, ``flopcalc reconcile --live``) or against
-the published table it reproduces (``tests/test_published.py``).
+flopcalc's own PyTorch model (``tests/nn/test_peers.py``, ``flopcalc reconcile --live``) or against
+the published table it reproduces (``tests/core/test_published.py``).
 """
 
 from __future__ import annotations

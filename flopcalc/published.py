@@ -42,7 +42,7 @@ SOURCES = {
 
 
 # Causes found by reading the sources, beyond the single changes _diagnose tries; each claim is
-# recomputed in tests/test_published.py. TF-Slim's V3 table (research/slim/nets/mobilenet/README.md)
+# recomputed in tests/core/test_published.py. TF-Slim's V3 table (research/slim/nets/mobilenet/README.md)
 # kept the figures of the first arXiv version of the V3 paper (May 2019), whose Small had a
 # 1280-wide classifier layer; TF-Slim's code and later versions of the paper have 1024.
 RESEARCHED = {

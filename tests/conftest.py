@@ -1,14 +1,60 @@
+"""Shared by every test folder: the helpers' folder on sys.path, the Hypothesis profiles, the
+``cli`` fixture, the markers by folder, and the CI switch: with ``CI`` set (``.ci/run`` sets
+``CI=true``), a missing optional dependency fails the run instead of skipping, so CI cannot go
+green on skips."""
+
 import os
+import sys
+from pathlib import Path
 
 import pytest
 
-from hypothesis import HealthCheck, settings
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # support.py, strategies.py, ... from any folder
+
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+import support  # noqa: E402
 
 # CI: derandomized and bounded, so a run is repeatable and its length predictable.
 settings.register_profile("ci", derandomize=True, deadline=None, max_examples=100,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+if support.STRICT:
+    _importorskip = pytest.importorskip
+
+    def _required(modname, *args, **kwargs):
+        """Under CI, an optional dependency that is missing is a failure, not a skip."""
+        try:
+            return _importorskip(modname, *args, **kwargs)
+        except pytest.skip.Exception as e:
+            raise pytest.fail.Exception(f"CI: {modname} is not installed ({e}); tools/test installs every "
+                                        "extra, so this is a broken environment, not a skip",
+                                        pytrace=False) from None
+
+    pytest.importorskip = _required
+
+# the markers every test gets from where it lives (tools/test -m "not torch": the torch-free tests)
+FOLDER_MARKERS = {"nn": ("torch",), "training": ("torch",)}
+PEERS = ("test_peers.py",)  # the peer tools (ptflops, thop, torchinfo, keras)
+
+
+def pytest_collection_modifyitems(config, items):
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        rel = Path(str(item.path)).resolve().relative_to(tests)
+        for marker in FOLDER_MARKERS.get(rel.parts[0], ()):
+            item.add_marker(marker)
+        if rel.name in PEERS or "live" in item.name:
+            item.add_marker("peers")
+
+
+def pytest_report_header(config):
+    left_out = support.left_out()
+    if left_out:
+        return [f"left out (not installed): {', '.join(f'tests/{f}/ needs {m}' for f, m in left_out)}"]
+    return []
 
 
 @pytest.fixture

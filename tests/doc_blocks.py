@@ -2,7 +2,7 @@
 
 A ``console`` block holds ``$ command`` lines, each followed by its output; a ``python`` block is
 code whose lines ``expr  # value`` say what ``expr`` evaluates to. Shared by
-``tests/test_docs.py`` (checks every flopcalc command's shown output is what it prints, and runs
+``tests/contracts/test_docs.py`` (checks every flopcalc command's shown output is what it prints, and runs
 every Python block) and ``tools/update_docs.py`` (rewrites the shown output from real runs).
 A command may end in ``| head -n N`` or ``| tail -n N``.
 """

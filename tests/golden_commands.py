@@ -1,6 +1,6 @@
 """The command lines whose whole output (every format) is recorded under tests/golden/ and must
 not change while the code is re-planned (issue 17): every command that neither trains nor times,
-and their bad-input lines. ``tools/record_golden.py`` writes the records; ``tests/test_golden.py``
+and their bad-input lines. ``tools/record_golden.py`` writes the records; ``tests/cli/test_golden.py``
 compares. Paths and timings are masked where they appear."""
 
 from __future__ import annotations

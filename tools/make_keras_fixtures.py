@@ -1,5 +1,5 @@
 """Record what Keras' own MobileNets report as ``model.count_params()``, for tests that run
-without Keras (tests/test_conventions.py checks the keras convention against every record).
+without Keras (tests/core/test_conventions.py checks the keras convention against every record).
 
 Run from the repository root in an environment with Keras 3 on its torch backend:
 

@@ -2,7 +2,7 @@
 
     python tools/record_golden.py
 
-tests/test_golden.py fails whenever a recorded output changes. Run this only when a change of
+tests/cli/test_golden.py fails whenever a recorded output changes. Run this only when a change of
 output is meant (and read the diff before committing it); a re-planning of the code must leave
 every record as it is.
 """

@@ -3,7 +3,7 @@ real run.
 
     python tools/update_docs.py
 
-tests/test_docs.py fails whenever a page and the program disagree; this makes every page agree
+tests/contracts/test_docs.py fails whenever a page and the program disagree; this makes every page agree
 with the program (read the diff before committing it).
 """
 

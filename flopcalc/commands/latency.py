@@ -74,6 +74,20 @@ def add_export(sub) -> None:
 
 
 
+def _bench_batches(args: argparse.Namespace) -> list[int]:
+    """The batches bench times; a combination of options that cannot run is a UsageError."""
+    if args.grid and (args.alpha is not None or args.resolution is not None or args.rho is not None):
+        raise UsageError("flopcalc bench: error: --grid times the grid's own alphas and resolutions; leave out "
+                         "--alpha, --resolution and --rho (or leave out --grid to time one config)")
+    if not args.grid and args.model is None:
+        raise UsageError("flopcalc bench: error: MODEL is required unless --grid is given "
+                         f"(one of: {', '.join(MODELS)})")
+    batches = args.batch or ([1, 32] if args.grid else [1])
+    if not args.grid and len(batches) > 1:
+        raise UsageError("flopcalc bench: error: one --batch without --grid")
+    return batches
+
+
 def run_latency(args: argparse.Namespace) -> int:
     from ..latency import LatencyError, load_machine, save_machine
     from ..views.latency import bench_document, bench_grid_document, machine_document
@@ -81,6 +95,10 @@ def run_latency(args: argparse.Namespace) -> int:
         machine = load_machine(args.profile)
         emit(render(machine_document(machine, args.profile or str(_cache())), args.format))
         return 0
+    if args.command == "bench":  # a command line that cannot run is refused before torch is imported
+        _bench_batches(args)
+        if args.grid and args.predict:
+            load_machine(args.profile)  # predicting needs a profile: say so now
     args.threads = torch_door(args, "torch,onnx" if args.command == "export" else "torch")
     if not getattr(args, "default_allocator", False):
         from ..nn.runtime import keep_freed_memory
@@ -98,15 +116,7 @@ def run_latency(args: argparse.Namespace) -> int:
         emit(render(machine_document(m, str(path), load), args.format))
         return 0
     from ..nn import bench as b
-    if args.grid and (args.alpha is not None or args.resolution is not None or args.rho is not None):
-        raise UsageError("flopcalc bench: error: --grid times the grid's own alphas and resolutions; leave out "
-                         "--alpha, --resolution and --rho (or leave out --grid to time one config)")
-    if not args.grid and args.model is None:
-        raise UsageError("flopcalc bench: error: MODEL is required unless --grid is given "
-                         f"(one of: {', '.join(MODELS)})")
-    batches = args.batch or ([1, 32] if args.grid else [1])
-    if not args.grid and len(batches) > 1:
-        raise UsageError("flopcalc bench: error: one --batch without --grid")
+    batches = _bench_batches(args)
     try:
         machine = load_machine(args.profile)
     except LatencyError:

@@ -2,7 +2,7 @@
 channels-last memory format, inference mode, and (behind a flag) torch.compile.
 
 :func:`optimize_for_inference` returns an equivalent eval-mode model: its outputs equal the
-original's within float tolerance (relative 1e-4 at float32; tests/test_optimize.py), it has
+original's within float tolerance (relative 1e-4 at float32; tests/nn/test_optimize.py), it has
 the same layers minus the batch norms (now inside the convs' biases), and it takes the same
 NCHW input (converted to channels-last inside).
 """

@@ -24,7 +24,13 @@ def test_the_pages_have_examples():
     assert len(PAGES) >= 15
 
 
-@pytest.mark.parametrize("page, example", SHOWN, ids=[f"{name}: {e.command}" for name, e in SHOWN])
+def _marks(command: str) -> tuple:
+    """The examples that run the verify grid take most of a minute: marked slow."""
+    return (pytest.mark.slow, pytest.mark.torch) if "--grid" in command else ()
+
+
+@pytest.mark.parametrize("page, example", [pytest.param(name, e, marks=_marks(e.command)) for name, e in SHOWN],
+                         ids=[f"{name}: {e.command}" for name, e in SHOWN])
 def test_doc_example(page, example, monkeypatch):
     monkeypatch.chdir(ROOT)  # the examples name files relative to the repository
     if example.command.startswith("flopcalc verify") or "--live" in example.command:

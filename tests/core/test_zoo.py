@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from hypothesis import given, strategies as st
@@ -12,8 +11,8 @@ from flopcalc import analyze
 from flopcalc.walk import flatten
 from flopcalc.spec import InvertedResidual
 from flopcalc.zoo import get_spec
+from support import DATA
 
-DATA = Path(__file__).parent / "data"
 TORCHVISION = json.loads((DATA / "torchvision_mobilenet_v2.json").read_text())
 
 # Golden totals at 224 with 1000 classes (issue #2); V2's equal torchvision's

@@ -1,11 +1,10 @@
 """Conventions against independent records: live fvcore and Keras counts (tests/data), the
 V1 paper's Table 2, and exact arithmetic on hand-built layers. The peer tools run live in
-tests/test_peers.py."""
+tests/nn/test_peers.py."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -13,8 +12,8 @@ import flopcalc
 from flopcalc.walk import count_layers as plain
 from flopcalc.conventions import CONVENTIONS, FLOP_COUNTER, FVCORE, PAPER, count, get_convention
 from flopcalc.spec import SpecError
+from support import DATA
 
-DATA = Path(__file__).parent / "data"
 RECORD = json.loads((DATA / "torchvision_mobilenet_v2.json").read_text())
 CASES = [(alpha, res, ops) for alpha, m in RECORD["models"].items() for res, ops in m["fvcore"].items()]
 

@@ -8,9 +8,8 @@ import pickle
 
 import pytest
 
-torch = pytest.importorskip("torch")
-np = pytest.importorskip("numpy")
-pytest.importorskip("PIL")
+import torch
+import numpy as np
 
 from flopcalc.training import transforms as T  # noqa: E402
 from flopcalc.training.data import DataError, open_source, write_png  # noqa: E402

@@ -8,14 +8,13 @@ import flopcalc
 
 import pytest
 
-pytest.importorskip("torch")
-pytest.importorskip("fvcore")
 
 from flopcalc.costs import COST_FORMULAS, LayerCost  # noqa: E402
 from flopcalc.nn.verify import verify  # noqa: E402
 from flopcalc.spec import BatchNorm2d, Conv2d  # noqa: E402
 
 
+@pytest.mark.slow
 def test_grid_agrees_exactly(cli):
     """The issue's acceptance run: V1 and V2 x 5 alphas x 5 resolutions, every layer and block."""
     code, out, err = cli("verify", "--grid", "--format", "json")

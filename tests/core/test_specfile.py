@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -14,10 +13,10 @@ from flopcalc.walk import count_layers as plain
 from flopcalc.specfile import parse, read, write
 from flopcalc.spec import SpecError
 from flopcalc.zoo import MODELS, get_spec
+from support import DATA, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-TV = json.loads((Path(__file__).parent / "data" / "torchvision_examples.json").read_text())["models"]
+TV = json.loads((DATA / "torchvision_examples.json").read_text())["models"]
 
 
 @pytest.mark.parametrize("model", list(MODELS))

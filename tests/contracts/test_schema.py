@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from support import ROOT, SCHEMA_PATH, schema_errors, validator
 
 jsonschema = pytest.importorskip("jsonschema")
 
-SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "flopcalc" / "schema.json").read_text())
-VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+SCHEMA = json.loads(SCHEMA_PATH.read_text())
+VALIDATOR = validator()
 
 # (argv, needs): every command that prints data, with the options that change its shape.
 COMMANDS = [
@@ -41,8 +41,9 @@ COMMANDS = [
 ]
 
 
-# Validated in their own tests (they need a trained checkpoint): tests/test_training.py.
-# machine and bench (they time this machine) in tests/test_latency.py; report in tests/test_reports.py.
+# Validated in their own tests (they need a trained checkpoint): tests/training/test_loop.py.
+# machine and bench (they time this machine) in tests/nn/test_calibrate_bench.py; report in
+# tests/contracts/test_reports.py.
 ELSEWHERE = {"train", "evaluate", "predict", "experiment", "machine", "bench", "export", "report"}
 
 
@@ -53,7 +54,7 @@ def test_the_schema_is_a_valid_json_schema():
 
 @pytest.mark.parametrize("argv, needs", COMMANDS, ids=[" ".join(a) for a, _ in COMMANDS])
 def test_command_json_validates(cli, argv, needs, monkeypatch):
-    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    monkeypatch.chdir(ROOT)
     for module in needs:
         pytest.importorskip(module)
     code, out, err = cli(*argv, "--format", "json")
@@ -111,7 +112,7 @@ def test_one_vocabulary(cli, argv, needs, monkeypatch):
     """resolution is always [height, width]; top1 always a fraction; convention always an object;
     alpha, resolution and num_classes only ever inside a config object (or a convention's own
     architecture, num_classes in reconcile)."""
-    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    monkeypatch.chdir(ROOT)
     for module in needs:
         pytest.importorskip(module)
     doc = _json(cli, *argv)
@@ -138,7 +139,7 @@ def test_the_operation_count_is_named_for_what_it_is(cli):
     for name, conv in CONVENTIONS.items():
         doc = _json(cli, "table", "mobilenet_v2", "--alpha", "0.5", "--resolution", "128", "--convention", name)
         assert doc["convention"]["name"] == name and doc["convention"]["key"] == conv.key
-        assert not list(VALIDATOR.iter_errors(doc))
+        assert not schema_errors(doc)
         assert set(doc["total"]) == {"params", conv.key}
         assert all(conv.key in layer and "macs" not in layer or conv.key == "macs" for layer in doc["layers"])
         counted = flopcalc.analyze("mobilenet_v2", 0.5, 128, convention=name)

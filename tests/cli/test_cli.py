@@ -11,6 +11,7 @@ import pytest
 
 from flopcalc import analyze
 from flopcalc.cli import main
+from support import ROOT
 
 
 def test_table_json(cli):
@@ -279,8 +280,7 @@ def test_main_job_runs_from_a_clone_with_nothing_installed():
     site-packages switched off (-S): the standard library alone, and this checkout's flopcalc."""
     import subprocess
     import sys
-    from pathlib import Path
-    root = Path(__file__).resolve().parent.parent
+    root = ROOT
     r = subprocess.run([sys.executable, "-S", "-c", "import sys; print(sys.path)"], capture_output=True,
                        text=True, cwd=root)
     assert "site-packages" not in r.stdout

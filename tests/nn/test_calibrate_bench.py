@@ -1,6 +1,6 @@
-"""Latency: the roofline arithmetic on layers computed by hand here, the calibrated predictor's
-sum over a network, the machine profile's cache, and the machine / bench / export commands on
-tiny configs. Speed itself is measured by benchmarks/bench_latency.py, never asserted here."""
+"""The machine, bench and export commands on tiny configs: calibration, per-layer timing, the
+eager / optimized / ONNX Runtime comparison, exports, bad input, the busy machine. Speed itself is
+measured by benchmarks/bench_latency.py, never asserted here."""
 
 from __future__ import annotations
 
@@ -10,114 +10,28 @@ import math
 import pytest
 
 import flopcalc
-from flopcalc.latency import (FEATURES, IN_NETWORK, LatencyError, MachineProfile, cache_path, layer_times,
-                              load_machine, predict, roofline_s, save_machine, spearman)
+from flopcalc.latency import (MachineProfile, load_machine, predict, save_machine)
 
-PEAK, BANDWIDTH = 1e11, 1e10  # 100 GFLOP/s, 10 GB/s: a made-up machine, so the arithmetic is checkable
+from support import BANDWIDTH, PEAK, calibration
 
-
-def _rows(model="mobilenet_v1"):
-    a = flopcalc.analyze(model, 1.0, 224)
-    return a, {t.name: t for t in layer_times(a, MachineProfile(PEAK, BANDWIDTH, 1))}
-
-
-def test_roofline_of_a_depthwise_layer_is_memory_bound():
-    # V1's first depthwise conv: 32 channels, 3x3, stride 1, 112x112 in and out (Table 1 of the V1 paper)
-    a, t = _rows()
-    macs = 3 * 3 * 32 * 112 * 112                                     # D_K^2 * M * D_F^2
-    nbytes = 4 * (32 * 112 * 112 + 3 * 3 * 32 + 32 * 112 * 112)       # input, weights, output in float32
-    row = t["features.1.conv.0.0"]
-    assert (row.kind, row.macs, row.bytes) == ("depthwise", macs, nbytes)
-    assert row.roofline_s == pytest.approx(nbytes / BANDWIDTH) and row.bound == "memory"
-    assert nbytes / BANDWIDTH > 2 * macs / PEAK
-
-
-def test_roofline_of_a_pointwise_layer_is_compute_bound():
-    # V1's first pointwise conv: 32 -> 64 channels at 112x112
-    a, t = _rows()
-    macs = 32 * 64 * 112 * 112
-    nbytes = 4 * (32 * 112 * 112 + 32 * 64 + 64 * 112 * 112)
-    row = t["features.1.conv.1.0"]
-    assert (row.kind, row.macs, row.bytes) == ("pointwise", macs, nbytes)
-    assert row.roofline_s == pytest.approx(2 * macs / PEAK) and row.bound == "compute"
-    assert roofline_s(macs, nbytes, PEAK, BANDWIDTH) == (2 * macs / PEAK, "compute")
-
-
-def test_roofline_scales_with_the_batch_and_the_dtype():
-    a1 = flopcalc.analyze("mobilenet_v2", 1.0, 224)
-    a8 = flopcalc.analyze("mobilenet_v2", 1.0, 224, batch=8)
-    m = MachineProfile(PEAK, BANDWIDTH, 1)
-    one, eight = layer_times(a1, m), layer_times(a8, m)
-    for r1, r8 in zip(one, eight):
-        assert r8.macs == 8 * r1.macs
-    half = layer_times(a1, m, "float16")
-    assert all(h.bytes * 2 == f.bytes for h, f in zip(half, one))
-
-
-def test_spearman_by_hand_and_with_ties():
-    assert spearman([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(1 - 6 * 2 / (4 * 15))  # 1 - 6 sum d^2 / n(n^2-1)
-    assert spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1)
-    stats = pytest.importorskip("scipy.stats")
-    import random
-    rng = random.Random(0)
-    x = [rng.randint(0, 5) for _ in range(40)]
-    y = [v + rng.random() * 3 for v in x]
-    assert spearman(x, y) == pytest.approx(stats.spearmanr(x, y).statistic)
-
-
-def _calibration(per_call=1e-6, bn=2e-6, dropout=3e-6):
-    """A calibration in which every layer of a calibrated kind costs ``per_call`` and nothing else."""
-    return {"coef": {k: [per_call] + [0.0] * (len(v) - 1) for k, v in FEATURES.items()},
-            "in_network": [0.0] * len(IN_NETWORK), "neighbours": {}, "call_s": bn, "dropout_s": dropout,
-            "child_s": 0.0, "block_call_s": 0.0, "wrapper": [0.0, 0.0]}
-
-
-@pytest.mark.parametrize("model", ["mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large"])
-def test_prediction_is_the_sum_of_its_layers(model):
-    a = flopcalc.analyze(model, 0.5, 160, batch=4)
-    kinds = [r.kind for r in a.layers]
-    calibrated = sum(k in FEATURES or k == "scale" for k in kinds)
-    expected = 1e-6 * calibrated + 3e-6 * kinds.count("dropout") + 2e-6 * (len(kinds) - calibrated
-                                                                           - kinds.count("dropout"))
-    assert predict(a, MachineProfile(PEAK, BANDWIDTH, 1, calibration=_calibration())) == pytest.approx(expected)
-
-
-def test_profile_cache_round_trip(tmp_path, monkeypatch):
-    monkeypatch.delenv("FLOPCALC_MACHINE", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    assert cache_path() == tmp_path / "flopcalc" / "machine.json"
-    with pytest.raises(LatencyError, match="run 'flopcalc machine' first"):
-        load_machine()
-    m = MachineProfile(PEAK, BANDWIDTH, 2, "x", _calibration())
-    save_machine(m)
-    assert load_machine() == m
-
-
-def test_without_a_profile_show_and_predict_say_what_to_run(cli, tmp_path, monkeypatch):
-    monkeypatch.setenv("FLOPCALC_MACHINE", str(tmp_path / "none.json"))
-    for argv in (["machine", "--show"], ["bench", "--grid", "--predict"]):
-        code, out, err = cli(*argv)
-        assert code == 2 and err.count("\n") == 1 and "run 'flopcalc machine' first" in err, err
-
-
-torch = pytest.importorskip("torch")
+import torch  # noqa: E402  (tests/nn/ is collected only where torch is installed)
 
 
 @pytest.fixture
 def profile(tmp_path, monkeypatch):
     path = tmp_path / "machine.json"
-    save_machine(MachineProfile(PEAK, BANDWIDTH, torch.get_num_threads(), torch.__version__, _calibration()), path)
+    save_machine(MachineProfile(PEAK, BANDWIDTH, torch.get_num_threads(), torch.__version__, calibration()), path)
     monkeypatch.setenv("FLOPCALC_MACHINE", str(path))
     return path
 
 
 def test_bench_json_per_layer(cli, profile):
-    from test_schema import VALIDATOR
+    from support import schema_errors
     code, out, err = cli("bench", "mobilenet_v2", "--alpha", "0.35", "--resolution", "32", "--batch", "2",
                          "--per-layer", "--format", "json")
     assert code == 0, err
     doc = json.loads(out)
-    assert not list(VALIDATOR.iter_errors(doc))
+    assert not schema_errors(doc)
     a = flopcalc.analyze("mobilenet_v2", 0.35, 32, batch=2)
     assert doc["macs"] == a.total.macs
     assert [x["name"] for x in doc["layers"]] == [r.name for r in a.layers if r.kind not in ("batchnorm", "dropout")]
@@ -130,17 +44,18 @@ def test_bench_json_per_layer(cli, profile):
 
 def test_bench_compare_runs_eager_optimized_and_onnxruntime(cli, profile):
     pytest.importorskip("onnxruntime")
-    from test_schema import VALIDATOR
+    from support import schema_errors
     code, out, err = cli("bench", "mobilenet_v1", "--alpha", "0.25", "--resolution", "32", "--compare",
                          "--format", "json")
     assert code == 0, err
     doc = json.loads(out)
-    assert not list(VALIDATOR.iter_errors(doc))
+    assert not schema_errors(doc)
     assert [(r["backend"], r["mode"]) for r in doc["runs"]] == [("torch", "eager"), ("torch", "optimized"),
                                                                ("onnxruntime", "onnxruntime")]
     assert doc["runs"][0]["speedup"] == 1.0 and doc["measured_ms"] == doc["runs"][1]["measured_ms"]
 
 
+@pytest.mark.slow
 def test_machine_calibrates_and_predicts_without_torch_afterwards(cli, tmp_path, monkeypatch):
     from flopcalc.nn import calibrate
     monkeypatch.setattr(calibrate, "KERNEL_SAMPLES", {k: 4 for k in calibrate.KERNEL_SAMPLES})
@@ -149,8 +64,8 @@ def test_machine_calibrates_and_predicts_without_torch_afterwards(cli, tmp_path,
     code, out, err = cli("machine", "--profile", str(path), "--format", "json", "--quiet")
     assert code == 0, err
     doc = json.loads(out)
-    from test_schema import VALIDATOR
-    assert not list(VALIDATOR.iter_errors(doc)) and doc["calibrated"] and doc["peak_gflops"] > 0
+    from support import schema_errors
+    assert not schema_errors(doc) and doc["calibrated"] and doc["peak_gflops"] > 0
     m = load_machine(path)
     t = predict(flopcalc.analyze("mobilenet_v2", 1.0, 224, batch=32), m)
     assert math.isfinite(t) and t > 0
@@ -159,13 +74,13 @@ def test_machine_calibrates_and_predicts_without_torch_afterwards(cli, tmp_path,
 
 def test_export_writes_onnx_with_the_analyzers_macs(cli, tmp_path):
     pytest.importorskip("onnx")
-    from test_schema import VALIDATOR
+    from support import schema_errors
     target = tmp_path / "v3.onnx"
     code, out, err = cli("export", "mobilenet_v3_small", "--alpha", "0.75", "--resolution", "96",
                          "--onnx", str(target), "--format", "json")
     assert code == 0, err
     doc = json.loads(out)
-    assert not list(VALIDATOR.iter_errors(doc))
+    assert not schema_errors(doc)
     assert doc["equal"] and doc["graph_macs"] == flopcalc.analyze("mobilenet_v3_small", 0.75, 96).total.macs
     assert doc["bytes"] == target.stat().st_size and doc["config"]["batch"] is None
     assert doc["config"]["resolution"] == [96, 96] and doc["config"]["alpha"] == 0.75
@@ -208,8 +123,8 @@ def test_bench_grid_with_a_model_times_that_model_only(cli, profile, monkeypatch
     code, out, err = cli("bench", "--grid", "mobilenet_v3_small", "--batch", "1", "--format", "json")
     assert code == 0, err
     doc = json.loads(out)
-    from test_schema import VALIDATOR
-    assert not list(VALIDATOR.iter_errors(doc))
+    from support import schema_errors
+    assert not schema_errors(doc)
     assert [(c["model"], c["config"]["alpha"], c["config"]["resolution"]) for c in doc["configs"]] == [
         ("mobilenet_v3_small", 0.35, [32, 32]), ("mobilenet_v3_small", 0.5, [32, 32])]
 

@@ -3,10 +3,9 @@ count against torch's actual output shape, the module's parameters and fvcore's 
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import given, settings, strategies as st
 
-torch = pytest.importorskip("torch")
+import torch
 
 from flopcalc.walk import walk  # noqa: E402
 from flopcalc.conventions import FLOP_COUNTER, FVCORE  # noqa: E402

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 
 from flopcalc import analyze, get_spec  # noqa: E402
 from flopcalc.costs import COST_FORMULAS  # noqa: E402
 from flopcalc.nn import BUILDERS, build  # noqa: E402
 from flopcalc.nn.builders import Block, builder  # noqa: E402
 from flopcalc.spec import BLOCK_TYPES, LAYER_TYPES, Conv2d  # noqa: E402
+from support import DATA
 
-DATA = Path(__file__).parent / "data"
 MODELS = ["mobilenet_v1", "mobilenet_v2"]
 
 
@@ -142,7 +141,7 @@ def test_params_equal_numel():
 
 
 def test_custom_spec_builds():
-    from test_analyze import tiny
+    from support import tiny
     net = build(tiny()).eval()
     x = torch.randn(1, 3, 16, 16)
     with torch.no_grad():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 
 import flopcalc  # noqa: E402
 from flopcalc.nn import build  # noqa: E402

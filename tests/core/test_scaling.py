@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from hypothesis import given, strategies as st
 
 from flopcalc.scaling import make_divisible, resolution_from_rho
+from support import DATA
 
-DATA = Path(__file__).parent / "data"
 
 
 def nearest_multiple(v: float, divisor: int) -> int:

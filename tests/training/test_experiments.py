@@ -8,13 +8,13 @@ import json
 
 import pytest
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("sklearn")
+import torch
 
 import flopcalc  # noqa: E402
 from flopcalc.experiments import EXPERIMENTS, relu_v2, trials  # noqa: E402
 from flopcalc.training.data import open_source  # noqa: E402
 
+pytestmark = pytest.mark.slow  # every experiment trains (seconds each)
 TINY = ["--epochs", "1", "--seeds", "1", "--subset", "64", "--quiet"]
 
 
@@ -24,8 +24,8 @@ def test_experiment_runs_and_counts_what_it_trained(name, tmp_path, cli, monkeyp
     code, stdout, err = cli("experiment", name, "--out", str(out), *TINY, "--format", "json")
     assert code == 0, err
     doc = json.loads(stdout)
-    from test_schema import VALIDATOR
-    assert not list(VALIDATOR.iter_errors(doc))
+    from support import schema_errors
+    assert not schema_errors(doc)
     plan = trials(name, open_source("digits"))
     records = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
     trained = [line for line in err.splitlines() if line.startswith("[")]  # "[i/N] group seed s: top-1 ..."

@@ -9,8 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from support import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 REPORTS = ROOT / "reports"
 
 
@@ -89,11 +89,11 @@ def test_report_out_is_a_file_is_one_line(cli, tmp_path):
 
 def test_an_empty_folder_says_what_is_not_recorded(cli, tmp_path):
     import json
-    from test_schema import VALIDATOR
+    from support import schema_errors
     code, out, err = cli("report", "--out", str(tmp_path / "r"), "--no-plots", "--format", "json")
     assert code == 0, err
     doc = json.loads(out)
-    assert not list(VALIDATOR.iter_errors(doc))
+    assert not schema_errors(doc)
     assert doc["not_recorded"] == ["verify", "reconcile", "train", "bench", "experiments"]
     for page in ("verification.md", "training.md", "latency.md"):
         assert "(not recorded yet)" in (tmp_path / "r" / page).read_text()

@@ -13,13 +13,12 @@ from pathlib import Path
 
 import pytest
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("sklearn")
+import torch
 
 import flopcalc  # noqa: E402
 from flopcalc.training.checkpoint import load  # noqa: E402
+from support import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 QUICK = ["--alpha", "0.25", "--data", "digits", "--subset", "192", "--batch-size", "32"]
 
 
@@ -36,8 +35,8 @@ def test_short_run_writes_everything(tmp_path, cli):
     code, stdout, err = cli("train", "mobilenet_v2", *QUICK, "--epochs", "2", "--out", str(out), "--format", "json")
     assert code == 0, err
     doc = json.loads(stdout)
-    from test_schema import VALIDATOR
-    assert not list(VALIDATOR.iter_errors(doc))
+    from support import schema_errors
+    assert not schema_errors(doc)
     rec = doc["run"]
     a = flopcalc.analyze("mobilenet_v2", 0.25, 8, 10, small_input=True)
     assert (rec["params"], rec["macs"]) == (a.total.params, a.total.macs)  # the model that trained, counted
@@ -62,6 +61,7 @@ def _strip(lines):
     return [{k: v for k, v in m.items() if k not in ("seconds", "images_per_second")} for m in lines]
 
 
+@pytest.mark.slow
 def test_killed_and_resumed_run_ends_as_an_uninterrupted_one(tmp_path):
     # one thread count for every process: float sums differ with it (a resumed run keeps its checkpoint's)
     args = ["train", "mobilenet_v1", *QUICK, "--epochs", "3", "--quiet", "--threads", "1"]
@@ -204,8 +204,8 @@ def test_evaluate(trained, cli):
     code, out, err = cli("evaluate", str(trained / "checkpoint.pt"), "--data", "digits", "--format", "json")
     assert code == 0, err
     doc = json.loads(out)
-    from test_schema import VALIDATOR
-    assert not list(VALIDATOR.iter_errors(doc))
+    from support import schema_errors
+    assert not schema_errors(doc)
     assert doc["images"] == 359 and 0 <= doc["top1"] <= doc["top5"] <= 1 and doc["images_per_second"] > 0
     assert doc["top1"] == load(trained / "checkpoint.pt")["metrics"][-1]["test_top1"]
 
@@ -221,8 +221,8 @@ def test_predict_images(trained, cli, tmp_path):
     code, out, err = cli("predict", str(trained / "checkpoint.pt"), *files, "--format", "json")
     assert code == 0, err
     doc = json.loads(out)
-    from test_schema import VALIDATOR
-    assert not list(VALIDATOR.iter_errors(doc))
+    from support import schema_errors
+    assert not schema_errors(doc)
     assert [p["image"] for p in doc["predictions"]] == files
     top = doc["predictions"][0]["top"]
     assert [t["rank"] for t in top] == [1, 2, 3, 4, 5] and all(t["name"] == str(t["class"]) for t in top)
@@ -268,12 +268,13 @@ def test_bad_training_input_is_one_line(tmp_path, argv, words, cli):
 
 
 def test_evaluate_refuses_data_of_another_class_count(trained, tmp_path, cli):
-    from test_training_data import write_folder
+    from test_data import write_folder
     write_folder(tmp_path / "f", classes=("a", "b", "c"))
     code, _, err = cli("evaluate", str(trained / "checkpoint.pt"), "--data", f"folder:{tmp_path / 'f'}")
     assert code == 2 and "has 3 classes" in err and "classes=10" in err
 
 
+@pytest.mark.slow
 def test_two_processes_with_torchrun(tmp_path):
     """torchrun --nproc_per_node=2 -m flopcalc train: DistributedDataParallel over gloo on CPU;
     rank 0 alone writes."""

@@ -4,16 +4,14 @@ Skipped per tool when it is not installed (CI installs flopcalc[peers])."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
-pytest.importorskip("torch")
-pytest.importorskip("fvcore")
 
 import flopcalc  # noqa: E402
 from flopcalc.conventions import CONVENTIONS  # noqa: E402
 from flopcalc.nn import peers  # noqa: E402
+from support import ROOT
 
 HERE = peers.available()
 # V1 and V2 at standard and odd widths and resolutions (alpha 0.6 at 171 rounds both ways),
@@ -36,7 +34,7 @@ def test_tool_prints_the_predicted_numbers(conv, model, alpha, resolution, class
         if conv.name == "keras":
             pytest.skip("a spec file's network has no Keras counterpart")
         from flopcalc.specfile import read
-        model = read(Path(__file__).resolve().parent.parent / model)
+        model = read(ROOT / model)
     predicted = flopcalc.analyze(model, alpha, resolution, classes, convention=conv.name)
     n_classes = predicted.config["num_classes"]
     params, ops = peers.measure(conv.live, model, alpha, resolution, n_classes, conv.rounding)

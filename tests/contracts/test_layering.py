@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from support import ROOT
 
-PACKAGE = Path(__file__).resolve().parent.parent / "flopcalc"
+PACKAGE = ROOT / "flopcalc"
 
 TORCH_SIDE = ("nn", "training", "experiments")
 COMMAND_LINE = ("cli", "__main__", "commands")
