@@ -20,8 +20,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from .walk import Analysis, LayerRow, Total, count_layers as _analyze, sum_counts
-from .costs import KINDS, MULTIPLY_ADD_KINDS
+from .walk import DEFAULT_CONVENTION, Analysis, LayerRow, Total, count_layers as _analyze, sum_counts
+from .costs import KIND_DESCRIPTIONS, MULTIPLY_ADD_KINDS
 from .spec import BatchNorm2d, Conv2d, Linear, SpecError, elements
 from .zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION
 
@@ -289,7 +289,7 @@ CONVENTIONS: dict[str, Convention] = {c.name: c for c in (
         "linear multiply-adds plus its bias, batch norm its 2C parameters; nothing else.",
         LEARNABLE + ".", _torchinfo_ops, _per_row(learnable), live="torchinfo"),
 )}
-DEFAULT = "pytorch"
+DEFAULT = DEFAULT_CONVENTION
 
 
 def get_convention(name: object) -> Convention:
@@ -333,7 +333,7 @@ def count(a: Analysis, convention: str | Convention = DEFAULT) -> Counted:
     kinds: dict[str, list] = {}
     for r in rows:
         kinds.setdefault(r.kind, []).append(r)
-    order = [k for k in KINDS if k in kinds] + [k for k in kinds if k not in KINDS]
+    order = [k for k in KIND_DESCRIPTIONS if k in kinds] + [k for k in kinds if k not in KIND_DESCRIPTIONS]
     by_kind = {k: Total(sum_counts(r.params for r in kinds[k]), sum_counts(r.macs for r in kinds[k])) for k in order}
     total = Total(sum_counts(t.params for t in by_kind.values()), sum_counts(t.macs for t in by_kind.values()))
     return Counted(a, conv, tuple(rows), tuple(parts), total, by_kind)

@@ -38,7 +38,7 @@ class LayerCost(NamedTuple):
 
 
 # Kinds in the order the V1 paper's Table 2 lists resource use, then the free layers.
-KINDS: dict[str, str] = {
+KIND_DESCRIPTIONS: dict[str, str] = {
     "pointwise": "Conv 1x1 (pointwise)",
     "depthwise": "Conv DW (depthwise)",
     "conv": "Conv (standard)",

@@ -32,9 +32,10 @@ from pathlib import Path
 
 from .errors import UserError
 from .files import write_text
+from .memory import DTYPES
 
 PROFILE_VERSION = 1
-F32 = 4
+F32 = DTYPES["float32"]  # bytes of a float32 value
 L2_BYTES = 1 * 2**20    # working set per core that stays in L2
 L3_BYTES = 16 * 2**20   # working set that stays in the (shared) last-level cache
 
@@ -308,28 +309,3 @@ def predict(analysis, machine: MachineProfile) -> float:
     if not machine.calibration:
         raise LatencyError("the machine profile has no calibration; run 'flopcalc machine' (not --quick)")
     return Predictor(machine.calibration).predict(analysis)
-
-
-def spearman(xs, ys) -> float:
-    """Spearman's rank correlation (ties get their mean rank)."""
-    def ranks(v):
-        order = sorted(range(len(v)), key=lambda i: v[i])
-        r = [0.0] * len(v)
-        i = 0
-        while i < len(order):
-            j = i
-            while j + 1 < len(order) and v[order[j + 1]] == v[order[i]]:
-                j += 1
-            for k in range(i, j + 1):
-                r[order[k]] = (i + j) / 2 + 1
-            i = j + 1
-        return r
-    rx, ry = ranks(list(xs)), ranks(list(ys))
-    n = len(rx)
-    if n < 2:
-        return float("nan")
-    mx, my = sum(rx) / n, sum(ry) / n
-    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
-    vx = math.sqrt(sum((a - mx) ** 2 for a in rx))
-    vy = math.sqrt(sum((b - my) ** 2 for b in ry))
-    return cov / (vx * vy) if vx and vy else float("nan")

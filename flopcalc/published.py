@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .conventions import CONVENTIONS, analyze
+from .walk import DEFAULT_CONVENTION
 
 DATA = Path(__file__).resolve().parent / "data" / "published_figures.csv"
 
@@ -210,7 +211,7 @@ def check_all() -> list[FigureCheck]:
     return [check(r) for r in rows()]
 
 
-def top1(model: str, alpha: float, resolution: int, prefer: str = "pytorch") -> tuple[float, str] | None:
+def top1(model: str, alpha: float, resolution: int, prefer: str = DEFAULT_CONVENTION) -> tuple[float, str] | None:
     """The published ImageNet top-1 of a config with a published checkpoint (TF-Slim's tables,
     torchvision's weights), the one counted under ``prefer``'s convention first."""
     found = [r for r in rows() if (r.model, r.alpha, r.resolution) == (model, alpha, resolution)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from .conventions import CONVENTIONS, analyze
 from .published import top1
+from .walk import DEFAULT_CONVENTION
 
 # The one grid of widths and resolutions: sweep's default resolutions, and the configs verify --grid
 # checks, bench --grid times and the calibration predicts (each over its models).
@@ -27,7 +28,8 @@ class Point:
     top1_source: str | None
 
 
-def sweep(model, alphas, resolutions, num_classes: int | None = None, convention: str = "pytorch") -> list[Point]:
+def sweep(model, alphas, resolutions, num_classes: int | None = None,
+          convention: str = DEFAULT_CONVENTION) -> list[Point]:
     """The alpha x resolution grid of one model (``flopcalc sweep``)."""
     return all_points([model], resolutions, alphas, convention, num_classes=num_classes)
 
@@ -43,7 +45,7 @@ class Fit:
     distance: float = 0.0  # |macs - target| / target, for --near
 
 
-def all_points(models, resolutions, alphas=BUDGET_ALPHAS, convention: str = "pytorch",
+def all_points(models, resolutions, alphas=BUDGET_ALPHAS, convention: str = DEFAULT_CONVENTION,
                small_input: bool = False, num_classes: int | None = None) -> list[Point]:
     """Every model x alpha x resolution, in that order (``num_classes`` None: the convention's)."""
     out = []

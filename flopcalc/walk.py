@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
-from .costs import COST_FORMULAS, KINDS, ShapeError, layer_cost
+from .costs import COST_FORMULAS, KIND_DESCRIPTIONS, ShapeError, layer_cost
 from .spec import SKIP_LAYERS, Conv2d, Layer, Network, Node, Shape, SpecError
 from .family import Family
 from .zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION, get_spec
@@ -28,6 +28,11 @@ class LayerRow(NamedTuple):
     macs: int
 
 
+# flopcalc's own count: torchvision's modules, counted as the PyTorch tools count them; every other
+# convention is derived from it (flopcalc.conventions)
+DEFAULT_CONVENTION = "pytorch"
+
+
 @dataclass(frozen=True, slots=True)
 class Total:
     params: int  # None under a convention that reports no parameter count
@@ -45,7 +50,7 @@ class Analysis:
     total: Total
     by_kind: dict[str, Total]
     spec: Network
-    convention: str = "pytorch"  # how params and macs are counted (flopcalc.conventions)
+    convention: str = DEFAULT_CONVENTION  # how params and macs are counted (flopcalc.conventions)
 
     def layer(self, name: str) -> LayerRow:
         for row in self.layers:
@@ -131,7 +136,7 @@ def walk(node: Node, x: Shape) -> tuple[list[LayerRow], Shape]:
 
 
 def totals(rows: list[LayerRow] | tuple[LayerRow, ...]) -> tuple[Total, dict[str, Total]]:
-    """The sum over ``rows``, and that sum split by layer kind (in ``KINDS`` order)."""
+    """The sum over ``rows``, and that sum split by layer kind (in ``KIND_DESCRIPTIONS`` order)."""
     kinds: dict[str, list[int]] = {}
     for r in rows:  # indexing, not attribute names: this loop is a fifth of count_layers()
         acc = kinds.get(r[1])
@@ -140,7 +145,7 @@ def totals(rows: list[LayerRow] | tuple[LayerRow, ...]) -> tuple[Total, dict[str
         else:
             acc[0] += r[5]
             acc[1] += r[6]
-    order = [k for k in KINDS if k in kinds] + [k for k in kinds if k not in KINDS]
+    order = [k for k in KIND_DESCRIPTIONS if k in kinds] + [k for k in kinds if k not in KIND_DESCRIPTIONS]
     by_kind = {k: Total(*kinds[k]) for k in order}
     return Total(sum(t.params for t in by_kind.values()), sum(t.macs for t in by_kind.values())), by_kind
 

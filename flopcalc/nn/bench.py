@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 import torch
 
 from ..zoo import DEFAULT_CLASSES, family_of
-from ..latency import LatencyError, MachineProfile, layer_times, predict, spearman
+from ..latency import LatencyError, MachineProfile, layer_times, predict
+from ..stats import spearman
 from ..errors import install_hint
 from ..sweep import GRID_ALPHAS, GRID_RESOLUTIONS
 from ..timing import median_seconds
@@ -31,7 +32,7 @@ BACKENDS = ("torch", "onnxruntime")
 
 
 @dataclass
-class Result:
+class BenchRun:
     model: str
     alpha: float
     resolution: tuple[int, int]
@@ -137,7 +138,7 @@ def per_layer_seconds(net: torch.nn.Module, x: torch.Tensor, repeats: int = 7) -
 
 def bench(model, alpha: float = 1.0, resolution=DEFAULT_RESOLUTION, batch: int = 1, *, num_classes: int | None = None,
           machine: MachineProfile | None = None, backend: str = "torch", eager: bool = False, per_layer: bool = False,
-          min_time: float = 0.5, compile: bool = False, net: torch.nn.Module | None = None) -> Result:
+          min_time: float = 0.5, compile: bool = False, net: torch.nn.Module | None = None) -> BenchRun:
     """Measure one config (``net``: an already-loaded model, e.g. from a checkpoint)."""
     from ..conventions import analyze
     h, w = as_pair(resolution)
@@ -154,7 +155,7 @@ def bench(model, alpha: float = 1.0, resolution=DEFAULT_RESOLUTION, batch: int =
         run = prepared(net, mode, compile)
         measured = time_torch(run, x, min_time)
     name = model if isinstance(model, str) else model.name
-    res = Result(name, alpha, (h, w), batch, threads, backend, mode, measured, a.total.macs or 0,
+    res = BenchRun(name, alpha, (h, w), batch, threads, backend, mode, measured, a.total.macs or 0,
                  num_classes=a.config["num_classes"])
     if machine is not None:
         rows = _predictions(res, a, machine)
@@ -174,7 +175,7 @@ def bench(model, alpha: float = 1.0, resolution=DEFAULT_RESOLUTION, batch: int =
     return res
 
 
-def _predictions(res: Result, a, machine: MachineProfile):
+def _predictions(res: BenchRun, a, machine: MachineProfile):
     """Set ``res``'s whole-model roofline and calibrated prediction; return the per-layer times."""
     rows = layer_times(a, machine)
     res.roofline_s = sum(r.roofline_s for r in rows)
@@ -184,7 +185,7 @@ def _predictions(res: Result, a, machine: MachineProfile):
 
 
 def grid(machine: MachineProfile, batches=(1, 32), progress=None, rounds: int = 3, min_time: float = 0.15,
-         models=None) -> list[Result]:
+         models=None) -> list[BenchRun]:
     """Every config of the grid (``models``, by default V1 and V2, over sweep's default alphas and
     resolutions) at each batch: measured (the optimized model) and predicted. The configs are
     timed in ``rounds`` interleaved sweeps, each a median of repeats, and a config's time is the
@@ -202,7 +203,7 @@ def grid(machine: MachineProfile, batches=(1, 32), progress=None, rounds: int = 
         for c in configs:
             model, alpha, res, batch = c
             if (model, alpha) not in nets:
-                nets[(model, alpha)] = optimize_for_inference(build(model, alpha, 1000))
+                nets[(model, alpha)] = optimize_for_inference(build(model, alpha, DEFAULT_CLASSES))
             x = torch.randn(batch, 3, res, res)
             times[c].append(time_torch(nets[(model, alpha)], x, min_time))
             done += 1
@@ -211,8 +212,8 @@ def grid(machine: MachineProfile, batches=(1, 32), progress=None, rounds: int = 
     out = []
     threads = torch.get_num_threads()
     for model, alpha, res, batch in configs:
-        a = analyze(model, alpha, res, 1000, batch=batch)
-        r = Result(family_of(model).name, alpha, as_pair(res), batch, threads, "torch", "optimized",
+        a = analyze(model, alpha, res, DEFAULT_CLASSES, batch=batch)
+        r = BenchRun(family_of(model).name, alpha, as_pair(res), batch, threads, "torch", "optimized",
                    statistics.median(times[(model, alpha, res, batch)]), a.total.macs)
         _predictions(r, a, machine)
         out.append(r)

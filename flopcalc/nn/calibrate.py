@@ -31,6 +31,7 @@ from ..sweep import GRID_ALPHAS, GRID_RESOLUTIONS
 from ..timing import median_seconds
 from ..latency import (FEATURES, IN_NETWORK, MachineProfile, Predictor, features, in_network_features,
                        layer_description, neighbour_key)
+from ..zoo import DEFAULT_CLASSES
 
 CL = torch.channels_last
 KERNEL_SAMPLES = {"pointwise": 220, "depthwise": 170, "conv": 36, "activation": 110, "add": 60, "pool": 30,
@@ -94,7 +95,7 @@ def grid_layer_shapes() -> set:
     """(kind, input shape, output shape) of every layer of the verify grid: never sampled."""
     from ..walk import count_layers
     return {(r.kind, tuple(r.input_shape), tuple(r.output_shape))
-            for m, a, res in GRID for r in count_layers(m, a, res, 1000).layers}
+            for m, a, res in GRID for r in count_layers(m, a, res, DEFAULT_CLASSES).layers}
 
 
 def _r8(x: float) -> int:
@@ -246,7 +247,7 @@ def calibrate(threads: int | None = None, seed: int = 0, scale: float = 1.0, pro
             [list(neighbour_key(s)), math.log(s["t"] / max(p.parametric(s), 1e-12))])
     # whole networks in 3 interleaved sweeps (median): a slow spell of a shared machine moves one
     # sweep of every network, not every repeat of one
-    built = [(optimize_for_inference(build(m, a, 1000)), count_layers(m, a, r, 1000, batch=b),
+    built = [(optimize_for_inference(build(m, a, DEFAULT_CLASSES)), count_layers(m, a, r, DEFAULT_CLASSES, batch=b),
               torch.randn(b, 3, r, r), b) for m, a, r, b in nets]
     sweeps = [[], [], []]
     for sweep in sweeps:

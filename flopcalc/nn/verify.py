@@ -31,9 +31,10 @@ from ..output import count_text
 from ..spec import BatchNorm2d, SpecError, elements
 from ..sweep import GRID_ALPHAS, GRID_RESOLUTIONS
 from ..zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION
+from ..memory import DTYPES
 from .builders import build
 
-BYTES_PER_VALUE = 4  # float32
+BYTES_PER_VALUE = DTYPES["float32"]
 
 # What fvcore 0.1.5 cannot count in these models, and what the op is.
 

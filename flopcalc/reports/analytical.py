@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..conventions import CONVENTIONS, analyze
-from ..costs import KINDS
+from ..costs import KIND_DESCRIPTIONS
 from ..output import Col
 from ..published import SOURCES, check_all
 from ..scaling import DEFAULT_RESOLUTION
@@ -29,7 +29,7 @@ def model_page(model: str, alpha: float) -> Page:
              "macs_share": r.macs / t.macs} for r in a.layers]
     cols = (Col("name"), Col("kind"), Col("op"), Col("input_shape", "shape"), Col("output_shape", "shape"),
             Col("params", "int"), Col("macs", "int"), Col("macs_share", "pct"))
-    kinds = [{"kind": KINDS[k], "macs": v.macs, "macs_share": v.macs / paper.total.macs, "params": v.params,
+    kinds = [{"kind": KIND_DESCRIPTIONS[k], "macs": v.macs, "macs_share": v.macs / paper.total.macs, "params": v.params,
               "params_share": v.params / paper.total.params}
              for k, v in paper.by_kind.items() if v.macs or v.params]
     kind_cols = (Col("kind"), Col("macs", "int"), Col("macs_share", "pct"), Col("params", "int"),

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ..sweep import BUDGET_ALPHAS
 from ..zoo import MODELS
 from . import checkpoint as ckpt
 from .data import IMAGENET_MEAN, IMAGENET_STD, DataError, load_image, make_transforms, open_source
@@ -26,7 +27,8 @@ class Loaded:
     kind: str          # "flopcalc" or "state_dict"
 
 
-CANDIDATE_ALPHAS = sorted({round(0.05 * i, 2) for i in range(2, 41)} | {0.35, 0.75, 1.3, 1.4})
+# the widths a torchvision state_dict is matched against: budget's 0.05 steps and every published width
+CANDIDATE_ALPHAS = sorted(set(BUDGET_ALPHAS) | {a for info in MODELS.values() for a in info.published_alphas})
 # the zoo models torchvision has: a state_dict of theirs loads into flopcalc's model
 STATE_DICT_MODELS = tuple(name for name, info in MODELS.items() if info.torchvision)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..walk import Analysis, LayerRow, Separable
-from ..costs import KINDS
+from ..costs import KIND_DESCRIPTIONS
 from ..output import Col, Document, Table, count_text, shape_str, share, si
 from ..spec import (
     Activation,
@@ -19,6 +19,7 @@ from ..spec import (
     SqueezeExcite,
 )
 from .records import config_record
+from ..walk import DEFAULT_CONVENTION
 
 MACS_NOTE = ("macs: multiply-adds of conv and fully connected layers (the papers' Mult-Adds;\n"
              "  batch norm folded into the conv; activations, pooling and adds are free).")
@@ -81,7 +82,7 @@ def describe(a: Analysis) -> str:
         parts.append(f"classes={c['num_classes']}")
     if c.get("batch", 1) != 1:
         parts.append(f"batch={c['batch']}")
-    if a.convention != "pytorch":
+    if a.convention != DEFAULT_CONVENTION:
         parts.append(f"convention={a.convention}")
     return "  ".join(parts)
 
@@ -112,8 +113,8 @@ def layer_record(r: LayerRow, key: str = "macs", factor: int = 1) -> dict:
 def totals_table(a: Analysis) -> Table:
     t = a.total
     key, f = ops_key(a)
-    rows = [{"kind": k, "description": KINDS.get(k, k), key: _ops(v.macs, f), f"{key}_share": share(v.macs, t.macs),
-             "params": v.params, "params_share": share(v.params, t.params)}
+    rows = [{"kind": k, "description": KIND_DESCRIPTIONS.get(k, k), key: _ops(v.macs, f),
+             f"{key}_share": share(v.macs, t.macs), "params": v.params, "params_share": share(v.params, t.params)}
             for k, v in a.by_kind.items() if v.macs or v.params]
     rows.append({"kind": "total", "description": "", key: _ops(t.macs, f), f"{key}_share": share(t.macs, t.macs),
                  "params": t.params, "params_share": share(t.params, t.params)})
@@ -140,7 +141,7 @@ def _convention(a: Analysis):
 
 def counting_note(a: Analysis) -> str:
     """What the totals count: flopcalc's own rule, or the convention's."""
-    if a.convention == "pytorch":
+    if a.convention == DEFAULT_CONVENTION:
         return MACS_NOTE + "\n" + PARAMS_NOTE
     import textwrap
     c = _convention(a)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..output import Col, Document, Table
 from .records import TOP1_COL, flat, fraction
+from ..walk import DEFAULT_CONVENTION
 
 
 def point_record(p, key: str = "macs", distance: float | None | bool = False) -> dict:
@@ -29,14 +30,15 @@ def sweep_document(points, convention: str) -> Document:
     csv_cols = (Col("model"), Col("alpha", "float"), Col("resolution", "shape"), Col("num_classes", "int"),
                 Col("params", "int"), Col(key, "int"), Col("top1", "float", digits=5), Col("top1_source"))
     heading = f"{points[0].model}  classes={points[0].num_classes}" + (
-        f"  convention={convention}" if convention != "pytorch" else "")
+        f"  convention={convention}" if convention != DEFAULT_CONVENTION else "")
     note = ("top1: published ImageNet top-1 of the config's published checkpoint, quoted, never recomputed "
             "(TF-Slim's checkpoint tables, torchvision's weights); blank where none was published.")
     return Document("sweep", {"model": points[0].model, "convention": conv.ref(), "configs": recs}, heading,
                     [Table(cols, rows)], [note], csv_table=Table(csv_cols, rows))
 
 
-def budget_document(points, macs, params, near_target=None, fits=None, convention: str = "pytorch") -> Document:
+def budget_document(points, macs, params, near_target=None, fits=None,
+                    convention: str = DEFAULT_CONVENTION) -> Document:
     from ..conventions import CONVENTIONS
     from ..published import SOURCES
     conv = CONVENTIONS[convention]

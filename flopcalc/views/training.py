@@ -6,6 +6,7 @@ from __future__ import annotations
 import statistics
 
 from ..output import Col, Document, Table, percent
+from ..stats import mean_spread
 
 # the experiments (flopcalc experiment NAME), in the order the command lists and the reports show them
 EXPERIMENTS = ("width", "resolution", "v1-vs-v2", "relu6-int8", "augment")
@@ -56,11 +57,6 @@ def predict_document(result: dict) -> Document:
                     [Table(cols, rows)])
 
 
-def _mean_spread(values: list[float]) -> tuple[float, float | None]:
-    """Mean and sample standard deviation (None for one value: no spread to speak of)."""
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
-
-
 def summarize(name: str, data: str, epochs: int, seeds: int, records: list[dict],
               subset: int | None = None) -> dict:
     groups: dict[str, list[dict]] = {}
@@ -68,7 +64,7 @@ def summarize(name: str, data: str, epochs: int, seeds: int, records: list[dict]
         groups.setdefault(r["group"], []).append(r)
     rows = []
     for group, rs in groups.items():
-        mean, spread = _mean_spread([r["top1"] for r in rs])
+        mean, spread = mean_spread([r["top1"] for r in rs])
         row = {"group": group, "series": rs[0]["series"], "label": rs[0]["label"], "model": rs[0]["model"],
                "config": rs[0]["config"], "params": rs[0]["params"],
                "macs": rs[0]["macs"], "top1_mean": mean, "top1_std": spread, "seeds": len(rs),
@@ -76,7 +72,7 @@ def summarize(name: str, data: str, epochs: int, seeds: int, records: list[dict]
         for key in ("int8_top1", "int8_drop", "int8_fixed_top1", "int8_fixed_drop", "int8_agreement",
                     "int8_fixed_agreement"):
             if key in rs[0]:
-                row[f"{key}_mean"], row[f"{key}_std"] = _mean_spread([r[key] for r in rs])
+                row[f"{key}_mean"], row[f"{key}_std"] = mean_spread([r[key] for r in rs])
         for key in ("float_size_bytes", "int8_size_bytes", "float_images_per_second", "int8_images_per_second"):
             if key in rs[0]:
                 row[key] = statistics.fmean(r[key] for r in rs) if "per_second" in key else rs[0][key]

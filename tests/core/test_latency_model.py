@@ -9,7 +9,8 @@ import pytest
 
 import flopcalc
 from flopcalc.latency import (FEATURES, LatencyError, MachineProfile, cache_path, layer_times,
-                              load_machine, predict, roofline_s, save_machine, spearman)
+                              load_machine, predict, roofline_s, save_machine)
+from flopcalc.stats import spearman
 
 from support import BANDWIDTH, PEAK, calibration
 
