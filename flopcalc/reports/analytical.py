@@ -11,7 +11,7 @@ from ..output import Col
 from ..published import SOURCES, check_all
 from ..scaling import DEFAULT_RESOLUTION
 from ..views.conventions import published_document, reconcile_document
-from ..views.layers import detail
+from ..views.layers import layer_cols, layer_record
 from ..walk import block_rows
 from ..walk import count_layers as plain
 from ..zoo import MODELS
@@ -24,11 +24,8 @@ def model_page(model: str, alpha: float) -> Page:
     paper = analyze(model, alpha, DEFAULT_RESOLUTION, convention="paper")
     title = f"{MODELS[model].title}, alpha {alpha:g}, {DEFAULT_RESOLUTION}x{DEFAULT_RESOLUTION}"
     t = a.total
-    rows = [{"name": r.name, "kind": r.kind, "op": detail(r), "input_shape": list(r.input_shape),
-             "output_shape": list(r.output_shape), "params": r.params, "macs": r.macs,
-             "macs_share": r.macs / t.macs} for r in a.layers]
-    cols = (Col("name"), Col("kind"), Col("op"), Col("input_shape", "shape"), Col("output_shape", "shape"),
-            Col("params", "int"), Col("macs", "int"), Col("macs_share", "pct"))
+    rows = [{**layer_record(r), "macs_share": r.macs / t.macs} for r in a.layers]
+    cols = layer_cols("macs")
     kinds = [{"kind": KIND_DESCRIPTIONS[k], "macs": v.macs, "macs_share": v.macs / paper.total.macs, "params": v.params,
               "params_share": v.params / paper.total.params}
              for k, v in paper.by_kind.items() if v.macs or v.params]

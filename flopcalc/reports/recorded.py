@@ -7,7 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..output import Col, percent
+from ..views.latency import GRID_SUMMARY_COLS, bench_grid_cols
 from ..views.records import flat
+from ..views.verify import VERIFY_GRID_COLS
 from ..views.training import EXPERIMENTS, experiment_document, summarize
 from . import figures
 from .markdown import Page, figure, gh, load_recorded, read_recorded, recorded_files, table
@@ -28,9 +30,7 @@ def verification_page(root: Path) -> Page:
     layers = sum(c["layers"] for c in configs)
     parts.append(f"**{ok} of {len(configs)} configs agree exactly**, every layer and block "
                  f"({layers:,} layers in all), with fvcore and FlopCounterMode:\n")
-    parts.append(table((Col("model"), Col("alpha", "multiplier"), Col("resolution", "resolution"),
-                        Col("layers", "int"), Col("params", "int"), Col("macs", "int"), Col("fvcore", "int"),
-                        Col("flop_counter", "int"), Col("check")), [flat(c) for c in configs]))
+    parts.append(table(VERIFY_GRID_COLS, [flat(c) for c in configs]))
     if padding:
         rows = []
         for doc in padding:
@@ -156,15 +156,11 @@ def latency_page(root: Path) -> Page:
         parts.append("## Predicted against measured, the verify grid\n")
         parts.append("`flopcalc bench --grid --predict`: each config's optimized model measured, and predicted "
                      "from the machine profile alone.\n\n" + table(
-                         (Col("batch", "int"), Col("configs", "int"), Col("within_15", "pct"),
-                          Col("median_abs_error", "pct"), Col("max_abs_error", "pct")), grid["summary"]))
+                         GRID_SUMMARY_COLS, grid["summary"]))
         parts.append(figure("latency_grid.png", "Every grid config: predicted against measured whole-model time "
                                                 "(log scales); the band is +-15%."))
         plots.append(("latency_grid.png", lambda path, g=grid: figures.draw_grid(path, g)))
         parts.append("<details><summary>every config</summary>\n\n" + table(
-            (Col("model"), Col("alpha", "multiplier"), Col("resolution", "resolution"),
-             Col("batch", "int"), Col("measured_ms", "ms"), Col("predicted_ms", "ms"),
-             Col("error", show=lambda v: percent(v, 1, signed=True)), Col("images_per_second", "float", digits=1)),
-            [flat(rec) for rec in grid["configs"]]) + "\n</details>\n")
+            bench_grid_cols(), [flat(rec) for rec in grid["configs"]]) + "\n</details>\n")
         headline += [f"b{x['batch']} {100 * x['within_15']:.0f}% of grid within 15%" for x in grid["summary"]]
     return Page("latency.md", "Latency", "; ".join(headline), "\n".join(parts), plots)

@@ -111,6 +111,19 @@ def grid_summary(results) -> list[dict]:
     return out
 
 
+GRID_SUMMARY_COLS = (Col("batch", "int"), Col("configs", "int"), Col("within_15", "pct"),
+                     Col("median_abs_error", "pct"), Col("max_abs_error", "pct"))
+
+
+def bench_grid_cols(predicted: bool = True) -> list[Col]:
+    """The columns of the timed grid, one config a row (flattened records of ``bench --grid``)."""
+    cols = [Col("model"), Col("alpha", "multiplier"), Col("resolution", "resolution"),
+            Col("batch", "int"), Col("measured_ms", "ms")]
+    if predicted:
+        cols += [Col("predicted_ms", "ms"), Col("error", show=lambda v: percent(v, 1, signed=True))]
+    return cols + [Col("images_per_second", "float", digits=1)]
+
+
 def bench_grid_document(results, machine, predicted: bool = True, load=None) -> Document:
     recs = [{"model": r.model, "config": r.config,
              "measured_ms": ms(r.measured_s), "predicted_ms": ms(r.predicted_s) if predicted else None,
@@ -118,16 +131,9 @@ def bench_grid_document(results, machine, predicted: bool = True, load=None) -> 
              "images_per_second": r.images_per_second} for r in results]
     rows = [flat(rec) for rec in recs]
     summary = grid_summary(results) if predicted else []
-    cols = [Col("model"), Col("alpha", "multiplier"), Col("resolution", "resolution"),
-            Col("batch", "int"), Col("measured_ms", "ms")]
-    if predicted:
-        cols += [Col("predicted_ms", "ms"), Col("error", show=lambda v: percent(v, 1, signed=True))]
-    cols.append(Col("images_per_second", "float", digits=1))
-    tables = [Table(cols, rows)]
+    tables = [Table(bench_grid_cols(predicted), rows)]
     if summary:
-        tables.append(Table([Col("batch", "int"), Col("configs", "int"), Col("within_15", "pct"),
-                             Col("median_abs_error", "pct"), Col("max_abs_error", "pct")], summary,
-                            title="predicted against measured, whole model"))
+        tables.append(Table(GRID_SUMMARY_COLS, summary, title="predicted against measured, whole model"))
     data = {"machine": machine_summary(machine), "threads": results[0].threads if results else None,
             "configs": recs, "summary": summary}
     notes = ["measured: the optimized model (batch norm folded, channels-last), median of repeats; "

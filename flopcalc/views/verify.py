@@ -104,7 +104,7 @@ def verify_document(r: Verification) -> Document:
     return Document("verify", data, heading, tables, notes)
 
 
-GRID_COLS = (Col("model"), Col("alpha", "multiplier"), Col("resolution", "resolution"),
+VERIFY_GRID_COLS = (Col("model"), Col("alpha", "multiplier"), Col("resolution", "resolution"),
              Col("layers", "int"), Col("params", "int"), Col("macs", "int"), Col("fvcore", "int"),
              Col("flop_counter", "int"), Col("check"))
 
@@ -125,4 +125,5 @@ def verify_grid_document(reports: list[Verification]) -> Document:
     note = ("columns: params and macs are flopcalc's analysis; fvcore and flop_counter are measured on the built "
             "PyTorch model. Each config also checks every layer's output shape, params and counts "
             "(flopcalc verify MODEL shows them).")
-    return Document("verify", {"ok": not bad, "configs": recs}, "", [Table(GRID_COLS, rows)], [verdict + "\n" + note])
+    return Document("verify", {"ok": not bad, "configs": recs}, "", [Table(VERIFY_GRID_COLS, rows)],
+                    [verdict + "\n" + note])
