@@ -114,6 +114,9 @@ def _float(v: float, digits: int) -> str:
     return f"{v:.{digits}f}"
 
 
+COL_TYPES = ("text", "int", "shape", "resolution", "multiplier", "pct", "float", "ms", "check")
+
+
 @dataclass(frozen=True)
 class Col:
     """A column: ``key`` is its JSON key and its CSV and table header.
@@ -132,6 +135,10 @@ class Col:
     csv: bool = True
     digits: int | None = None  # decimals of a float (default 4) or ms (default 2) column
     show: Callable[[Any], str] | None = None  # overrides the type's table form
+
+    def __post_init__(self) -> None:
+        if self.type not in COL_TYPES:  # a typo in a view fails where the column is written
+            raise ValueError(f"column {self.key!r}: unknown type {self.type!r}; known: {', '.join(COL_TYPES)}")
 
     @property
     def numeric(self) -> bool:

@@ -120,10 +120,10 @@ class FigureCheck:
 
 
 def _count(row: Row, convention: str, classes: int, rounding: str | None = None):
-    from .walk import count_layers as plain
+    from .walk import count_layers
     from .conventions import count
     conv = CONVENTIONS[convention]
-    a = plain(row.model, row.alpha, row.resolution, classes, rounding=rounding or conv.rounding)
+    a = count_layers(row.model, row.alpha, row.resolution, classes, rounding=rounding or conv.rounding)
     c = count(a, conv)
     return c.total.macs, c.total.params
 

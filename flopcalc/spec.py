@@ -224,6 +224,12 @@ class DepthwiseSeparable:
         ))),)
 
 
+def has_residual(block) -> bool:
+    """The inverted-residual rule (V2's blocks and V3's MBConv): the input is added back when the
+    block may skip, keeps the resolution (stride 1) and keeps the channels."""
+    return block.skip and block.stride == 1 and block.in_c == block.out_c
+
+
 @dataclass(frozen=True, slots=True)
 class InvertedResidual:
     """MobileNet V2 bottleneck (paper Table 1): 1x1 expansion to t*k channels (left out
@@ -248,7 +254,7 @@ class InvertedResidual:
 
     @property
     def residual(self) -> bool:
-        return self.skip and self.stride == 1 and self.in_c == self.out_c
+        return has_residual(self)
 
     def children(self) -> Children:
         h, n, norm = self.hidden, self.out_c, self.norm
@@ -319,7 +325,7 @@ class MBConv:
 
     @property
     def residual(self) -> bool:
-        return self.skip and self.stride == 1 and self.in_c == self.out_c
+        return has_residual(self)
 
     def children(self) -> Children:
         h, n, norm = self.hidden, self.out_c, self.norm

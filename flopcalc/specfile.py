@@ -195,7 +195,7 @@ def parse(doc: dict, path: str = "<spec>") -> Family:
                     r.integer(doc, "divisor", "divisor", default=8),
                     bool(r.boolean(doc, "round_expansion", "round_expansion", False)), se, norm,
                     r.number(doc, "alpha", "alpha", 0.0, None, 1.0))
-    _check_fits(r, family, r.integer(doc, "resolution", "resolution", default=DEFAULT_RESOLUTION))
+    _check_kernels_fit(r, family, r.integer(doc, "resolution", "resolution", default=DEFAULT_RESOLUTION))
     return family
 
 
@@ -233,7 +233,7 @@ def _row(r: _Reader, row: object, i: int) -> Stage:
     return stage
 
 
-def _check_fits(r: _Reader, family: Family, resolution: int) -> None:
+def _check_kernels_fit(r: _Reader, family: Family, resolution: int) -> None:
     """Build the network at the file's own alpha and resolution: a residual that cannot hold,
     or a kernel larger than the map it runs on, is the file's mistake; name its row."""
     from .walk import count_layers

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from .conventions import CONVENTIONS, analyze
 from .published import top1
 from .walk import DEFAULT_CONVENTION
+from .zoo import model_name
 
 # The one grid of widths and resolutions: sweep's default resolutions, and the configs verify --grid
 # checks, bench --grid times and the calibration predicts (each over its models).
@@ -55,7 +56,7 @@ def all_points(models, resolutions, alphas=BUDGET_ALPHAS, convention: str = DEFA
             for res in resolutions:
                 a = analyze(model, alpha, res, num_classes, convention=convention, small_input=small_input)
                 h, w = a.config["resolution"]
-                name = model if isinstance(model, str) else model.name
+                name = model_name(model)
                 pub = top1(name, float(alpha), h, conv.name) if h == w else None
                 reported = None if a.total.macs is None else a.total.macs * conv.flops_per_mac
                 out.append(Point(name, float(alpha), (h, w), a.config["num_classes"], a.total.params,

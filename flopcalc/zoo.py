@@ -229,6 +229,11 @@ def family_of(model: str | Family) -> Family:
     return model if isinstance(model, Family) else check_model(model).family
 
 
+def model_name(model: str | Family) -> str:
+    """A zoo name as it is, a spec file's Family by its name."""
+    return model if isinstance(model, str) else model.name
+
+
 def alpha_or_default(model: str | Family | None, alpha: float | None) -> float:
     """``alpha`` when given, else the model's own (a spec file records one; the zoo's is 1)."""
     if alpha is not None:

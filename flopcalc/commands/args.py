@@ -84,9 +84,6 @@ def model_type(text: str):
                                      "or a spec file's path (.toml)")
 
 
-def model_name(model) -> str:
-    return model if isinstance(model, str) else model.name
-
 
 def alpha_of(args: argparse.Namespace) -> float:
     """--alpha, else the model's own (a spec file's alpha, else 1)."""

@@ -107,15 +107,15 @@ def run_latency(args: argparse.Namespace) -> int:
         return _export(args)
     from ..cpuload import LoadMeter
     if args.command == "machine":
-        from ..nn import calibrate as measure
+        from ..nn import calibrate
         meter = LoadMeter()
         with progress_of(args) as progress:
-            m = measure.quick(args.threads) if args.quick else measure.calibrate(args.threads, progress=progress)
+            m = calibrate.quick(args.threads) if args.quick else calibrate.calibrate(args.threads, progress=progress)
         load = say_load(meter, args.command)
         path = save_machine(m, args.profile)
         emit(render(machine_document(m, str(path), load), args.format))
         return 0
-    from ..nn import bench as b
+    from ..nn import bench
     batches = _bench_batches(args)
     try:
         machine = load_machine(args.profile)
@@ -129,7 +129,7 @@ def run_latency(args: argparse.Namespace) -> int:
     meter = LoadMeter()
     if args.grid:
         with progress_of(args, "bench --grid") as progress:
-            results = b.grid(machine, batches, progress, models=[args.model] if args.model else None)
+            results = bench.grid(machine, batches, progress, models=[args.model] if args.model else None)
         load = say_load(meter, args.command)
         emit(render(bench_grid_document(results, machine, args.predict, load), args.format))
         return 0
@@ -142,7 +142,7 @@ def run_latency(args: argparse.Namespace) -> int:
     runs = []
     with progress_of(args, "bench", len(plans)) as progress:
         for plan in plans:
-            runs.append(b.bench(args.model, alpha_of(args), res, batches[0], **plan, **common))
+            runs.append(bench.bench(args.model, alpha_of(args), res, batches[0], **plan, **common))
             progress.advance()
     load = say_load(meter, args.command)
     emit(render(bench_document(runs, machine, args.top, load), args.format))

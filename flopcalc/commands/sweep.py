@@ -7,10 +7,10 @@ import argparse
 from ..errors import UsageError
 from ..output import emit, render
 from ..scaling import resolution_from_rho
-from ..zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION, MODELS
+from ..zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION, MODELS, model_name
 from .args import (add_convention, add_format,
                    add_model, alpha_of, alpha_type, integer,
-                   list_of, model_name, model_type, resolution_type, rho_type)
+                   list_of, model_type, resolution_type, rho_type)
 
 
 def add_sweep(sub) -> None:

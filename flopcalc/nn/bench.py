@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..zoo import DEFAULT_CLASSES, family_of
+from ..zoo import DEFAULT_CLASSES, family_of, model_name
 from ..latency import LatencyError, MachineProfile, layer_times, predict
 from ..stats import spearman
 from ..errors import install_hint
@@ -60,7 +60,7 @@ class BenchRun:
         return self.batch / self.measured_s
 
 
-def _model(model, alpha: float, num_classes: int):
+def _eval_model(model, alpha: float, num_classes: int):
     from .builders import build
     return build(model, alpha, num_classes).eval()
 
@@ -143,7 +143,7 @@ def bench(model, alpha: float = 1.0, resolution=DEFAULT_RESOLUTION, batch: int =
     from ..conventions import analyze
     h, w = as_pair(resolution)
     a = analyze(model, alpha, (h, w), num_classes, batch=batch)
-    net = net if net is not None else _model(model, alpha, a.config["num_classes"])
+    net = net if net is not None else _eval_model(model, alpha, a.config["num_classes"])
     x = torch.randn(batch, 3, h, w)
     threads = torch.get_num_threads()
     if backend == "onnxruntime":
@@ -154,7 +154,7 @@ def bench(model, alpha: float = 1.0, resolution=DEFAULT_RESOLUTION, batch: int =
         mode = "eager" if eager else "optimized"
         run = prepared(net, mode, compile)
         measured = time_torch(run, x, min_time)
-    name = model if isinstance(model, str) else model.name
+    name = model_name(model)
     res = BenchRun(name, alpha, (h, w), batch, threads, backend, mode, measured, a.total.macs or 0,
                  num_classes=a.config["num_classes"])
     if machine is not None:

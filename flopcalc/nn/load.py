@@ -10,7 +10,7 @@ from torch import nn
 from ..walk import Analysis
 from ..conventions import analyze
 from ..specfile import read
-from ..zoo import MODELS, alpha_or_default
+from ..zoo import MODELS, alpha_or_default, model_name
 from ..scaling import DEFAULT_RESOLUTION
 
 
@@ -36,7 +36,7 @@ def load_model(text: str, alpha: float | None = None, resolution=None, num_class
         size = DEFAULT_RESOLUTION if resolution is None else resolution
         a = analyze(model, alpha_or_default(model, alpha), size, num_classes, batch=batch)
         net = build(model, a.config["alpha"], a.config["num_classes"])
-        return Loaded(net, a, model if isinstance(model, str) else model.name)
+        return Loaded(net, a, model_name(model))
     from ..training.infer import load_for_inference
     from ..training.checkpoint import family_from_config
     loaded = load_for_inference(text)

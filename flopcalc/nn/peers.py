@@ -35,7 +35,7 @@ def available() -> dict[str, bool]:
     return {tool: importlib.util.find_spec(mod) is not None for tool, mod in MODULES.items()}
 
 
-def _model(model: str, alpha: float, classes: int, rounding: str) -> torch.nn.Module:
+def _uncounted_model(model: str, alpha: float, classes: int, rounding: str) -> torch.nn.Module:
     # the weights' values do not change a count: skip build()'s initialization
     return build_node(get_spec(model, alpha, classes, rounding)).eval()
 
@@ -66,7 +66,7 @@ def _exact(value) -> int:
 def fvcore(model, alpha, h, w, classes, rounding) -> Measured:
     with _quiet():
         from fvcore.nn import FlopCountAnalysis, parameter_count
-        net = _model(model, alpha, classes, rounding)
+        net = _uncounted_model(model, alpha, classes, rounding)
         flops = FlopCountAnalysis(net, _input(h, w))
         flops.unsupported_ops_warnings(False)
         flops.uncalled_modules_warnings(False)
@@ -75,7 +75,7 @@ def fvcore(model, alpha, h, w, classes, rounding) -> Measured:
 
 def flop_counter(model, alpha, h, w, classes, rounding) -> Measured:
     from torch.utils.flop_counter import FlopCounterMode
-    net = _model(model, alpha, classes, rounding)
+    net = _uncounted_model(model, alpha, classes, rounding)
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         net(_input(h, w))
     return None, counter.get_total_flops()
@@ -85,7 +85,7 @@ def _ptflops(backend: str) -> Callable:
     def run(model, alpha, h, w, classes, rounding) -> Measured:
         with _quiet():
             from ptflops import get_model_complexity_info
-            net = _model(model, alpha, classes, rounding)
+            net = _uncounted_model(model, alpha, classes, rounding)
             macs, params = get_model_complexity_info(net, (3, h, w), as_strings=False, backend=backend,
                                                      print_per_layer_stat=False, ost=io.StringIO())
         return _exact(params), _exact(macs)
@@ -95,7 +95,7 @@ def _ptflops(backend: str) -> Callable:
 def thop(model, alpha, h, w, classes, rounding) -> Measured:
     with _quiet():
         import thop as _thop
-        macs, params = _thop.profile(_model(model, alpha, classes, rounding), inputs=(_input(h, w),),
+        macs, params = _thop.profile(_uncounted_model(model, alpha, classes, rounding), inputs=(_input(h, w),),
                                      verbose=False)
     return _exact(params), _exact(macs)
 
@@ -103,7 +103,7 @@ def thop(model, alpha, h, w, classes, rounding) -> Measured:
 def torchinfo(model, alpha, h, w, classes, rounding) -> Measured:
     with _quiet():
         from torchinfo import summary
-        s = summary(_model(model, alpha, classes, rounding), input_size=(1, 3, h, w), verbose=0)
+        s = summary(_uncounted_model(model, alpha, classes, rounding), input_size=(1, 3, h, w), verbose=0)
     return s.total_params, s.total_mult_adds
 
 

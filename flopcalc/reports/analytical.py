@@ -13,14 +13,14 @@ from ..scaling import DEFAULT_RESOLUTION
 from ..views.conventions import published_document, reconcile_document
 from ..views.layers import layer_cols, layer_record
 from ..walk import block_rows
-from ..walk import count_layers as plain
+from ..walk import count_layers
 from ..zoo import MODELS
 from . import figures
-from .markdown import Page, figure, gh, load_recorded, table
+from .markdown import Page, figure, github_markdown, load_recorded, table
 
 
 def model_page(model: str, alpha: float) -> Page:
-    a = plain(model, alpha, DEFAULT_RESOLUTION)
+    a = count_layers(model, alpha, DEFAULT_RESOLUTION)
     paper = analyze(model, alpha, DEFAULT_RESOLUTION, convention="paper")
     title = f"{MODELS[model].title}, alpha {alpha:g}, {DEFAULT_RESOLUTION}x{DEFAULT_RESOLUTION}"
     t = a.total
@@ -32,7 +32,7 @@ def model_page(model: str, alpha: float) -> Page:
     kind_cols = (Col("kind"), Col("macs", "int"), Col("macs_share", "pct"), Col("params", "int"),
                  Col("params_share", "pct"))
     # per block: the depthwise-separable pair against the one standard conv it replaces
-    full = plain(model, alpha, DEFAULT_RESOLUTION, full_conv=True)
+    full = count_layers(model, alpha, DEFAULT_RESOLUTION, full_conv=True)
     std = {r.name: r for r in block_rows(full, 2)}
     sep_rows = []
     for r in block_rows(a, 2):
@@ -95,7 +95,7 @@ def scaling_page() -> Page:
         "scaling_laws.png", "V2's multiply-adds and parameters against alpha (at 224) and resolution (at alpha 1): "
                             "multiply-adds grow with alpha squared and resolution squared, parameters with alpha "
                             "squared only."))
-    v2 = plain("mobilenet_v2")
+    v2 = count_layers("mobilenet_v2")
     return Page("scaling.md", "Scaling", f"V2 1.0 at 224: {v2.total.macs:,} macs", "\n".join(parts),
                 [("scaling_frontier.png", figures.draw_frontier), ("scaling_laws.png", figures.draw_laws)])
 
@@ -116,7 +116,7 @@ def conventions_page(root: Path) -> Page:
                     for c in recorded["conventions"] if "live" in c}
             live_found += 1
         doc = reconcile_document(reconcile(model), live)
-        parts.append(f"## {MODELS[model].title} (alpha 1, 224)\n\n" + gh(doc))
+        parts.append(f"## {MODELS[model].title} (alpha 1, 224)\n\n" + github_markdown(doc))
     live = f"live tool totals recorded for {live_found}" if live_found else "live tool totals not recorded yet"
     return Page("conventions.md", "Conventions", f"{len(CONVENTIONS)} conventions x {len(MODELS)} models, {live}",
                 "\n".join(parts))
@@ -128,13 +128,13 @@ def published_page() -> Page:
     doc = published_document(checks)
     text = ("# Published figures\n\nEvery figure in `flopcalc/data/published_figures.csv` (the MobileNet papers, "
             "the TF-Slim checkpoint tables, torchvision's weights) recomputed under its source's convention and "
-            "printed as that source prints (`flopcalc published`).\n\n" + gh(doc))
+            "printed as that source prints (`flopcalc published`).\n\n" + github_markdown(doc))
     return Page("published.md", "Published figures", f"{ok} of {len(checks)} reproduced exactly, "
                 f"{len(checks) - ok} discrepancies explained", text)
 
 
 def layers_plot_page() -> Page:
-    a = plain("mobilenet_v2")
+    a = count_layers("mobilenet_v2")
     text = ("# MobileNet V2, layer by layer\n\n" + figure(
         "v2_layers.png", "MobileNet V2 (alpha 1, 224): multiply-adds and parameters of each conv and fully "
                          "connected layer in execution order; the 1x1 (pointwise) convolutions dominate both.")

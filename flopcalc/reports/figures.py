@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..published import check_all
-from ..walk import count_layers as plain
+from ..walk import count_layers
 from ..zoo import MODELS
 
 
@@ -33,11 +33,11 @@ def draw_laws(path: Path) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(8.0, 3.4))
     alphas = [0.25 * i for i in range(1, 9)]
     res = list(range(64, 289, 32))
-    left.plot(alphas, [plain("mobilenet_v2", a).total.macs / 1e6 for a in alphas], "o-", label="macs (M)")
-    left.plot(alphas, [plain("mobilenet_v2", a).total.params / 1e6 for a in alphas], "s-", label="params (M)")
+    left.plot(alphas, [count_layers("mobilenet_v2", a).total.macs / 1e6 for a in alphas], "o-", label="macs (M)")
+    left.plot(alphas, [count_layers("mobilenet_v2", a).total.params / 1e6 for a in alphas], "s-", label="params (M)")
     left.set_xlabel("alpha (resolution 224)")
-    right.plot(res, [plain("mobilenet_v2", 1.0, r).total.macs / 1e6 for r in res], "o-", label="macs (M)")
-    right.plot(res, [plain("mobilenet_v2", 1.0, r).total.params / 1e6 for r in res], "s-", label="params (M)")
+    right.plot(res, [count_layers("mobilenet_v2", 1.0, r).total.macs / 1e6 for r in res], "o-", label="macs (M)")
+    right.plot(res, [count_layers("mobilenet_v2", 1.0, r).total.params / 1e6 for r in res], "s-", label="params (M)")
     right.set_xlabel("resolution (alpha 1)")
     for ax in (left, right):
         ax.grid(True, alpha=0.3)
@@ -85,7 +85,7 @@ def draw_grid(path: Path, grid: dict) -> None:
 def draw_layers(path: Path) -> None:
     from ..plots import pyplot, save
     plt = pyplot()
-    a = plain("mobilenet_v2")
+    a = count_layers("mobilenet_v2")
     rows = [r for r in a.layers if r.macs]
     colors = {"pointwise": "tab:blue", "depthwise": "tab:orange", "conv": "tab:green", "linear": "tab:red"}
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8.0, 4.8), sharex=True)

@@ -27,13 +27,13 @@ class Page:
     plots: list[tuple[str, Callable[[Path], None]]] = field(default_factory=list)  # (file, draw(path))
 
 
-def gh(doc: Document) -> str:
+def github_markdown(doc: Document) -> str:
     """A Document's tables and notes as GitHub Markdown (no heading: the page has its own)."""
     return render(doc, "github", heading=False).strip() + "\n"
 
 
 def table(cols, rows, title: str = "") -> str:
-    return gh(Document("report", {}, "", [Table(tuple(cols), rows, title)]))
+    return github_markdown(Document("report", {}, "", [Table(tuple(cols), rows, title)]))
 
 
 def figure(file: str, caption: str) -> str:

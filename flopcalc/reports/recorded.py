@@ -12,7 +12,7 @@ from ..views.records import flat
 from ..views.verify import VERIFY_GRID_COLS
 from ..views.training import EXPERIMENTS, experiment_document, summarize
 from . import figures
-from .markdown import Page, figure, gh, load_recorded, read_recorded, recorded_files, table
+from .markdown import Page, figure, github_markdown, load_recorded, read_recorded, recorded_files, table
 
 
 def verification_page(root: Path) -> Page:
@@ -74,8 +74,9 @@ def training_page(root: Path) -> Page:
                       recs[0].get("subset"))
         parts.append(f"## Experiment `{name}`\n\n`flopcalc experiment {name} --out reports/experiments/{name}` "
                      f"({s['epochs']} epochs, {s['seeds']} seeds each; [its own page](experiments/{name}/README.md))"
-                     f"\n\n" + gh(experiment_document(s)) + "\n" + figure(f"experiments/{name}/accuracy_vs_macs.png",
-                                                                f"{name}: held-out top-1 against multiply-adds"))
+                     f"\n\n" + github_markdown(experiment_document(s)) + "\n"
+                     + figure(f"experiments/{name}/accuracy_vs_macs.png",
+                              f"{name}: held-out top-1 against multiply-adds"))
     if len(parts) == 2:  # neither train results nor experiments
         parts.append("(not recorded yet)\n")
     return Page("training.md", "Training and experiments", "; ".join(headline) or "not recorded yet",

@@ -35,6 +35,7 @@ from .mix import cutmix, mixed_loss, mixup
 from .schedule import SCHEDULES, Recipe, defaults, lr_factor
 from .checkpoint import build_model
 from .evaluate import evaluate_model
+from ..zoo import model_name
 
 @dataclass
 class RunConfig:
@@ -89,7 +90,7 @@ def model_config(cfg: RunConfig, source: DataSource, resolution: int, small: boo
     """Everything a checkpoint needs to rebuild the model and its input pipeline."""
     from ..specfile import write
     family = None if isinstance(cfg.model, str) else write(cfg.model)
-    return {"model": cfg.model if isinstance(cfg.model, str) else cfg.model.name, "family": family,
+    return {"model": model_name(cfg.model), "family": family,
             "alpha": float(cfg.alpha), "num_classes": len(source.classes), "resolution": resolution,
             "small_input": small, "source": source.name, "data": source.text, "classes": list(source.classes),
             "image_size": list(source.image_size) if source.image_size else None,

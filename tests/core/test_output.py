@@ -136,3 +136,10 @@ def test_latex_is_a_fragment_to_input_as_it_is(cli, fmt):
             (Path(tmp) / "t.tex").write_text(doc)
             r = subprocess.run(["pdflatex", "-interaction=nonstopmode", "t.tex"], cwd=tmp, capture_output=True)
             assert r.returncode == 0, r.stdout[-2000:]
+
+
+def test_a_column_of_an_unknown_type_is_refused_where_it_is_written():
+    from flopcalc.output import COL_TYPES, Col
+    with pytest.raises(ValueError, match="column 'x': unknown type 'percent'"):
+        Col("x", "percent")
+    assert all(Col("x", t).type == t for t in COL_TYPES)
