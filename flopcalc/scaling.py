@@ -4,6 +4,11 @@ from __future__ import annotations
 
 DEFAULT_RESOLUTION = 224  # both papers' full input size; rho scales from it
 
+# The one grid of widths and resolutions: sweep's default resolutions, and the configs verify --grid
+# checks, bench --grid times and the calibration predicts (each over its models).
+GRID_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.4)
+GRID_RESOLUTIONS = (96, 128, 160, 192, 224)
+
 
 def make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> int:
     """Round ``v`` channels to the nearest multiple of ``divisor`` (ties up), at least

@@ -4,11 +4,11 @@ and Spearman's rank correlation of measured against predicted times."""
 from __future__ import annotations
 
 import math
-import statistics
 
 
 def mean_spread(values: list[float]) -> tuple[float, float | None]:
     """Mean and sample standard deviation (None for one value: no spread to speak of)."""
+    import statistics  # here, not at the top: the command line imports the views at start-up
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
 
 

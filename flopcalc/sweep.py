@@ -10,10 +10,6 @@ from .published import top1
 from .walk import DEFAULT_CONVENTION
 from .zoo import model_name
 
-# The one grid of widths and resolutions: sweep's default resolutions, and the configs verify --grid
-# checks, bench --grid times and the calibration predicts (each over its models).
-GRID_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.4)
-GRID_RESOLUTIONS = (96, 128, 160, 192, 224)
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,8 @@ def add_budget(sub) -> None:
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    from ..sweep import GRID_RESOLUTIONS, sweep
+    from ..scaling import GRID_RESOLUTIONS
+    from ..sweep import sweep
     from ..views.sweep import sweep_document
     from ..zoo import MODELS
     resolutions = ([resolution_from_rho(r) for r in args.rho] if args.rho else args.resolution
@@ -68,7 +69,8 @@ def run_sweep(args: argparse.Namespace) -> int:
 
 
 def run_budget(args: argparse.Namespace) -> int:
-    from ..sweep import GRID_RESOLUTIONS, all_points, budget, near
+    from ..scaling import GRID_RESOLUTIONS
+    from ..sweep import all_points, budget, near
     from ..views.sweep import budget_document
     if args.madds is None and args.params is None and args.near is None:
         raise UsageError("flopcalc budget: error: give --madds N and/or --params N, or --near N")

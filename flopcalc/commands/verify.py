@@ -6,7 +6,7 @@ import argparse
 
 from ..errors import UsageError
 from ..output import emit, render
-from ..sweep import GRID_ALPHAS, GRID_RESOLUTIONS
+from ..scaling import GRID_ALPHAS, GRID_RESOLUTIONS
 from ..zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION, MODELS
 from .args import (add_config_args, add_format,
                    add_model, add_runtime_args, alpha_of, integer,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 
 from ..errors import UserError
 from ..family import Family
-from ..sweep import GRID_ALPHAS
+from ..scaling import GRID_ALPHAS
 from ..training.schedule import AUGMENTS
 from ..views.training import EXPERIMENTS
 from ..zoo import MOBILENET_V2

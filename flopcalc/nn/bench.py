@@ -22,7 +22,7 @@ from ..zoo import DEFAULT_CLASSES, family_of, model_name
 from ..latency import LatencyError, MachineProfile, layer_times, predict
 from ..stats import spearman
 from ..errors import install_hint
-from ..sweep import GRID_ALPHAS, GRID_RESOLUTIONS
+from ..scaling import GRID_ALPHAS, GRID_RESOLUTIONS
 from ..timing import median_seconds
 from .calibrate import GRID
 from ..scaling import as_pair

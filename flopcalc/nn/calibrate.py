@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..sweep import GRID_ALPHAS, GRID_RESOLUTIONS
+from ..scaling import GRID_ALPHAS, GRID_RESOLUTIONS
 from ..timing import median_seconds
 from ..latency import (FEATURES, IN_NETWORK, MachineProfile, Predictor, features, in_network_features,
                        layer_description, neighbour_key)

@@ -29,7 +29,7 @@ from ..conventions import FLOP_COUNTER, FVCORE
 from ..costs import MULTIPLY_ADD_KINDS
 from ..output import count_text
 from ..spec import BatchNorm2d, SpecError, elements
-from ..sweep import GRID_ALPHAS, GRID_RESOLUTIONS
+from ..scaling import GRID_ALPHAS, GRID_RESOLUTIONS
 from ..zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION
 from ..memory import DTYPES
 from .builders import build

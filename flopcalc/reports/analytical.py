@@ -62,7 +62,8 @@ def model_page(model: str, alpha: float) -> Page:
 
 
 def scaling_page() -> Page:
-    from ..sweep import GRID_RESOLUTIONS, sweep
+    from ..scaling import GRID_RESOLUTIONS
+    from ..sweep import sweep
     parts = ["# Scaling: width multiplier and resolution\n",
              "Multiply-adds and parameters over the alpha x resolution grid of each family, as the TF-Slim "
              "checkpoint tables list them, with the published ImageNet top-1 beside each config that has a "

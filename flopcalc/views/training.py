@@ -3,8 +3,6 @@ summary over seeds (pure Python: the reports read results without the torch side
 
 from __future__ import annotations
 
-import statistics
-
 from ..output import Col, Document, Table, percent
 from ..stats import mean_spread
 
@@ -59,6 +57,7 @@ def predict_document(result: dict) -> Document:
 
 def summarize(name: str, data: str, epochs: int, seeds: int, records: list[dict],
               subset: int | None = None) -> dict:
+    import statistics  # here, not at the top: the command line imports this module at start-up
     groups: dict[str, list[dict]] = {}
     for r in records:
         groups.setdefault(r["group"], []).append(r)
