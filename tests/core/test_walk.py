@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from support import tiny
 
 from flopcalc import analyze
 from flopcalc.walk import check_resolution, flatten
 from flopcalc.costs import ShapeError
-from flopcalc.spec import (Act, Conv2d, ConvBNAct, GlobalAvgPool, Linear,
-                           Network, ResidualAdd, Sequential, SpecError)
-
-
-def tiny(stride: int = 1, out_c: int = 8) -> Network:
-    body = Sequential((("0", ConvBNAct(8, out_c, 3, stride)), ("add", ResidualAdd())))
-    return Network("tiny", 3, (
-        ("stem", ConvBNAct(3, 8, 3, 2, act=Act.RELU)),
-        ("block", body),
-        ("pool", GlobalAvgPool()),
-        ("fc", Linear(out_c, 10)),
-    ))
+from flopcalc.spec import (Conv2d, Network, SpecError)
 
 
 def test_custom_network():
