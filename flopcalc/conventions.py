@@ -359,6 +359,13 @@ def analyze(model, alpha: float = 1.0, resolution=DEFAULT_RESOLUTION, num_classe
     classes, rounding = architecture(conv, num_classes)
     base = _analyze(model, alpha, resolution, classes, batch=batch, rounding=rounding, full_conv=full_conv,
                     small_input=small_input)
+    return counted_as(base, conv)
+
+
+def counted_as(base: Analysis, convention: str | Convention) -> Analysis:
+    """An analysis in flopcalc's own count (the walk's, or a recorded module's) counted as
+    ``convention`` counts: the same Analysis, its rows and totals that convention's."""
+    conv = convention if isinstance(convention, Convention) else get_convention(convention)
     if conv.name == DEFAULT:
         return base
     c = count(base, conv)

@@ -3,7 +3,7 @@ flopcalc's own count; :func:`flopcalc.analyze` is the public entry, under any co
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 from .costs import COST_FORMULAS, KIND_DESCRIPTIONS, ShapeError, layer_cost
@@ -51,6 +51,8 @@ class Analysis:
     by_kind: dict[str, Total]
     spec: Network
     convention: str = DEFAULT_CONVENTION  # how params and macs are counted (flopcalc.conventions)
+    # a recorded module's operations without a formula: op -> {"calls": n, "modules": [...]}
+    uncounted: dict = field(default_factory=dict)
 
     def layer(self, name: str) -> LayerRow:
         for row in self.layers:

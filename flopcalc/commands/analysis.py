@@ -27,7 +27,7 @@ def add_table(sub) -> None:
     p = sub.add_parser("table", help="per-layer shapes, params and macs of a model",
                        description="Per-layer shapes, params and multiply-adds (macs) of a model, then the "
                                    "totals by layer kind.")
-    add_model(p)
+    add_model(p, sources=True)
     add_config_args(p)
     add_convention(p)
     p.add_argument("--batch", type=integer("batch", 1), default=1, metavar="N",
@@ -118,9 +118,16 @@ def run_separable(args: argparse.Namespace) -> int:
 def run_table(args: argparse.Namespace) -> int:
     from ..walk import block_rows, top_rows
     from ..conventions import analyze
+    from ..sources import ModuleSource
     from ..views.layers import table_document
-    a = analyze(args.model, alpha_of(args), resolution_of(args), args.classes, batch=args.batch,
-                convention=args.convention, full_conv=args.full_conv, small_input=args.small_input)
+    if isinstance(args.model, ModuleSource):
+        a = _recorded(args)
+    else:
+        if args.input is not None or args.model_arg:
+            raise UsageError("flopcalc table: error: --input and --model-arg are for a recorded module "
+                             "(torchvision:NAME, module:callable, file.py:callable), not a zoo model or spec file")
+        a = analyze(args.model, alpha_of(args), resolution_of(args), args.classes, batch=args.batch,
+                    convention=args.convention, full_conv=args.full_conv, small_input=args.small_input)
     mem = None
     if args.memory:
         from ..walk import count_layers as plain
@@ -136,7 +143,29 @@ def run_table(args: argparse.Namespace) -> int:
     else:
         doc = table_document(a, totals_only=args.totals, memory=mem)
     emit(render(doc, args.format))
-    return 0
+    return 1 if args.strict and a.uncounted else 0
+
+
+def _recorded(args: argparse.Namespace):
+    """A PyTorch module built from its source and recorded on fake tensors, counted as --convention."""
+    given = [flag for flag, value in (("--alpha", args.alpha), ("--resolution", args.resolution), ("--rho", args.rho),
+                                      ("--classes", args.classes), ("--full-conv", args.full_conv),
+                                      ("--small-input", args.small_input), ("--memory", args.memory)) if value]
+    if given:
+        raise UsageError(f"flopcalc table: error: {', '.join(given)} describe a zoo model or a spec file; a recorded "
+                         "module is built by its own code: give --input SHAPE and --model-arg KEY=VALUE instead")
+    from dataclasses import replace
+    from .runtime import torch_door
+    torch_door(args)
+    from ..conventions import counted_as
+    from ..nn.load import load_module
+    from ..nn.record import record
+    from ..sources import ModuleSource
+    source: ModuleSource = replace(args.model, kwargs=dict(args.model_arg))
+    shape = args.input or (args.batch, 3, DEFAULT_RESOLUTION, DEFAULT_RESOLUTION)
+    if args.input is not None and args.batch != 1:
+        raise UsageError("flopcalc table: error: --batch with --input: give the batch as --input's first dimension")
+    return counted_as(record(load_module(source), shape, source.name).analysis(), args.convention)
 
 
 def run_spec(args: argparse.Namespace) -> int:

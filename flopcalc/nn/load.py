@@ -44,3 +44,76 @@ def load_model(text: str, alpha: float | None = None, resolution=None, num_class
     a = analyze(family_from_config(c), c["alpha"], c["resolution"] if resolution is None else resolution,
                 c["num_classes"], batch=batch, small_input=c.get("small_input", False))
     return Loaded(loaded.net, a, text)
+
+
+def load_module(source, *, meta: bool = True) -> nn.Module:
+    """The ``nn.Module`` a :class:`~flopcalc.sources.ModuleSource` names, built on the meta device
+    where its builder allows (no weight memory; no weights are ever downloaded); one line for each
+    way it can fail."""
+    import importlib
+    import torch
+    from ..sources import SourceError
+    if source.kind == "torchvision":
+        factory = _import_attr("torchvision.models", source.target, source.text, "torchvision")
+    elif source.kind == "timm":
+        timm = _import("timm", source.text, "timm")
+        def factory(**kw):
+            return timm.create_model(source.target, pretrained=False, **kw)
+    elif source.kind == "file":
+        from pathlib import Path
+        path = Path(source.target)
+        if not path.is_file():
+            raise SourceError(f"{source.text!r}: no file {source.target!r}")
+        spec = importlib.util.spec_from_file_location(f"flopcalc_user_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as e:  # noqa: BLE001  (the user's file: its error in one line)
+            raise SourceError(f"{source.text!r}: {source.target} does not run: {type(e).__name__}: {_first(e)}") \
+                from None
+        factory = _attr(module, source.attr, source.text)
+    else:
+        factory = _import_attr(source.target, source.attr, source.text, None)
+    kwargs = dict(source.kwargs)
+    if source.kind == "torchvision":
+        kwargs.setdefault("weights", None)
+    try:
+        if meta:
+            with torch.device("meta"):
+                net = factory(**kwargs)
+        else:
+            net = factory(**kwargs)
+    except Exception as e:  # noqa: BLE001
+        if meta:  # a builder that does real work on its weights (initializations that read values)
+            return load_module(source, meta=False)
+        raise SourceError(f"{source.text!r}: building it failed: {type(e).__name__}: {_first(e)}") from None
+    if not isinstance(net, nn.Module):
+        raise SourceError(f"{source.text!r} returned {type(net).__name__}, not a torch.nn.Module")
+    return net
+
+
+def _first(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def _import(name: str, text: str, package: str | None):
+    import importlib
+    from ..sources import SourceError
+    try:
+        return importlib.import_module(name)
+    except Exception as e:  # noqa: BLE001  (ImportError, or a module that fails as it imports)
+        hint = f"; pip install {package}" if package and isinstance(e, ModuleNotFoundError) else ""
+        raise SourceError(f"{text!r}: cannot import {name}: {type(e).__name__}: {_first(e)}{hint}") from None
+
+
+def _attr(module, attr: str, text: str):
+    from ..sources import SourceError
+    obj = getattr(module, attr, None)
+    if obj is None or not callable(obj):
+        raise SourceError(f"{text!r}: {module.__name__} has no callable {attr!r}")
+    return obj
+
+
+def _import_attr(name: str, attr: str, text: str, package: str | None):
+    return _attr(_import(name, text, package), attr, text)

@@ -157,6 +157,17 @@ def counting_note(a: Analysis) -> str:
 MEMORY_COLS = (Col("bytes_read", "int"), Col("bytes_written", "int"), Col("intensity", "float", digits=2))
 
 
+def uncounted_note(uncounted: dict) -> str:
+    """The operations a recorded module ran that have no formula here: named, never a silent zero."""
+    def where(modules):
+        shown = ", ".join(m or "(the model itself)" for m in modules[:3])
+        return shown + (f" and {len(modules) - 3} more" if len(modules) > 3 else "")
+    items = "; ".join(f"{op} x{u['calls']} in {where(u['modules'])}"
+                      + (f" ({u['params']:,} params)" if u.get("params") else "") for op, u in uncounted.items())
+    return (f"NOT COUNTED (no formula for these operations; the totals leave them out): {items}. "
+            "table --strict exits 1 when any is left.")
+
+
 def table_document(a: Analysis, rows: list[LayerRow] | None = None, *, totals_only: bool = False,
                    shown: str = "", memory=None, view: dict | None = None) -> Document:
     """``flopcalc table``: the layer rows (or ``rows``: blocks, the top N), then the totals
@@ -185,6 +196,9 @@ def table_document(a: Analysis, rows: list[LayerRow] | None = None, *, totals_on
             "by_kind": {k: {"params": t.params, key: _ops(t.macs, factor)} for k, t in a.by_kind.items()}}
     totals = totals_table(a)
     notes = [summary(a) + "\n" + counting_note(a)]
+    if a.uncounted:
+        data["uncounted"] = [{"op": op, **u} for op, u in a.uncounted.items()]
+        notes.append(uncounted_note(a.uncounted))
     if memory is not None:
         data["memory"] = {"dtype": memory.dtype, "bytes_per_value": memory.bytes_per_value,
                           "bytes_read": memory.bytes_read, "bytes_written": memory.bytes_written,

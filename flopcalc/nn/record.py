@@ -1,0 +1,251 @@
+"""Any PyTorch module, counted: run it once on fake tensors (no compute, no activation memory)
+under a dispatch-level recorder that keeps its own module stack, and turn every ATen operation
+it sees into the analyzer's rows. The rows carry the same layer specs the zoo's rows carry, so
+every cost formula, convention, view and output format applies unchanged: a recorded model is
+one more front end, not a second table.
+
+What the recorder sees: every ATen operation, functional calls and tensor methods included,
+attributed to the innermost module running when it was called (torch's global forward hooks
+keep the stack). A leaf module that ran one counted operation gives one row named after the
+module; any other operation gets a row named ``module.op`` (``layer1.0.add``), numbered when a
+module runs it more than once. Each call is a row, so a module called twice gives two rows; a
+parameter is charged to the first row that uses it, so the parameter total is
+``sum(p.numel())`` however often a module runs.
+
+An operation with compute but no formula here is never a silent zero: it is listed in
+:attr:`Recording.uncounted` (operation, calls, modules) and the views print it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from ..costs import layer_cost
+from ..errors import UserError
+from ..spec import Act, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, GlobalAvgPool, Linear, ResidualAdd
+from ..walk import DEFAULT_CONVENTION, Analysis, LayerRow, totals
+
+# Operations that move or relabel data and compute nothing (views, copies, shape changes).
+FREE = {
+    "view", "_unsafe_view", "reshape", "flatten", "unflatten", "t", "transpose", "permute", "contiguous",
+    "expand", "squeeze", "unsqueeze", "clone", "detach", "alias", "slice", "select", "split", "split_with_sizes",
+    "chunk", "cat", "stack", "narrow", "empty", "empty_like", "zeros", "zeros_like", "ones", "ones_like",
+    "new_empty", "new_zeros", "_to_copy", "to", "copy_", "lift_fresh", "size", "sym_size", "dim", "numel",
+}
+ACTIVATIONS = {"relu": Act.RELU, "relu6": Act.RELU6, "hardswish": Act.HARDSWISH, "hardsigmoid": Act.HARDSIGMOID,
+               "silu": Act.SILU, "sigmoid": Act.SIGMOID}
+
+
+class RecordError(UserError):
+    """A module that cannot be recorded: its forward raised, or fake tensors cannot run it."""
+
+
+@dataclass(frozen=True)
+class Op:
+    """One ATen call as the recorder saw it (shapes with the batch dimension)."""
+
+    module: str                 # the innermost module's qualified name ("" for the root)
+    call: int                   # which call of a module it ran in (one number per forward call)
+    name: str                   # the operation's name without its overload: conv2d, add, relu_
+    args: tuple                 # tensor shapes, with the non-tensor arguments as they were given
+    out: tuple | None           # the output's shape
+    params: tuple[int, ...]     # ids of the module parameters among its arguments
+
+
+@dataclass
+class Recording:
+    """A module's run: its rows (the analyzer's) and what had no formula."""
+
+    model: str
+    input_shape: tuple[int, ...]
+    rows: list[LayerRow]
+    uncounted: dict[str, dict] = field(default_factory=dict)  # op -> {"calls", "modules", "params"}
+
+    def analysis(self) -> Analysis:
+        batch = self.input_shape[0]
+        rows = [r._replace(macs=r.macs * batch) for r in self.rows]
+        total, by_kind = totals(rows)
+        config = {"input": list(self.input_shape), "batch": batch}
+        if len(self.input_shape) == 4:
+            config["resolution"] = list(self.input_shape[2:])
+        return Analysis(self.model, config, tuple(self.input_shape[1:]), tuple(rows), total, by_kind, None,
+                        uncounted=self.uncounted)
+
+
+class _Recorder(TorchDispatchMode):
+    def __init__(self, stack: list[str], param_ids: set[int]):
+        super().__init__()
+        self.stack, self.param_ids, self.ops = stack, param_ids, []
+        self.outputs: dict[int, tuple] = {}  # call -> the module's output shape
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        name = func.overloadpacket.__name__
+        if name not in FREE:
+            shapes = tuple(tuple(a.shape) if isinstance(a, torch.Tensor) else _plain(a) for a in args)
+            used = tuple(id(a) for a in args if isinstance(a, torch.Tensor) and id(a) in self.param_ids)
+            first = out[0] if isinstance(out, (tuple, list)) and out else out
+            module, call = self.stack[-1]
+            self.ops.append(Op(module, call, name, shapes,
+                               tuple(first.shape) if isinstance(first, torch.Tensor) else None, used))
+        return out
+
+
+def _plain(a):
+    if isinstance(a, (list, tuple)):
+        return tuple(_plain(x) for x in a)
+    return a if isinstance(a, (int, float, bool, str)) or a is None else repr(a)
+
+
+def record_ops(module: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[Op], dict[int, tuple]]:
+    """Run ``module`` once on a fake input of ``input_shape``: every operation it ran, and each
+    module call's output shape."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    names = {id(m): n for n, m in module.named_modules()}
+    param_ids = {id(p) for p in module.parameters()}
+    stack = [("", 0)]
+    calls = [0]
+
+    def enter(mod, _inputs):
+        calls[0] += 1
+        stack.append((names.get(id(mod), stack[-1][0]), calls[0]))
+
+    def leave(mod, _inputs, output):
+        _, call = stack.pop()
+        if isinstance(output, torch.Tensor):
+            recorder.outputs[call] = tuple(output.shape)
+
+    hooks = [nn.modules.module.register_module_forward_pre_hook(enter),
+             nn.modules.module.register_module_forward_hook(leave)]
+    recorder = _Recorder(stack, param_ids)
+    was_training = module.training
+    module.eval()
+    try:
+        device = next(iter(module.parameters()), next(iter(module.buffers()), torch.empty(0))).device
+        with FakeTensorMode(allow_non_fake_inputs=True):
+            x = torch.empty(input_shape, device=device)  # a module built on the meta device gets a meta input
+            with recorder, torch.inference_mode():
+                module(x)
+    except Exception as e:  # noqa: BLE001  (any error of the user's forward, said in one line)
+        where = stack[-1][0] or "the model"
+        raise RecordError(f"running {where} on a fake input of shape {'x'.join(map(str, input_shape))} "
+                          f"failed: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}") \
+            from None
+    finally:
+        for h in hooks:
+            h.remove()
+        module.train(was_training)
+    return recorder.ops, recorder.outputs
+
+
+def _spec(op: Op):
+    """The layer spec of one operation and the shapes its formula reads: (spec, x, block_input),
+    or None for an operation without a formula."""
+    name = op.name.rstrip("_")
+    a = op.args
+    if name in ("conv2d", "convolution", "_convolution"):
+        x, w = a[0], a[1]
+        bias = len(a) > 2 and a[2] is not None
+        stride, padding, dilation = (_pair(a[i]) if len(a) > i else (d, d) for i, d in ((3, 1), (4, 0), (5, 1)))
+        if name != "conv2d":  # convolution(input, weight, bias, stride, padding, dilation, transposed, out_pad, groups)
+            if a[6]:
+                return None
+            groups = a[8]
+        else:
+            groups = a[6] if len(a) > 6 else 1
+        if len(w) != 4 or w[2] != w[3] or len({stride, padding, dilation} - {tuple(v[:1] * 2) for v in
+                                                                            (stride, padding, dilation)}):
+            return None  # only square 2-D kernels, strides, paddings and dilations have a formula here yet
+        if isinstance(padding[0], str):
+            return None
+        return Conv2d(x[1], w[0], w[2], stride[0], padding[0], dilation[0], groups, bias), x[1:], None
+    if name in ("linear", "addmm", "mm"):
+        if name == "linear":
+            x, w = a[0], a[1]
+            bias = len(a) > 2 and a[2] is not None
+            return Linear(w[1], w[0], bias), x[1:], None
+        x, w = (a[1], a[2]) if name == "addmm" else (a[0], a[1])
+        return Linear(w[0], w[1], name == "addmm"), x[1:], None
+    if name in ("batch_norm", "native_batch_norm", "_native_batch_norm_legit_no_training",
+                "_native_batch_norm_legit"):
+        x = a[0]
+        return BatchNorm2d(x[1], affine=a[1] is not None), x[1:], None
+    if name in ACTIVATIONS:
+        return Activation(ACTIVATIONS[name], op.name.endswith("_")), a[0][1:], None
+    if name == "hardtanh" and tuple(a[1:3]) == (0.0, 6.0):
+        return Activation(Act.RELU6, op.name.endswith("_")), a[0][1:], None
+    if name in ("adaptive_avg_pool2d", "_adaptive_avg_pool2d") and _pair(a[1]) == (1, 1):
+        return GlobalAvgPool(keepdim=True), a[0][1:], None
+    if name == "mean" and tuple(a[1]) in ((-1, -2), (2, 3), (-2, -1), (3, 2)):
+        keep = len(a) > 2 and bool(a[2])
+        return GlobalAvgPool(keepdim=keep), a[0][1:], None
+    if name == "add" and len(a) >= 2 and isinstance(a[1], tuple) and a[0] == a[1]:
+        return ResidualAdd(), a[0][1:], a[1][1:]
+    if name == "mul" and len(a) >= 2 and isinstance(a[1], tuple) and isinstance(a[0], tuple):
+        gate, x = sorted((a[0], a[1]), key=lambda s: math.prod(s))
+        if len(x) == 4 and gate == (x[0], x[1], 1, 1):
+            return ChannelScale(), gate[1:], x[1:]
+        return None
+    if name in ("dropout", "native_dropout", "feature_dropout"):
+        return Dropout(float(a[1]) if len(a) > 1 else 0.5), a[0][1:], None
+    return None
+
+
+def _pair(v) -> tuple:
+    return tuple(v) * (2 if len(tuple(v)) == 1 else 1) if isinstance(v, (list, tuple)) else (v, v)
+
+
+def record(module: nn.Module, input_shape: tuple[int, ...] = (1, 3, 224, 224), name: str | None = None) -> Recording:
+    """``module`` run once on a fake ``input_shape`` (batch first), as the analyzer's rows."""
+    ops, outputs = record_ops(module, tuple(input_shape))
+    sizes = {id(p): p.numel() for p in module.parameters()}
+    leaves = {n for n, m in module.named_modules() if not list(m.children())}
+    specs = [_spec(op) for op in ops]
+    counted_in_call: dict[int, int] = {}
+    uncounted: dict[str, dict] = {}
+    for op, s in zip(ops, specs):
+        if s is None:
+            entry = uncounted.setdefault(op.name.rstrip("_"), {"calls": 0, "modules": [], "params": 0})
+            entry["calls"] += 1
+            if op.module not in entry["modules"]:
+                entry["modules"].append(op.module)
+        else:
+            counted_in_call[op.call] = counted_in_call.get(op.call, 0) + 1
+    rows: list[LayerRow] = []
+    used: dict[str, int] = {}
+    charged: set[int] = set()
+    for op, s in zip(ops, specs):
+        if s is None:  # its parameters are named with it, never silently dropped
+            uncounted[op.name.rstrip("_")]["params"] += sum(sizes[i] for i in dict.fromkeys(op.params)
+                                                              if i not in charged)
+            charged.update(op.params)
+            continue
+        spec, x, block_input = s
+        if op.module in leaves and counted_in_call[op.call] == 1:
+            base = op.module  # a leaf module running one operation: the module's own name
+            out = outputs.get(op.call)
+            if isinstance(spec, GlobalAvgPool) and out is not None and len(out) == 2:
+                spec = GlobalAvgPool(keepdim=False)  # the module flattens what it pooled
+        else:
+            base = ".".join(p for p in (op.module, op.name.rstrip("_")) if p)
+        n = used.get(base, 0)
+        used[base] = n + 1
+        cost = layer_cost(spec, x, block_input) if block_input is not None else layer_cost(spec, x)
+        params = sum(sizes[i] for i in dict.fromkeys(op.params) if i not in charged)
+        charged.update(op.params)
+        rows.append(LayerRow(base if n == 0 else f"{base}.{n}", cost.kind, spec, tuple(x), tuple(cost.output_shape),
+                             params, cost.macs))
+    return Recording(name or type(module).__name__, tuple(input_shape), rows, uncounted)
+
+
+def analyze_module(module: nn.Module, input_shape: tuple[int, ...] = (1, 3, 224, 224), *,
+                   convention: str = DEFAULT_CONVENTION, name: str | None = None) -> Analysis:
+    """``module`` recorded and counted as ``convention`` counts (flopcalc's own by default): the
+    same :class:`~flopcalc.walk.Analysis` a zoo model gives, for every view and format."""
+    from ..conventions import counted_as
+    return counted_as(record(module, input_shape, name).analysis(), convention)

@@ -1,0 +1,236 @@
+"""Any module, recorded on fake tensors (flopcalc/nn/record.py): flopcalc's own MobileNets give
+exactly the analytical rows; hand-written models give the rows their formulas say, worked out
+here by hand; shared modules, functional calls, ops without a formula and a failing forward."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from flopcalc.conventions import CONVENTIONS, count
+from flopcalc.nn import build
+from flopcalc.nn.record import RecordError, analyze_module, record
+from flopcalc.walk import count_layers
+
+CONFIGS = [(1.0, 224, 1), (0.5, 96, 1), (0.75, (160, 128), 2)]
+
+
+def _rows(layers):
+    return [(r.name, r.kind, tuple(r.input_shape), tuple(r.output_shape), r.params, r.macs) for r in layers]
+
+
+@pytest.mark.parametrize("model", ["mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small"])
+@pytest.mark.parametrize("alpha, resolution, batch", CONFIGS, ids=str)
+def test_the_mobilenets_recorded_are_their_analytical_rows(model, alpha, resolution, batch):
+    """The built model run on fake tensors gives the analyzer's rows exactly (names, kinds, shapes,
+    params, multiply-adds), nothing uncounted, and every convention's totals are the analyzer's."""
+    h, w = (resolution, resolution) if isinstance(resolution, int) else resolution
+    recorded = record(build(model, alpha, 1000), (batch, 3, h, w), model)
+    assert recorded.uncounted == {}
+    a = count_layers(model, alpha, (h, w), batch=batch)
+    r = recorded.analysis()
+    assert _rows(r.layers) == _rows(a.layers)
+    assert (r.total, r.by_kind) == (a.total, a.by_kind)
+    for conv in CONVENTIONS.values():
+        assert count(r, conv).total == count(a, conv).total, conv.name
+
+
+class Basic(nn.Module):
+    """A ResNet basic block: the residual add and the last ReLU are functional calls."""
+
+    def __init__(self, c: int):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2, self.bn2 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+
+    def forward(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(out)) + x)
+
+
+class Tiny(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, stride=2, padding=1)
+        self.block = Basic(8)
+        self.fc = nn.Linear(8, 8)
+        self.head = nn.Linear(8, 10)
+
+    def forward(self, x):
+        x = self.block(self.stem(x)).mean((2, 3))
+        return self.head(self.fc(self.fc(x)))  # fc shared: called twice
+
+
+def test_a_hand_written_model_by_hand():
+    """32x32 input. stem 3x3/2, 3 -> 8 with bias: 16x16 out, 9*3*8*256 = 55,296 macs, 224 params.
+    Each block conv 3x3 8 -> 8: 9*8*8*256 = 147,456 macs, 576 params; each batch norm 16 params.
+    fc 8 -> 8 twice: 64 macs a call, its 72 params charged once; head 8 -> 10: 80 macs, 90 params."""
+    r = record(Tiny(), (1, 3, 32, 32))
+    rows = {x.name: x for x in r.rows}
+    assert [x.name for x in r.rows] == ["stem", "block.conv1", "block.bn1", "block.relu", "block.conv2",
+                                        "block.bn2", "block.add", "block.relu.1", "mean", "fc", "fc.1", "head"]
+    assert (rows["stem"].macs, rows["stem"].params, rows["stem"].output_shape) == (55_296, 224, (8, 16, 16))
+    assert rows["block.conv1"].macs == rows["block.conv2"].macs == 147_456
+    assert (rows["block.add"].kind, rows["block.relu.1"].kind, rows["mean"].kind) == ("add", "activation", "pool")
+    assert (rows["fc"].params, rows["fc.1"].params, rows["fc"].macs, rows["fc.1"].macs) == (72, 0, 64, 64)
+    a = r.analysis()
+    assert a.total.macs == 55_296 + 2 * 147_456 + 64 + 64 + 80
+    assert a.total.params == sum(p.numel() for p in Tiny().parameters()) == 224 + 2 * (576 + 16) + 72 + 90
+    assert r.uncounted == {}
+
+
+class Unknown(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.norm = nn.LayerNorm(8)
+        self.conv = nn.Conv2d(8, 8, (1, 3), padding=(0, 1))
+
+    def forward(self, x):
+        return self.conv(self.norm(x)).softmax(-1)
+
+
+def test_an_op_without_a_formula_is_listed_never_a_silent_zero():
+    r = record(Unknown(), (1, 8, 4, 8))
+    assert r.rows == []
+    assert r.uncounted == {"layer_norm": {"calls": 1, "modules": ["norm"], "params": 16},
+                           "conv2d": {"calls": 1, "modules": ["conv"], "params": 8 * 8 * 3 + 8},  # a 1x3 kernel
+                           "softmax": {"calls": 1, "modules": [""], "params": 0}}
+
+
+class Broken(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inner = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return self.inner(x.view(-1, 5))
+
+
+def test_a_forward_that_raises_is_one_line_naming_the_module():
+    with pytest.raises(RecordError) as e:
+        record(Broken(), (1, 8))
+    line = str(e.value)
+    assert "\n" not in line and line.startswith("running the model on a fake input of shape 1x8 failed: ")
+
+
+def test_nothing_is_computed_or_changed():
+    """Fake tensors: no output values exist, the weights are untouched and the mode is restored."""
+    net = Tiny().train()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    record(net, (1, 3, 32, 32))
+    assert net.training and all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+
+
+def test_analyze_module_under_a_convention():
+    """fvcore counts a batch norm's elements and the add; the analyzer's own count does not."""
+    own = analyze_module(Tiny(), (1, 3, 32, 32))
+    fv = analyze_module(Tiny(), (1, 3, 32, 32), convention="fvcore")
+    assert own.convention == "pytorch" and fv.convention == "fvcore"
+    assert own.total.macs == 55_296 + 2 * 147_456 + 64 + 64 + 80
+    assert fv.total.macs > own.total.macs
+
+
+MODEL_FILE = '''
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self, classes=10):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 16, 3, padding=1)
+        self.norm = nn.LayerNorm(16)
+        self.fc = nn.Linear(16, classes)
+
+    def forward(self, x):
+        x = torch.relu(self.conv(x)).mean((2, 3))
+        return self.fc(self.norm(x))
+
+
+def make(classes=10):
+    return Net(classes)
+
+
+def not_a_module():
+    return 42
+
+
+def broken():
+    net = Net()
+    net.forward = lambda x: x.view(-1, 7)
+    return net
+'''
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    path = tmp_path / "mymodel.py"
+    path.write_text(MODEL_FILE)
+    return path
+
+
+def test_table_of_a_file_source_names_what_it_did_not_count(cli, model_file):
+    """conv 3x3 3 -> 16 on 32x32: 9*3*16*1024 = 442,368 macs, 448 params; fc 16 -> 5: 80 macs, 85 params;
+    the layer norm has no formula here: listed with its 32 params, and --strict exits 1."""
+    import json
+    from support import schema_errors
+    code, out, err = cli("table", f"{model_file}:make", "--input", "1x3x32x32", "--model-arg", "classes=5",
+                         "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert not schema_errors(doc)
+    assert doc["model"] == f"{model_file}:make" and doc["config"]["input"] == [1, 3, 32, 32]
+    assert doc["total"] == {"params": 448 + 85, "macs": 442_368 + 80}
+    assert doc["uncounted"] == [{"op": "layer_norm", "calls": 1, "modules": ["norm"], "params": 32}]
+    code, out, err = cli("table", f"{model_file}:make", "--input", "1x3x32x32")
+    assert code == 0 and "NOT COUNTED" in out and "layer_norm x1 in norm (32 params)" in out
+    code, out, err = cli("table", f"{model_file}:make", "--input", "1x3x32x32", "--strict")
+    assert code == 1
+
+
+def test_a_module_source_built_on_the_meta_device_is_the_analytical_model(cli, monkeypatch):
+    """flopcalc's own builder named as package.module:callable, its keyword arguments from --model-arg:
+    built on the meta device (no weight memory), recorded, and equal to the analyzer's table."""
+    import json
+    code, out, err = cli("table", "flopcalc.nn:build", "--model-arg", "model='mobilenet_v2'",
+                         "--model-arg", "alpha=0.5", "--format", "json")
+    assert code == 0, err
+    recorded = json.loads(out)
+    code, out, err = cli("table", "mobilenet_v2", "--alpha", "0.5", "--format", "json")
+    analytical = json.loads(out)
+    assert recorded["layers"] == analytical["layers"] and recorded["total"] == analytical["total"]
+
+
+BAD = [
+    (["{file}:nope"], ["has no callable 'nope'"]),
+    (["{file}:not_a_module"], ["returned int, not a torch.nn.Module"]),
+    (["{file}:broken", "--input", "1x3x8x8"], ["running the model on a fake input of shape 1x3x8x8 failed",
+                                               "RuntimeError"]),
+    (["{tmp}/missing.py:make"], ["no file"]),
+    (["flopcalc_no_such_package.models:make"], ["cannot import flopcalc_no_such_package.models"]),
+    (["{file}:make", "--alpha", "0.5"], ["--alpha describe a zoo model or a spec file"]),
+    (["{file}:make", "--input", "1x3x"], ["--input '1x3x'", "such as 1x3x224x224"]),
+    (["{file}:make", "--model-arg", "=1"], ["--model-arg '=1'"]),
+    (["mobilenet_v2", "--input", "1x3x32x32"], ["--input and --model-arg are for a recorded module"]),
+    (["nope:"], ["give the callable after the colon"]),
+]
+
+
+@pytest.mark.parametrize("argv, words", BAD, ids=lambda v: " ".join(v) if isinstance(v[0], str) else "")
+def test_bad_sources_are_one_line(cli, model_file, argv, words):
+    argv = [a.format(file=model_file, tmp=model_file.parent) for a in argv]
+    code, out, err = cli("table", *argv)
+    assert code == 2 and err.count("\n") == 1 and out == "", err
+    assert all(w in err for w in words), err
+
+
+def test_a_torchvision_source_without_torchvision_is_one_line(cli):
+    import importlib.util
+    if importlib.util.find_spec("torchvision") is not None:
+        pytest.skip("torchvision is installed here")
+    code, out, err = cli("table", "torchvision:resnet18")
+    assert code == 2 and err.count("\n") == 1
+    assert "cannot import torchvision" in err and "pip install torchvision" in err
