@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from .errors import UserError
 
 DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-INPUT_HELP = "the input's shape, batch first: 1x3x224x224 (default 1x3x224x224)"
 
 
 class SourceError(UserError):

@@ -118,9 +118,9 @@ def run_separable(args: argparse.Namespace) -> int:
 def run_table(args: argparse.Namespace) -> int:
     from ..walk import block_rows, top_rows
     from ..conventions import analyze
-    from ..sources import ModuleSource
+    from ..family import Family
     from ..views.layers import table_document
-    if isinstance(args.model, ModuleSource):
+    if not isinstance(args.model, (str, Family)):  # a sources.ModuleSource: a module recorded on fake tensors
         a = _recorded(args)
     else:
         if args.input is not None or args.model_arg:

@@ -10,7 +10,6 @@ from typing import Callable, NoReturn
 from ..errors import UsageError
 from ..output import BUILTIN_FORMATS, FormatError, check_format
 from ..scaling import resolution_from_rho
-from ..sources import INPUT_HELP, SourceError, input_shape, model_arg, parse_source
 from ..spec import SpecError
 from ..zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION, MODELS
 
@@ -123,9 +122,9 @@ def add_model(p: argparse.ArgumentParser, optional: bool = False,
                    nargs="?" if optional else None,
                    help=MODEL_HELP + (grid_help if optional else "") + (SOURCE_HELP if sources else ""))
     if sources:
-        p.add_argument("--input", type=argument(input_shape), default=None, metavar="SHAPE",
-                       help=f"a recorded module's {INPUT_HELP}")
-        p.add_argument("--model-arg", type=argument(model_arg), action="append", default=[], metavar="KEY=VALUE",
+        p.add_argument("--input", type=argument("input_shape"), default=None, metavar="SHAPE",
+                       help="a recorded module's input shape, batch first (default 1x3x224x224)")
+        p.add_argument("--model-arg", type=argument("model_arg"), action="append", default=[], metavar="KEY=VALUE",
                        help="a keyword argument for a recorded module's builder (repeatable): num_classes=10")
         p.add_argument("--strict", action="store_true",
                        help="exit 1 when a recorded module ran an operation flopcalc has no formula for (it is "
@@ -136,23 +135,23 @@ SOURCE_HELP = ("; or any PyTorch module, recorded on fake tensors: torchvision:N
                "package.module:callable or file.py:callable")
 
 
-def argument(parse: Callable[[str], object]) -> Callable[[str], object]:
-    """A core parser as an argparse type: its one-line error becomes argparse's."""
+def argument(parser: str) -> Callable[[str], object]:
+    """A parser of :mod:`flopcalc.sources` as an argparse type (imported when an argument needs it,
+    not at start-up): its one-line error becomes argparse's."""
     def parse_argument(text: str):
+        from .. import sources
         try:
-            return parse(text)
-        except SourceError as e:
+            return getattr(sources, parser)(text)
+        except sources.SourceError as e:
             raise argparse.ArgumentTypeError(str(e)) from None
     return parse_argument
 
 
 def model_or_source_type(text: str):
     """A zoo name, a spec file, or a module source (parsed here, built only when the command runs)."""
-    try:
-        source = parse_source(text) if text not in MODELS and not text.endswith(".toml") else None
-    except SourceError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-    return source if source is not None else model_type(text)
+    if text in MODELS or text.endswith(".toml") or ":" not in text:
+        return model_type(text)
+    return argument("parse_source")(text) or model_type(text)
 
 
 def add_config_args(p: argparse.ArgumentParser, *, grid: bool = False, conventions: bool = True) -> None:
