@@ -1,7 +1,8 @@
-"""Where a PyTorch model comes from, parsed without importing torch: ``torchvision:NAME``,
+"""Where a model flopcalc records comes from, parsed without importing torch: ``torchvision:NAME``,
 ``timm:NAME``, ``package.module:callable`` or ``path/to/file.py:callable`` (a factory returning an
-``nn.Module``), with keyword arguments from ``--model-arg key=value``. The command line reads a
-MODEL argument here first; ``flopcalc.nn.load.load_module`` builds what it names."""
+``nn.Module``), with keyword arguments from ``--model-arg key=value``; or an ONNX file (``.onnx``).
+The command line reads a MODEL argument here first; ``flopcalc.nn.load.load_module`` builds what
+it names, ``flopcalc.nn.onnx_record`` reads a file."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ class ModuleSource:
     """A model flopcalc records by running it (on fake tensors) rather than walking its spec."""
 
     text: str                      # as the user wrote it
-    kind: str                      # "torchvision", "timm", "module" (package.module:callable) or "file"
+    kind: str                      # "torchvision", "timm", "module" (package.module:callable), "file" or "onnx"
     target: str                    # the builder's name, the module path or the file path
     attr: str = ""                 # the callable in a module or file
     kwargs: dict = field(default_factory=dict, hash=False, compare=False)
@@ -35,6 +36,8 @@ class ModuleSource:
 
 def parse_source(text: str) -> ModuleSource | None:
     """The source ``text`` names, or None when it names no module (a zoo name, a spec file)."""
+    if text.lower().endswith(".onnx"):
+        return ModuleSource(text, "onnx", text)
     head, sep, tail = text.partition(":")
     if not sep:
         return None

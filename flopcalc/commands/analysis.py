@@ -156,15 +156,20 @@ def _recorded(args: argparse.Namespace):
                          "module is built by its own code: give --input SHAPE and --model-arg KEY=VALUE instead")
     from dataclasses import replace
     from .runtime import torch_door
-    torch_door(args)
-    from ..conventions import counted_as
-    from ..nn.load import load_module
-    from ..nn.record import record
-    from ..sources import ModuleSource
-    source: ModuleSource = replace(args.model, kwargs=dict(args.model_arg))
-    shape = args.input or (args.batch, 3, DEFAULT_RESOLUTION, DEFAULT_RESOLUTION)
     if args.input is not None and args.batch != 1:
         raise UsageError("flopcalc table: error: --batch with --input: give the batch as --input's first dimension")
+    source = replace(args.model, kwargs=dict(args.model_arg))
+    from ..conventions import counted_as
+    if source.kind == "onnx":
+        if args.model_arg:
+            raise UsageError("flopcalc table: error: --model-arg is for a module's builder, not an ONNX file")
+        torch_door(args, "onnx", needs=("onnx",))
+        from ..nn.onnx_record import record_onnx
+        return counted_as(record_onnx(source.target, args.input).analysis(), args.convention)
+    torch_door(args)
+    from ..nn.load import load_module
+    from ..nn.record import record
+    shape = args.input or (args.batch, 3, DEFAULT_RESOLUTION, DEFAULT_RESOLUTION)
     return counted_as(record(load_module(source), shape, source.name).analysis(), args.convention)
 
 

@@ -132,7 +132,7 @@ def add_model(p: argparse.ArgumentParser, optional: bool = False,
 
 
 SOURCE_HELP = ("; or any PyTorch module, recorded on fake tensors: torchvision:NAME, timm:NAME, "
-               "package.module:callable or file.py:callable")
+               "package.module:callable or file.py:callable; or an ONNX file (.onnx)")
 
 
 def argument(parser: str) -> Callable[[str], object]:
@@ -149,7 +149,7 @@ def argument(parser: str) -> Callable[[str], object]:
 
 def model_or_source_type(text: str):
     """A zoo name, a spec file, or a module source (parsed here, built only when the command runs)."""
-    if text in MODELS or text.endswith(".toml") or ":" not in text:
+    if text in MODELS or text.endswith(".toml") or (":" not in text and not text.lower().endswith(".onnx")):
         return model_type(text)
     return argument("parse_source")(text) or model_type(text)
 

@@ -33,7 +33,8 @@ def _marks(command: str) -> tuple:
                          ids=[f"{name}: {e.command}" for name, e in SHOWN])
 def test_doc_example(page, example, monkeypatch):
     monkeypatch.chdir(ROOT)  # the examples name files relative to the repository
-    if example.command.startswith("flopcalc verify") or "--live" in example.command or ".py:" in example.command:
+    if example.command.startswith("flopcalc verify") or "--live" in example.command or ".py:" in example.command \
+            or ".onnx" in example.command:
         pytest.importorskip("torch")
         pytest.importorskip("fvcore")
     if "--live" in example.command:

@@ -1,0 +1,151 @@
+"""Any ONNX file, counted: onnx's own shape inference (with data propagation) gives every tensor's
+shape, and each node becomes one of the analyzer's rows, named after the node, with the same layer
+specs, formulas and conventions as a zoo model or a recorded PyTorch module. A node without a
+formula here is listed (operation, calls, nodes, parameters), never a silent zero.
+
+Parameters are the initializers a node reads, charged to the first node that reads them; a batch
+norm's running mean and variance are statistics, not learnable values, and are left out, as
+``sum(p.numel())`` leaves them out of a PyTorch model.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from ..costs import layer_cost
+from ..errors import UserError
+from ..spec import Act, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, GlobalAvgPool, Linear, ResidualAdd
+from ..walk import LayerRow
+
+# Nodes that move or relabel data and compute nothing.
+FREE = {"Flatten", "Reshape", "Identity", "Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Constant",
+        "Transpose", "Slice", "Cast", "Split", "Expand", "ConstantOfShape"}
+ACTIVATIONS = {"Relu": Act.RELU, "HardSwish": Act.HARDSWISH, "HardSigmoid": Act.HARDSIGMOID,
+               "Sigmoid": Act.SIGMOID}
+
+
+class OnnxError(UserError):
+    pass
+
+
+def record_onnx(path: str | Path, input_shape: tuple[int, ...] | None = None):
+    """The rows of an ONNX file's graph for ``input_shape`` (batch first; default: the graph's own,
+    a free batch dimension taken as 1): a :class:`~flopcalc.nn.record.Recording`."""
+    import onnx
+    from onnx import numpy_helper, shape_inference
+    from .record import Recording
+    path = Path(path)
+    try:
+        model = onnx.load(str(path))
+    except FileNotFoundError:
+        raise OnnxError(f"no file {str(path)!r}") from None
+    except Exception as e:  # noqa: BLE001  (onnx's protobuf errors: not an ONNX file)
+        raise OnnxError(f"{str(path)!r} is not an ONNX file ({type(e).__name__})") from None
+    g = model.graph
+    if not g.node:
+        raise OnnxError(f"{str(path)!r} is not an ONNX model (it holds no graph)")
+    init = {t.name: t for t in g.initializer}
+    inputs = [v for v in g.input if v.name not in init]
+    if len(inputs) != 1:
+        raise OnnxError(f"{str(path)!r} has {len(inputs)} inputs; flopcalc counts a graph with one input")
+    dims = inputs[0].type.tensor_type.shape.dim
+    declared = [d.dim_value if d.HasField("dim_value") else None for d in dims]
+    if input_shape is None:
+        if any(d is None for d in declared[1:]):
+            free = [d.dim_param or "?" for d in dims[1:] if not d.HasField("dim_value")]
+            raise OnnxError(f"{str(path)!r}: the input's dimensions {', '.join(free)} are free; give them with "
+                            "--input, such as --input 1x3x224x224")
+        input_shape = tuple([declared[0] or 1] + declared[1:])
+    if len(input_shape) != len(declared) or any(d is not None and d != s for d, s in zip(declared, input_shape)):
+        raise OnnxError(f"--input {'x'.join(map(str, input_shape))} does not fit {str(path)!r}'s input "
+                        f"{'x'.join(str(d) if d else '?' for d in declared)}")
+    for d, size in zip(dims, input_shape):
+        d.Clear()
+        d.dim_value = size
+    inferred = shape_inference.infer_shapes(model, data_prop=True)
+    shapes = {v.name: tuple(d.dim_value for d in v.type.tensor_type.shape.dim)
+              for v in list(inferred.graph.value_info) + list(inferred.graph.output) + list(inferred.graph.input)}
+    for name, t in init.items():
+        shapes[name] = tuple(t.dims)
+    small = {name: t for name, t in init.items() if math.prod(t.dims) <= 16}
+    for node in g.node:  # Constant nodes' values (the exporter writes Clip's bounds so)
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+            small[node.output[0]] = node.attribute[0].t
+
+    def const(name):
+        """A small constant's value (a scalar as a float), or None."""
+        if name not in small:
+            return None
+        v = numpy_helper.to_array(small[name]).tolist()
+        return float(v) if isinstance(v, (int, float)) else v
+
+    rows, uncounted, charged, used = [], {}, set(), {}
+    for node in g.node:
+        spec_x = _spec(node, shapes, init, const)
+        learnable = [i for i in node.input[1:] if i in init]
+        if node.op_type == "BatchNormalization":
+            learnable = learnable[:2]  # scale and bias; the mean and variance are statistics
+        params = sum(math.prod(init[i].dims) for i in dict.fromkeys(learnable) if i not in charged)
+        charged.update(learnable)
+        if spec_x is None:
+            if node.op_type in FREE:
+                continue
+            entry = uncounted.setdefault(node.op_type, {"calls": 0, "modules": [], "params": 0})
+            entry["calls"] += 1
+            entry["modules"].append(node.name)
+            entry["params"] += params
+            continue
+        spec, x, block_input = spec_x
+        cost = layer_cost(spec, x, block_input) if block_input is not None else layer_cost(spec, x)
+        name = node.name or f"{node.op_type}_{len(rows)}"
+        n = used.get(name, 0)
+        used[name] = n + 1
+        rows.append(LayerRow(name if n == 0 else f"{name}.{n}", cost.kind, spec, tuple(x),
+                             tuple(cost.output_shape), params, cost.macs))
+    return Recording(path.name, tuple(input_shape), rows, uncounted)
+
+
+def _attrs(node) -> dict:
+    from onnx import helper
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _spec(node, shapes, init, const):
+    """(spec, x, block_input) for a node with a formula here, else None."""
+    op, a = node.op_type, _attrs(node)
+    ins = [shapes.get(i) for i in node.input]
+    x = ins[0][1:] if ins and ins[0] else None
+    if op == "Conv":
+        w = ins[1]
+        k = a.get("kernel_shape", w[2:])
+        strides, pads, dil = a.get("strides", [1, 1]), a.get("pads", [0, 0, 0, 0]), a.get("dilations", [1, 1])
+        if len(w) != 4 or len(set(k)) != 1 or len(set(strides)) != 1 or len(set(pads)) != 1 or len(set(dil)) != 1 \
+                or a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+            return None
+        return Conv2d(x[0], w[0], k[0], strides[0], pads[0], dil[0], a.get("group", 1), len(node.input) > 2), x, None
+    if op == "Gemm" and node.input[1] in init and not a.get("transA", 0):
+        w = ins[1]
+        n_in, n_out = (w[1], w[0]) if a.get("transB", 0) else (w[0], w[1])
+        return Linear(n_in, n_out, len(node.input) > 2), x, None
+    if op == "MatMul" and node.input[1] in init and len(ins[1]) == 2:
+        return Linear(ins[1][0], ins[1][1], False), x, None
+    if op == "BatchNormalization":
+        return BatchNorm2d(x[0]), x, None
+    if op in ACTIVATIONS:
+        return Activation(ACTIVATIONS[op], False), x, None
+    if op == "Clip" and len(node.input) == 3 and (const(node.input[1]), const(node.input[2])) == (0.0, 6.0):
+        return Activation(Act.RELU6, False), x, None
+    if op == "GlobalAveragePool":
+        return GlobalAvgPool(keepdim=True), x, None
+    if op == "ReduceMean" and sorted(a.get("axes", [])) in ([2, 3], [-2, -1]):
+        return GlobalAvgPool(keepdim=bool(a.get("keepdims", 1))), x, None
+    if op == "Add" and len(ins) == 2 and ins[0] == ins[1] and not set(node.input) & set(init):
+        return ResidualAdd(), ins[0][1:], ins[1][1:]
+    if op == "Mul" and len(ins) == 2 and not set(node.input) & set(init) and ins[0] and ins[1]:
+        gate, full = sorted((ins[0], ins[1]), key=math.prod)
+        if len(full) == 4 and tuple(gate) == (full[0], full[1], 1, 1):
+            return ChannelScale(), gate[1:], full[1:]
+    if op == "Dropout":
+        return Dropout(0.0), x, None
+    return None

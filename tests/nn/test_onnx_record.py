@@ -1,0 +1,77 @@
+"""ONNX files counted (flopcalc/nn/onnx_record.py): a file flopcalc export wrote counts the same
+multiply-adds as its torch model, layer by layer, for every zoo model; its parameters are the
+file's own initializers (batch norm folded into the convs by the exporter); free dimensions and
+files that are not ONNX are one line."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+onnx = pytest.importorskip("onnx")
+
+from flopcalc.nn import build  # noqa: E402
+from flopcalc.nn.onnx_export import export  # noqa: E402
+from flopcalc.nn.onnx_record import OnnxError, record_onnx  # noqa: E402
+from flopcalc.walk import count_layers  # noqa: E402
+
+MULTIPLY_ADD = ("conv", "pointwise", "depthwise", "linear")
+
+
+@pytest.mark.parametrize("model", ["mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small"])
+@pytest.mark.parametrize("alpha, resolution", [(1.0, 224), (0.5, 96)])
+def test_an_exported_file_counts_as_its_torch_model(model, alpha, resolution, tmp_path):
+    path = export(build(model, alpha, 1000), resolution, tmp_path / "m.onnx")
+    recorded = record_onnx(path)
+    assert recorded.uncounted == {}
+    a = count_layers(model, alpha, resolution)
+    r = recorded.analysis()
+    assert r.total.macs == a.total.macs
+    # every conv and fully connected layer, in order, with the same multiply-adds
+    assert [x.macs for x in r.layers if x.kind in MULTIPLY_ADD] == [x.macs for x in a.layers if x.kind in MULTIPLY_ADD]
+    # parameters: the file's initializers, read independently of flopcalc
+    assert r.total.params == sum(math.prod(t.dims) for t in onnx.load(str(path)).graph.initializer)
+
+
+def test_the_table_of_an_onnx_file(cli, tmp_path):
+    path = tmp_path / "v2.onnx"
+    code, _, err = cli("export", "mobilenet_v2", "--alpha", "0.5", "--resolution", "96", "--onnx", str(path))
+    assert code == 0, err
+    code, out, err = cli("table", str(path), "--format", "json")  # the batch is free: taken as 1
+    assert code == 0, err
+    doc = json.loads(out)
+    from support import schema_errors
+    assert not schema_errors(doc)
+    code, out, err = cli("table", "mobilenet_v2", "--alpha", "0.5", "--resolution", "96", "--format", "json")
+    assert doc["total"]["macs"] == json.loads(out)["total"]["macs"] == 18_885_440
+    assert doc["config"]["input"] == [1, 3, 96, 96]
+    code, out, err = cli("table", str(path), "--input", "4x3x96x96", "--format", "json")
+    assert code == 0 and json.loads(out)["total"]["macs"] == 4 * 18_885_440
+
+
+def test_bad_onnx_input_is_one_line(cli, tmp_path):
+    path = export(build("mobilenet_v3_small", 0.5, 10), 64, tmp_path / "m.onnx", dynamic_batch=False)
+    (tmp_path / "bad.onnx").write_text("not a model")
+    for argv, words in ((["--input", "1x3x32x32"], "does not fit"), (["--input", "1x3"], "does not fit"),
+                        (["--model-arg", "a=1"], "--model-arg is for a module's builder")):
+        code, out, err = cli("table", str(path), *argv)
+        assert code == 2 and err.count("\n") == 1 and words in err, err
+    code, out, err = cli("table", str(tmp_path / "bad.onnx"))
+    assert code == 2 and err.count("\n") == 1 and ("not an ONNX" in err), err
+    code, out, err = cli("table", str(tmp_path / "missing.onnx"))
+    assert code == 2 and "no file" in err
+
+
+def test_free_dimensions_other_than_the_batch_need_input(tmp_path):
+    from onnx import TensorProto, helper
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, "h", "w"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="relu")], "g", [x], [y])
+    path = tmp_path / "free.onnx"
+    onnx.save(helper.make_model(graph), str(path))
+    with pytest.raises(OnnxError, match="dimensions h, w are free; give them with --input"):
+        record_onnx(path)
+    r = record_onnx(path, (1, 3, 8, 8))
+    assert [(x.name, x.kind, x.output_shape) for x in r.rows] == [("relu", "activation", (3, 8, 8))]
