@@ -64,9 +64,11 @@ def _bn(row: LayerRow) -> tuple[int, bool]:
 
 
 def learnable(row: LayerRow) -> Parts:
-    """What ``sum(p.numel() for p in model.parameters())`` counts: weights, biases, gamma and beta."""
+    """What ``sum(p.numel() for p in model.parameters())`` counts: weights, biases, gamma and beta.
+    A recorded module called twice has its parameters on its first row only (``row.params`` 0 on
+    the others), so they are counted once."""
     if row.kind in MULTIPLY_ADD_KINDS:
-        b = _bias(row)
+        b = min(_bias(row), row.params)
         return {"weights": row.params - b, "bias": b}
     if row.kind == "batchnorm":
         return {"batchnorm": row.params}
@@ -75,7 +77,7 @@ def learnable(row: LayerRow) -> Parts:
 
 def weights_only(row: LayerRow) -> Parts:
     """Conv and fully connected weights; no biases, no batch norm (folded into the convs)."""
-    return {"weights": row.params - _bias(row)} if row.kind in MULTIPLY_ADD_KINDS else {}
+    return {"weights": max(0, row.params - _bias(row))} if row.kind in MULTIPLY_ADD_KINDS else {}
 
 
 def _stored_bn(per_channel: int) -> Callable[[LayerRow], Parts]:

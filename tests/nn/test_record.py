@@ -234,3 +234,15 @@ def test_a_torchvision_source_without_torchvision_is_one_line(cli):
     code, out, err = cli("table", "torchvision:resnet18")
     assert code == 2 and err.count("\n") == 1
     assert "cannot import torchvision" in err and "pip install torchvision" in err
+
+
+def test_a_shared_module_counts_its_parameters_once_under_every_convention():
+    """fc runs twice; its 72 parameters sit on its first row. Under every convention with a parameter
+    count, no part is negative and flopcalc's own total is sum(p.numel())."""
+    a = record(Tiny(), (1, 3, 32, 32)).analysis()
+    for conv in CONVENTIONS.values():
+        c = count(a, conv)
+        for parts in c.parts:
+            for p in (parts[0] or {}).values():
+                assert p >= 0, conv.name
+    assert count(a, CONVENTIONS["pytorch"]).total.params == sum(p.numel() for p in Tiny().parameters())
