@@ -16,7 +16,7 @@ from pathlib import Path
 from ..costs import layer_cost
 from ..errors import UserError
 from ..spec import Act, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, GlobalAvgPool, Linear, ResidualAdd
-from ..walk import LayerRow
+from ..walk import DEFAULT_CONVENTION, LayerRow
 
 # Nodes that move or relabel data and compute nothing.
 FREE = {"Flatten", "Reshape", "Identity", "Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Constant",
@@ -149,3 +149,10 @@ def _spec(node, shapes, init, const):
     if op == "Dropout":
         return Dropout(0.0), x, None
     return None
+
+
+def analyze_onnx(path: str | Path, input_shape: tuple[int, ...] | None = None, *,
+                 convention: str = DEFAULT_CONVENTION):
+    """An ONNX file counted as ``convention`` counts: the same Analysis a zoo model gives."""
+    from ..conventions import counted_as
+    return counted_as(record_onnx(path, input_shape).analysis(), convention)
