@@ -72,6 +72,8 @@ def learnable(row: LayerRow) -> Parts:
         return {"weights": row.params - b, "bias": b}
     if row.kind == "batchnorm":
         return {"batchnorm": row.params}
+    if row.params:  # a recorded module's norm, embedding or parameter used in an operation
+        return {"weights": row.params}
     return {}
 
 

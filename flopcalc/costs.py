@@ -17,10 +17,12 @@ the same type, so ``COST_FORMULAS`` is the complete list of what can be costed.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 from .registry import Registry
-from .spec import (SKIP_LAYERS, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, GlobalAvgPool, Linear,
+from .spec import (SKIP_LAYERS, Activation, Attention, BatchNorm2d, ChannelScale, Conv2d, Dropout, Elementwise,
+                   Embedding, GlobalAvgPool, Linear, MatMul, Normalization, Pool2d,
                    ResidualAdd, Shape, SpecError)
 
 
@@ -49,10 +51,19 @@ KIND_DESCRIPTIONS: dict[str, str] = {
     "add": "Residual add",
     "scale": "Channel scale (SE)",
     "dropout": "Dropout",
+    # what a recorded module or ONNX file runs beyond the family's layers
+    "matmul": "Matrix product",
+    "attention": "Attention (QK^T, AV)",
+    "norm": "Layer / group norm",
+    "elementwise": "Elementwise",
+    "window_pool": "Pooling (window)",
+    "embedding": "Embedding",
 }
 
 # The kinds whose formulas have multiply-adds; every other kind has none.
 MULTIPLY_ADD_KINDS = ("pointwise", "depthwise", "conv", "linear")
+# The products without weights of their own (recorded modules): multiply-adds, but no parameters.
+PRODUCT_KINDS = ("matmul", "attention")
 
 COST_FORMULAS = Registry("cost formula")
 cost_formula = COST_FORMULAS.register  # @cost_formula(Conv2d) registers a formula
@@ -179,8 +190,74 @@ def dropout_cost(layer: Dropout, x: Shape) -> LayerCost:
 
 @cost_formula(Linear)
 def linear_cost(layer: Linear, x: Shape) -> LayerCost:
-    """M * N multiply-adds and M * N weights (+ N biases): a 1x1 conv on a 1x1 map."""
-    if len(x) != 1 or x[0] != layer.in_features:
+    """M * N multiply-adds and M * N weights (+ N biases): a 1x1 conv on a 1x1 map. Over a
+    sequence (..., M) (a transformer's tokens), M * N for each of its vectors."""
+    if not x or x[-1] != layer.in_features:
         raise ShapeError(f"Linear expects a vector of {layer.in_features} features, got shape {x}")
     m, n = layer.in_features, layer.out_features
-    return "linear", (n,), m * n + (n if layer.bias else 0), m * n
+    vectors = math.prod(x[:-1])
+    return "linear", (*x[:-1], n), m * n + (n if layer.bias else 0), vectors * m * n
+
+
+def _broadcast(a: Shape, b: Shape) -> Shape:
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + tuple(a), (1,) * (n - len(b)) + tuple(b)
+    if any(x != y and 1 not in (x, y) for x, y in zip(a, b)):
+        raise ShapeError(f"shapes {a} and {b} do not broadcast")
+    return tuple(max(x, y) for x, y in zip(a, b))
+
+
+@cost_formula(MatMul)
+def matmul_cost(layer: MatMul, x: Shape) -> LayerCost:
+    """(..., L, K) @ (..., K, N): L * K * N multiply-adds for each of the broadcast leading entries."""
+    o = layer.other
+    if len(x) < 2 or len(o) < 2 or x[-1] != o[-2]:
+        raise ShapeError(f"matmul of {x} and {o}: the inner dimensions differ")
+    lead = _broadcast(x[:-2], o[:-2])
+    out = (*lead, x[-2], o[-1])
+    return "matmul", out, 0, math.prod(out) * x[-1]
+
+
+@cost_formula(Attention)
+def attention_cost(layer: Attention, x: Shape) -> LayerCost:
+    """Q (..., L, E), K (..., S, E), V (..., S, Ev): L * S * E multiply-adds for Q K^T and
+    L * S * Ev for the weighted sum of V, for each head (the softmax and scale are free)."""
+    k, v = layer.key, layer.value
+    if x[-1] != k[-1] or k[-2] != v[-2]:
+        raise ShapeError(f"attention of queries {x}, keys {k} and values {v}: the shapes do not match")
+    lead = _broadcast(_broadcast(x[:-2], k[:-2]), v[:-2])
+    length, keys = x[-2], k[-2]
+    heads = math.prod(lead)
+    return "attention", (*lead, length, v[-1]), 0, heads * length * keys * (x[-1] + v[-1])
+
+
+@cost_formula(Normalization)
+def norm_cost(layer: Normalization, x: Shape) -> LayerCost:
+    """Scale and shift of ``channels`` values when affine (2 per value); no multiply-adds."""
+    return "norm", x, 2 * layer.channels if layer.affine else 0, 0
+
+
+@cost_formula(Elementwise)
+def elementwise_cost(layer: Elementwise, x: Shape) -> LayerCost:
+    """No parameters, no multiply-adds; a second operand broadcasts against ``x``."""
+    if layer.other is None:
+        return "activation", x, 0, 0
+    return "elementwise", _broadcast(x, layer.other), 0, 0
+
+
+@cost_formula(Pool2d)
+def pool2d_cost(layer: Pool2d, x: Shape) -> LayerCost:
+    """(C, H, W) -> (C, H_out, W_out) by max or average over windows; comparisons and sums only."""
+    c, h, w = _feature_map("Pool2d", x)
+    h_out = out_size(h, layer.kernel, layer.stride, layer.padding)
+    w_out = out_size(w, layer.kernel, layer.stride, layer.padding)
+    if h_out < 1 or w_out < 1:
+        raise ShapeError(f"{layer.mode} pool {layer.kernel}x{layer.kernel}/{layer.stride} on a {h}x{w} map "
+                         "leaves nothing")
+    return "window_pool", (c, h_out, w_out), 0, 0
+
+
+@cost_formula(Embedding)
+def embedding_cost(layer: Embedding, x: Shape) -> LayerCost:
+    """A lookup: ``num * dim`` parameters, no multiply-adds."""
+    return "embedding", (*x, layer.dim), layer.num * layer.dim, 0

@@ -164,6 +164,66 @@ Layer = Union[Conv2d, BatchNorm2d, Activation, ResidualAdd, ChannelScale, Global
 # Layers that take the enclosing block's input as a second operand.
 SKIP_LAYERS: tuple[type, ...] = (ResidualAdd, ChannelScale)
 
+# ---------------------------------------------------------------------------- recorded operations
+# What a recorded module (flopcalc.nn.record) or ONNX file (flopcalc.nn.onnx_record) runs that the
+# MobileNet family has no layer for. Costed like the layers (flopcalc.costs), shown like them, but
+# never written in a spec file nor built from one. Shapes exclude the batch dimension.
+
+
+@dataclass(frozen=True, slots=True)
+class MatMul:
+    """``x @ other``, broadcast over the leading dimensions: ``other`` is the second operand's shape."""
+
+    other: tuple
+
+
+@dataclass(frozen=True, slots=True)
+class Attention:
+    """Scaled dot-product attention of queries ``x`` (..., L, E) over ``key`` (..., S, E) and
+    ``value`` (..., S, Ev): the two products Q K^T and softmax(.) V."""
+
+    key: tuple
+    value: tuple
+
+
+@dataclass(frozen=True, slots=True)
+class Normalization:
+    """Layer, group or instance norm over ``channels`` values (``kind``), with ``affine`` scale and shift."""
+
+    kind: str
+    channels: int
+    affine: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Elementwise:
+    """An elementwise function (``gelu``, ``softmax``, ...) of ``x``, or with a second operand
+    ``other`` (``add``, ``mul``, ``div``, ...) broadcast against it: no multiply-adds."""
+
+    fn: str
+    other: tuple | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Pool2d:
+    """Max or average pooling over ``kernel`` x ``kernel`` windows."""
+
+    mode: str
+    kernel: int
+    stride: int
+    padding: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Embedding:
+    """A table of ``num`` vectors of ``dim`` values, looked up by index."""
+
+    num: int
+    dim: int
+
+
+OP_TYPES: tuple[type, ...] = (MatMul, Attention, Normalization, Elementwise, Pool2d, Embedding)
+
 # ---------------------------------------------------------------------------- blocks
 
 Children = tuple  # tuple[tuple[str, Node], ...]

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from ..costs import layer_cost
 from ..errors import UserError
-from ..spec import Act, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, GlobalAvgPool, Linear, ResidualAdd
+from ..spec import (Act, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, GlobalAvgPool, Linear,
+                    Normalization, ResidualAdd)
 from ..walk import DEFAULT_CONVENTION, LayerRow
 
 # Nodes that move or relabel data and compute nothing.
@@ -132,6 +133,8 @@ def _spec(node, shapes, init, const):
         return Linear(ins[1][0], ins[1][1], False), x, None
     if op == "BatchNormalization":
         return BatchNorm2d(x[0]), x, None
+    if op == "LayerNormalization" and node.input[1] in init:
+        return Normalization("layer", math.prod(init[node.input[1]].dims), len(node.input) > 2), x, None
     if op in ACTIVATIONS:
         return Activation(ACTIVATIONS[op], False), x, None
     if op == "Clip" and len(node.input) == 3 and (const(node.input[1]), const(node.input[2])) == (0.0, 6.0):

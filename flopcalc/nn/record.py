@@ -27,7 +27,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from ..costs import layer_cost
 from ..errors import UserError
-from ..spec import Act, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, GlobalAvgPool, Linear, ResidualAdd
+from ..spec import (Act, Activation, Attention, BatchNorm2d, ChannelScale, Conv2d, Dropout, Elementwise, Embedding,
+                    GlobalAvgPool, Linear, MatMul, Normalization, Pool2d, ResidualAdd)
 from ..walk import DEFAULT_CONVENTION, Analysis, LayerRow, totals
 
 # Operations that move or relabel data and compute nothing (views, copies, shape changes).
@@ -36,7 +37,16 @@ FREE = {
     "expand", "squeeze", "unsqueeze", "clone", "detach", "alias", "slice", "select", "split", "split_with_sizes",
     "chunk", "cat", "stack", "narrow", "empty", "empty_like", "zeros", "zeros_like", "ones", "ones_like",
     "new_empty", "new_zeros", "_to_copy", "to", "copy_", "lift_fresh", "size", "sym_size", "dim", "numel",
+    "unbind", "repeat", "arange", "full", "scalar_tensor", "type_as", "view_as", "reshape_as", "expand_as",
+    "movedim", "swapaxes", "flatten_dense_tensors", "_reshape_alias", "as_strided", "index_select",
+    "device", "layout", "dtype", "is_contiguous", "stride", "storage_offset",
 }
+# Elementwise functions of one tensor (no multiply-adds): rows of kind "activation".
+UNARY = {"gelu", "tanh", "softmax", "_softmax", "log_softmax", "_log_softmax", "exp", "erf", "sqrt", "rsqrt", "neg",
+         "abs", "sin", "cos", "clamp", "clamp_min", "clamp_max", "leaky_relu", "elu", "mish", "logsigmoid",
+         "reciprocal", "softplus", "hardtanh", "square", "log"}
+# Elementwise functions of two tensors, broadcast (what is neither a residual add nor a channel scale).
+BINARY = {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "rsub", "masked_fill", "where"}
 ACTIVATIONS = {"relu": Act.RELU, "relu6": Act.RELU6, "hardswish": Act.HARDSWISH, "hardsigmoid": Act.HARDSIGMOID,
                "silu": Act.SILU, "sigmoid": Act.SIGMOID}
 
@@ -82,18 +92,36 @@ class _Recorder(TorchDispatchMode):
         super().__init__()
         self.stack, self.param_ids, self.ops = stack, param_ids, []
         self.outputs: dict[int, tuple] = {}  # call -> the module's output shape
+        self.carried: dict[int, tuple] = {}  # id of a free operation's output -> the parameters it holds
+        self.alive: list = []
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
         name = func.overloadpacket.__name__
-        if name not in FREE:
+        tensors = [a for a in _flat(args) if isinstance(a, torch.Tensor)]
+        # parameters this operation reads: its own arguments, and those a free operation (expand,
+        # cat, reshape) passed on in its output, so a class token or a reshaped weight is counted
+        used = tuple(dict.fromkeys([id(a) for a in tensors if id(a) in self.param_ids]
+                                   + [p for a in tensors for p in self.carried.get(id(a), ())]))
+        first = out[0] if isinstance(out, (tuple, list)) and out else out
+        if name in FREE:
+            if used and isinstance(first, torch.Tensor):
+                self.carried[id(first)] = used
+                self.alive.append(first)  # its id must not be reused while the run lasts
+        else:
             shapes = tuple(tuple(a.shape) if isinstance(a, torch.Tensor) else _plain(a) for a in args)
-            used = tuple(id(a) for a in args if isinstance(a, torch.Tensor) and id(a) in self.param_ids)
-            first = out[0] if isinstance(out, (tuple, list)) and out else out
             module, call = self.stack[-1]
             self.ops.append(Op(module, call, name, shapes,
                                tuple(first.shape) if isinstance(first, torch.Tensor) else None, used))
         return out
+
+
+def _flat(args):
+    for a in args:
+        if isinstance(a, (list, tuple)):
+            yield from _flat(a)
+        else:
+            yield a
 
 
 def _plain(a):
@@ -164,13 +192,36 @@ def _spec(op: Op):
         if isinstance(padding[0], str):
             return None
         return Conv2d(x[1], w[0], w[2], stride[0], padding[0], dilation[0], groups, bias), x[1:], None
-    if name in ("linear", "addmm", "mm"):
-        if name == "linear":
-            x, w = a[0], a[1]
-            bias = len(a) > 2 and a[2] is not None
-            return Linear(w[1], w[0], bias), x[1:], None
+    if name == "linear":
+        x, w = a[0], a[1]
+        return Linear(w[1], w[0], len(a) > 2 and a[2] is not None), x[1:], None
+    if name in ("addmm", "mm") and op.params:  # a weight matrix: a fully connected layer
         x, w = (a[1], a[2]) if name == "addmm" else (a[0], a[1])
         return Linear(w[0], w[1], name == "addmm"), x[1:], None
+    if name in ("matmul", "bmm", "mm", "baddbmm"):
+        x, w = (a[1], a[2]) if name == "baddbmm" else (a[0], a[1])
+        if len(x) < 3 or len(w) < 2:
+            return None
+        return MatMul(tuple(w[1:]) if len(w) == len(x) else tuple(w)), x[1:], None
+    if name in ("scaled_dot_product_attention", "_scaled_dot_product_flash_attention_for_cpu"):
+        q, k, v = a[0], a[1], a[2]
+        return Attention(tuple(k[1:]), tuple(v[1:])), q[1:], None
+    if name in ("layer_norm", "native_layer_norm"):
+        return Normalization("layer", math.prod(a[1]), len(a) > 2 and a[2] is not None), a[0][1:], None
+    if name in ("group_norm", "native_group_norm"):
+        return Normalization("group", a[0][1], len(a) > 2 and a[2] is not None), a[0][1:], None
+    if name == "instance_norm":
+        return Normalization("instance", a[0][1], len(a) > 1 and a[1] is not None), a[0][1:], None
+    if name in ("max_pool2d", "avg_pool2d", "max_pool2d_with_indices"):
+        k = _pair(a[1])
+        stride = _pair(a[2]) if len(a) > 2 and a[2] else k
+        padding = _pair(a[3]) if len(a) > 3 else (0, 0)
+        if k[0] != k[1] or stride[0] != stride[1] or padding[0] != padding[1] or (len(a) > 5 and a[5] is True):
+            return None  # rectangular windows and ceil mode: no formula here yet
+        return Pool2d("max" if name.startswith("max") else "avg", k[0], stride[0], padding[0]), a[0][1:], None
+    if name == "embedding":
+        w, idx = a[0], a[1]
+        return Embedding(w[0], w[1]), idx[1:], None
     if name in ("batch_norm", "native_batch_norm", "_native_batch_norm_legit_no_training",
                 "_native_batch_norm_legit"):
         x = a[0]
@@ -190,9 +241,16 @@ def _spec(op: Op):
         gate, x = sorted((a[0], a[1]), key=lambda s: math.prod(s))
         if len(x) == 4 and gate == (x[0], x[1], 1, 1):
             return ChannelScale(), gate[1:], x[1:]
-        return None
     if name in ("dropout", "native_dropout", "feature_dropout"):
         return Dropout(float(a[1]) if len(a) > 1 else 0.5), a[0][1:], None
+    tensors = [x for x in a if isinstance(x, tuple) and all(isinstance(d, int) for d in x)]
+    if name in UNARY and tensors:
+        return Elementwise(name.lstrip("_")), tensors[0][1:], None
+    if name in BINARY and tensors:
+        if len(tensors) == 1:  # a tensor and a number: the attention scale, x * 0.5
+            return Elementwise(name), tensors[0][1:], None
+        x, other = tensors[0], tensors[1]
+        return Elementwise(name, tuple(other[1:]) if len(other) == len(x) else tuple(other)), x[1:], None
     return None
 
 

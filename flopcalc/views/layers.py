@@ -7,15 +7,21 @@ from ..costs import KIND_DESCRIPTIONS
 from ..output import Col, Document, Table, count_text, shape_str, share, si
 from ..spec import (
     Activation,
+    Attention,
     ChannelScale,
     Conv2d,
     ConvBNAct,
     DepthwiseSeparable,
     Dropout,
+    Elementwise,
+    Embedding,
     GlobalAvgPool,
     InvertedResidual,
     Linear,
+    MatMul,
     MBConv,
+    Normalization,
+    Pool2d,
     SqueezeExcite,
 )
 from .records import config_record
@@ -69,6 +75,23 @@ def detail(row: LayerRow) -> str:
         return "x gate"
     if isinstance(s, GlobalAvgPool) and s.keepdim:
         return "keepdim"
+    return _operation(s)
+
+
+def _operation(s) -> str:
+    """A recorded operation, compactly: ``@ 12x64x197``, ``max 3x3/2``, ``gelu``, ``layer 768``."""
+    if isinstance(s, MatMul):
+        return f"@ {shape_str(s.other)}"
+    if isinstance(s, Attention):
+        return f"sdpa S={s.key[-2]}"
+    if isinstance(s, Normalization):
+        return f"{s.kind} {s.channels}"
+    if isinstance(s, Elementwise):
+        return s.fn
+    if isinstance(s, Pool2d):
+        return f"{s.mode} {s.kernel}x{s.kernel}/{s.stride}"
+    if isinstance(s, Embedding):
+        return f"{s.num}x{s.dim}"
     return ""
 
 

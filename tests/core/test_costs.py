@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from flopcalc.costs import COST_FORMULAS, ShapeError, conv2d_padding_macs, layer_cost, out_size
-from flopcalc.spec import LAYER_TYPES, BatchNorm2d, Conv2d, Linear
+from flopcalc.spec import LAYER_TYPES, OP_TYPES, BatchNorm2d, Conv2d, Linear
 from flopcalc import separable
 from strategies import conv_case, separable_args
 
@@ -101,8 +101,9 @@ def test_channel_mismatch_is_a_shape_error():
         layer_cost(BatchNorm2d(4), (8, 2, 2))
 
 
-def test_every_layer_type_has_a_cost_formula():
-    assert set(COST_FORMULAS) == set(LAYER_TYPES)
+def test_every_layer_type_and_recorded_operation_has_a_cost_formula():
+    """The family's layers and the operations only a recorded module runs, each costed once."""
+    assert set(COST_FORMULAS) == set(LAYER_TYPES) | set(OP_TYPES) and not set(LAYER_TYPES) & set(OP_TYPES)
 
 
 def test_registering_a_second_formula_is_refused():
