@@ -1,6 +1,8 @@
 """A small ResNet-like network written the way people write their own models (functional calls in
-forward, a factorized 1x3 convolution, a layer norm), for `flopcalc table examples/tiny_resnet.py:make`."""
+forward, a factorized 1x3 convolution, mean and max pooling concatenated, a layer norm), for
+`flopcalc table examples/tiny_resnet.py:make`."""
 
+import torch
 from torch import nn
 from torch.nn import functional as F
 
@@ -23,11 +25,12 @@ class TinyResNet(nn.Module):
                                   nn.ReLU(inplace=True))
         self.blocks = nn.Sequential(Basic(width), Basic(width))
         self.factorized = nn.Conv2d(width, width, (1, 3), padding=(0, 1))  # a 1x3 kernel, as Inception's
-        self.norm = nn.LayerNorm(width)
-        self.fc = nn.Linear(width, classes)
+        self.norm = nn.LayerNorm(2 * width)
+        self.fc = nn.Linear(2 * width, classes)
 
     def forward(self, x):
-        x = self.factorized(self.blocks(self.stem(x))).mean((2, 3))
+        x = self.factorized(self.blocks(self.stem(x)))
+        x = torch.cat([x.mean((2, 3)), x.amax((2, 3))], 1)  # "concat pooling"
         return self.fc(self.norm(x))
 
 

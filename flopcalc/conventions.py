@@ -22,7 +22,7 @@ from typing import Callable, Optional
 
 from .walk import DEFAULT_CONVENTION, Analysis, LayerRow, Total, count_layers as _analyze, sum_counts
 from .costs import KIND_DESCRIPTIONS, MULTIPLY_ADD_KINDS
-from .spec import BatchNorm2d, Conv2d, Linear, SpecError, elements
+from .spec import BatchNorm2d, Conv2d, ConvNd, Linear, SpecError, elements
 from .zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION
 
 # What a count is made of. The parameters and operations of every layer fall into exactly
@@ -43,7 +43,7 @@ Parts = dict  # cause -> int
 def _bias(row: LayerRow) -> int:
     """Bias values of a conv or linear layer."""
     s = row.spec
-    if isinstance(s, Conv2d) and s.bias:
+    if isinstance(s, (Conv2d, ConvNd)) and s.bias:
         return s.out_c
     if isinstance(s, Linear) and s.bias:
         return s.out_features

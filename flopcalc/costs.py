@@ -21,7 +21,7 @@ import math
 from typing import NamedTuple
 
 from .registry import Registry
-from .spec import (SKIP_LAYERS, Activation, Attention, BatchNorm2d, ChannelScale, Conv2d, Dropout, Elementwise,
+from .spec import (SKIP_LAYERS, Activation, Attention, BatchNorm2d, ChannelScale, Conv2d, ConvNd, Dropout, Elementwise,
                    Embedding, GlobalAvgPool, Linear, MatMul, Normalization, Pool2d,
                    ResidualAdd, Shape, SpecError)
 
@@ -205,6 +205,36 @@ def _broadcast(a: Shape, b: Shape) -> Shape:
     if any(x != y and 1 not in (x, y) for x, y in zip(a, b)):
         raise ShapeError(f"shapes {a} and {b} do not broadcast")
     return tuple(max(x, y) for x, y in zip(a, b))
+
+
+@cost_formula(ConvNd)
+def conv_nd_cost(layer: ConvNd, x: Shape) -> LayerCost:
+    """Every tap of every kernel at every output position: prod(K) * (M / g) * N * prod(out)
+    multiply-adds; transposed, each input position is spread by the kernel instead:
+    prod(K) * M * (N / g) * prod(in). Parameters: prod(K) * (M / g) * N weights (+ N biases)."""
+    m, *space = x
+    if m != layer.in_c or len(space) != len(layer.kernel):
+        raise ShapeError(f"a {len(layer.kernel)}-D convolution of {layer.in_c} channels cannot take shape {x}")
+    g, n, k = layer.groups, layer.out_c, layer.kernel
+    if layer.transposed:
+        pads = layer.output_padding or (0,) * len(k)
+        out = tuple((d - 1) * s - 2 * p + dl * (kk - 1) + op + 1 for d, s, p, dl, kk, op in
+                    zip(space, layer.stride, layer.padding, layer.dilation, k, pads))
+        macs = math.prod(k) * m * (n // g) * math.prod(space)
+    else:
+        out = tuple(out_size(d, kk, s, p, dl) for d, kk, s, p, dl in
+                    zip(space, k, layer.stride, layer.padding, layer.dilation))
+        macs = math.prod(k) * (m // g) * n * math.prod(out)
+    if min(out) < 1:
+        raise ShapeError(f"convolution {'x'.join(map(str, k))} on {'x'.join(map(str, space))} leaves nothing")
+    weights = math.prod(k) * (m // g) * n
+    if g > 1 and g == m == n:
+        kind = "depthwise"
+    elif all(kk == 1 for kk in k) and g == 1 and not layer.transposed:
+        kind = "pointwise"
+    else:
+        kind = "conv"
+    return kind, (n, *out), weights + (n if layer.bias else 0), macs
 
 
 @cost_formula(MatMul)

@@ -171,6 +171,23 @@ SKIP_LAYERS: tuple[type, ...] = (ResidualAdd, ChannelScale)
 
 
 @dataclass(frozen=True, slots=True)
+class ConvNd:
+    """Any convolution a recorded module runs beyond the family's square 2-D ones: 1-D, 2-D with a
+    rectangular kernel, 3-D, dilated, transposed. Each field has one entry per spatial axis."""
+
+    in_c: int
+    out_c: int
+    kernel: tuple
+    stride: tuple
+    padding: tuple
+    dilation: tuple
+    groups: int = 1
+    bias: bool = False
+    transposed: bool = False
+    output_padding: tuple = ()
+
+
+@dataclass(frozen=True, slots=True)
 class MatMul:
     """``x @ other``, broadcast over the leading dimensions: ``other`` is the second operand's shape."""
 
@@ -222,7 +239,7 @@ class Embedding:
     dim: int
 
 
-OP_TYPES: tuple[type, ...] = (MatMul, Attention, Normalization, Elementwise, Pool2d, Embedding)
+OP_TYPES: tuple[type, ...] = (ConvNd, MatMul, Attention, Normalization, Elementwise, Pool2d, Embedding)
 
 # ---------------------------------------------------------------------------- blocks
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..costs import layer_cost
 from ..errors import UserError
-from ..spec import (Act, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, GlobalAvgPool, Linear,
+from ..spec import (Act, Activation, BatchNorm2d, ChannelScale, Conv2d, ConvNd, Dropout, GlobalAvgPool, Linear,
                     Normalization, ResidualAdd)
 from ..walk import DEFAULT_CONVENTION, LayerRow
 
@@ -117,14 +117,21 @@ def _spec(node, shapes, init, const):
     op, a = node.op_type, _attrs(node)
     ins = [shapes.get(i) for i in node.input]
     x = ins[0][1:] if ins and ins[0] else None
-    if op == "Conv":
+    if op in ("Conv", "ConvTranspose"):
         w = ins[1]
-        k = a.get("kernel_shape", w[2:])
-        strides, pads, dil = a.get("strides", [1, 1]), a.get("pads", [0, 0, 0, 0]), a.get("dilations", [1, 1])
-        if len(w) != 4 or len(set(k)) != 1 or len(set(strides)) != 1 or len(set(pads)) != 1 or len(set(dil)) != 1 \
-                or a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
-            return None
-        return Conv2d(x[0], w[0], k[0], strides[0], pads[0], dil[0], a.get("group", 1), len(node.input) > 2), x, None
+        space = len(w) - 2
+        k = tuple(a.get("kernel_shape", w[2:]))
+        strides, dil = tuple(a.get("strides", [1] * space)), tuple(a.get("dilations", [1] * space))
+        pads = a.get("pads", [0] * 2 * space)
+        if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET") or pads[:space] != pads[space:]:
+            return None  # asymmetric or automatic padding: no formula here yet
+        pads, group, bias = tuple(pads[:space]), a.get("group", 1), len(node.input) > 2
+        if op == "Conv" and space == 2 and len(set(k)) == len(set(strides)) == len(set(pads)) == len(set(dil)) == 1:
+            return Conv2d(x[0], w[0], k[0], strides[0], pads[0], dil[0], group, bias), x, None
+        transposed = op == "ConvTranspose"
+        out_c = w[1] * group if transposed else w[0]
+        return ConvNd(x[0], out_c, k, strides, pads, dil, group, bias, transposed,
+                      tuple(a.get("output_padding", [0] * space))), x, None
     if op == "Gemm" and node.input[1] in init and not a.get("transA", 0):
         w = ins[1]
         n_in, n_out = (w[1], w[0]) if a.get("transB", 0) else (w[0], w[1])

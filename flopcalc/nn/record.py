@@ -19,6 +19,7 @@ An operation with compute but no formula here is never a silent zero: it is list
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import torch
@@ -27,7 +28,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from ..costs import layer_cost
 from ..errors import UserError
-from ..spec import (Act, Activation, Attention, BatchNorm2d, ChannelScale, Conv2d, Dropout, Elementwise, Embedding,
+from ..spec import (Act, Activation, Attention, BatchNorm2d, ChannelScale, Conv2d, ConvNd, Dropout, Elementwise,
+                    Embedding,
                     GlobalAvgPool, Linear, MatMul, Normalization, Pool2d, ResidualAdd)
 from ..walk import DEFAULT_CONVENTION, Analysis, LayerRow, totals
 
@@ -157,7 +159,8 @@ def record_ops(module: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[Op
         device = next(iter(module.parameters()), next(iter(module.buffers()), torch.empty(0))).device
         with FakeTensorMode(allow_non_fake_inputs=True):
             x = torch.empty(input_shape, device=device)  # a module built on the meta device gets a meta input
-            with recorder, torch.inference_mode():
+            with recorder, torch.inference_mode(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the model's own warnings are about running it, which this is not
                 module(x)
     except Exception as e:  # noqa: BLE001  (any error of the user's forward, said in one line)
         where = stack[-1][0] or "the model"
@@ -176,22 +179,8 @@ def _spec(op: Op):
     or None for an operation without a formula."""
     name = op.name.rstrip("_")
     a = op.args
-    if name in ("conv2d", "convolution", "_convolution"):
-        x, w = a[0], a[1]
-        bias = len(a) > 2 and a[2] is not None
-        stride, padding, dilation = (_pair(a[i]) if len(a) > i else (d, d) for i, d in ((3, 1), (4, 0), (5, 1)))
-        if name != "conv2d":  # convolution(input, weight, bias, stride, padding, dilation, transposed, out_pad, groups)
-            if a[6]:
-                return None
-            groups = a[8]
-        else:
-            groups = a[6] if len(a) > 6 else 1
-        if len(w) != 4 or w[2] != w[3] or len({stride, padding, dilation} - {tuple(v[:1] * 2) for v in
-                                                                            (stride, padding, dilation)}):
-            return None  # only square 2-D kernels, strides, paddings and dilations have a formula here yet
-        if isinstance(padding[0], str):
-            return None
-        return Conv2d(x[1], w[0], w[2], stride[0], padding[0], dilation[0], groups, bias), x[1:], None
+    if name in CONVOLUTIONS:
+        return _conv(name, a)
     if name == "linear":
         x, w = a[0], a[1]
         return Linear(w[1], w[0], len(a) > 2 and a[2] is not None), x[1:], None
@@ -252,6 +241,50 @@ def _spec(op: Op):
         x, other = tensors[0], tensors[1]
         return Elementwise(name, tuple(other[1:]) if len(other) == len(x) else tuple(other)), x[1:], None
     return None
+
+
+CONVOLUTIONS = {"conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+                "convolution", "_convolution"}
+
+
+def _conv(name: str, a: tuple):
+    """A convolution's spec: the family's Conv2d when square and 2-D (so a MobileNet's rows are the
+    analyzer's), else a ConvNd; None for a padding flopcalc cannot say exactly ("same" with an even
+    kernel)."""
+    x, w = a[0], a[1]
+    space = len(w) - 2
+
+    def arg(i, default):
+        v = a[i] if len(a) > i and a[i] is not None else default
+        return tuple(v) * (space if len(tuple(v)) == 1 else 1) if isinstance(v, (list, tuple)) else \
+            (v,) * space if not isinstance(v, str) else v
+
+    bias = len(a) > 2 and a[2] is not None
+    if name in ("convolution", "_convolution"):  # (input, weight, bias, stride, padding, dilation, transposed,
+        stride, padding, dilation = arg(3, 1), arg(4, 0), arg(5, 1)  # output_padding, groups)
+        transposed, output_padding, groups = bool(a[6]), arg(7, 0), a[8]
+    elif name.startswith("conv_transpose"):  # (input, weight, bias, stride, padding, output_padding, groups, dilation)
+        stride, padding, output_padding = arg(3, 1), arg(4, 0), arg(5, 0)
+        groups, dilation, transposed = (a[6] if len(a) > 6 else 1), arg(7, 1), True
+    else:  # convNd(input, weight, bias, stride, padding, dilation, groups)
+        stride, padding, dilation = arg(3, 1), arg(4, 0), arg(5, 1)
+        groups, transposed, output_padding = (a[6] if len(a) > 6 else 1), False, (0,) * space
+    kernel = tuple(w[2:])
+    if isinstance(padding, str):  # "valid", or "same" at stride 1
+        span = [dl * (k - 1) for dl, k in zip(dilation, kernel)]
+        if padding == "valid":
+            padding = (0,) * space
+        elif all(v % 2 == 0 for v in span):
+            padding = tuple(v // 2 for v in span)
+        else:
+            return None
+    in_c = x[1]
+    out_c = w[1] * groups if transposed else w[0]
+    if (space == 2 and not transposed and kernel[0] == kernel[1] and len(set(stride)) == 1
+            and len(set(padding)) == 1 and len(set(dilation)) == 1):
+        return Conv2d(in_c, out_c, kernel[0], stride[0], padding[0], dilation[0], groups, bias), x[1:], None
+    return ConvNd(in_c, out_c, kernel, tuple(stride), tuple(padding), tuple(dilation), groups, bias, transposed,
+                  tuple(output_padding)), x[1:], None
 
 
 def _pair(v) -> tuple:

@@ -11,6 +11,7 @@ from ..spec import (
     ChannelScale,
     Conv2d,
     ConvBNAct,
+    ConvNd,
     DepthwiseSeparable,
     Dropout,
     Elementwise,
@@ -79,7 +80,11 @@ def detail(row: LayerRow) -> str:
 
 
 def _operation(s) -> str:
-    """A recorded operation, compactly: ``@ 12x64x197``, ``max 3x3/2``, ``gelu``, ``layer 768``."""
+    """A recorded operation, compactly: ``1x7/1``, ``@ 12x64x197``, ``max 3x3/2``, ``gelu``, ``layer 768``."""
+    if isinstance(s, ConvNd):
+        stride = "x".join(map(str, s.stride)) if len(set(s.stride)) > 1 else str(s.stride[0])
+        return ("T " if s.transposed else "") + "x".join(map(str, s.kernel)) + f"/{stride}" + (
+            f" g={s.groups}" if s.groups > 1 else "")
     if isinstance(s, MatMul):
         return f"@ {shape_str(s.other)}"
     if isinstance(s, Attention):

@@ -75,3 +75,21 @@ def test_free_dimensions_other_than_the_batch_need_input(tmp_path):
         record_onnx(path)
     r = record_onnx(path, (1, 3, 8, 8))
     assert [(x.name, x.kind, x.output_shape) for x in r.rows] == [("relu", "activation", (3, 8, 8))]
+
+
+def test_convolutions_beyond_the_family_read_from_onnx_as_recorded_from_torch(tmp_path):
+    """The same rectangular and transposed convolutions, exported: the file's rows count what the
+    module's do (tests/nn/test_record.py works them out by hand)."""
+    import torch
+    from torch import nn
+    from flopcalc.nn.record import record
+    m = nn.Sequential(nn.Conv2d(8, 16, (1, 7), padding=(0, 3)),
+                      nn.ConvTranspose2d(16, 8, 4, stride=2, padding=1)).eval()
+    path = tmp_path / "c.onnx"
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation
+        torch.onnx.export(m, (torch.zeros(1, 8, 10, 12),), str(path), opset_version=17, dynamo=False)
+    from_file = [(x.kind, x.output_shape, x.params, x.macs) for x in record_onnx(path).rows]
+    from_torch = [(x.kind, x.output_shape, x.params, x.macs) for x in record(m, (1, 8, 10, 12)).rows]
+    assert from_file == from_torch == [("conv", (16, 10, 12), 912, 107_520), ("conv", (8, 20, 24), 2_056, 245_760)]

@@ -93,12 +93,10 @@ class Unknown(nn.Module):
 
 
 def test_an_op_without_a_formula_is_listed_never_a_silent_zero():
-    """The layer norm has a formula (16 params); a 1x3 kernel and cumsum have none: listed, with
-    the parameters they use."""
+    """The layer norm (16 params) and the 1x3 convolution (200) have formulas; cumsum has none: listed."""
     r = record(Unknown(), (1, 8, 4, 8))
-    assert [(x.name, x.kind, x.params) for x in r.rows] == [("norm", "norm", 16)]
-    assert r.uncounted == {"conv2d": {"calls": 1, "modules": ["conv"], "params": 8 * 8 * 3 + 8},  # a 1x3 kernel
-                           "cumsum": {"calls": 1, "modules": [""], "params": 0}}
+    assert [(x.name, x.kind, x.params) for x in r.rows] == [("norm", "norm", 16), ("conv", "conv", 8 * 8 * 3 + 8)]
+    assert r.uncounted == {"cumsum": {"calls": 1, "modules": [""], "params": 0}}
 
 
 class Broken(nn.Module):
@@ -306,3 +304,20 @@ def test_a_vision_transformer_by_hand(fused):
     per_image = 98_304 + 52_224 + 2 * 9_248 + 17_408 + 2 * 69_632 + 320
     assert a.total.macs == 2 * per_image
     assert a.total.params == sum(p.numel() for p in net.parameters())
+
+
+def test_convolutions_beyond_the_family_by_hand():
+    """1x7 8 -> 16 on 10x12 (padding 0, 3): 7*8*16*120 = 107,520 macs, 896 + 16 params. Transposed 4x4/2
+    16 -> 8 (padding 1): 20x24 out, each input position spread: 16*16*8*120 = 245,760 macs, 2,048 + 8
+    params. 3x3 "same" with dilation 2: the family's Conv2d, 9*8*8*480 = 276,480. 3-D 3x3x3 2 -> 4 on
+    4x8x8 (padding 1): 27*2*4*256 = 55,296, 216 + 4 params. 1-D 5/2 2 -> 4 on 20: 8 out, 5*2*4*8 = 320."""
+    m = nn.Sequential(nn.Conv2d(8, 16, (1, 7), padding=(0, 3)), nn.ConvTranspose2d(16, 8, 4, stride=2, padding=1),
+                      nn.Conv2d(8, 8, 3, padding="same", dilation=2))
+    got = [(x.kind, type(x.spec).__name__, x.output_shape, x.params, x.macs) for x in record(m, (1, 8, 10, 12)).rows]
+    assert got == [("conv", "ConvNd", (16, 10, 12), 912, 107_520), ("conv", "ConvNd", (8, 20, 24), 2_056, 245_760),
+                   ("conv", "Conv2d", (8, 20, 24), 584, 276_480)]
+    (r,) = record(nn.Conv3d(2, 4, 3, padding=1), (1, 2, 4, 8, 8)).rows
+    assert (r.output_shape, r.params, r.macs) == ((4, 4, 8, 8), 220, 55_296)
+    (r,) = record(nn.Conv1d(2, 4, 5, stride=2), (1, 2, 20)).rows
+    assert (r.output_shape, r.params, r.macs) == ((4, 8), 44, 320)
+    assert record(nn.Conv2d(2, 2, 2, padding="same"), (1, 2, 5, 5)).uncounted["conv2d"]["calls"] == 1  # even "same"
