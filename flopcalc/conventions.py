@@ -115,6 +115,12 @@ def conv_linear(row: LayerRow) -> Parts:
     return {"weights": row.macs} if row.macs else {}
 
 
+def _flop_counter_ops(row: LayerRow) -> Parts:
+    # torch 2.13's FlopCounterMode registers the CUDA attention kernels; on CPU scaled dot-product
+    # attention runs _scaled_dot_product_flash_attention_for_cpu, which it has no formula for: 0
+    return {} if row.kind == "attention" else conv_linear(row)
+
+
 def _fvcore_ops(row: LayerRow) -> Parts:
     if row.kind == "batchnorm":  # fvcore's batch_norm handle: scale and shift, folded or not
         return {"batchnorm": (2 if _bn(row)[1] else 1) * elements(row.output_shape)}
@@ -263,9 +269,10 @@ CONVENTIONS: dict[str, Convention] = {c.name: c for c in (
     Convention(
         "flop_counter", "torch.utils.flop_counter.FlopCounterMode().get_total_flops()",
         "flops",
-        "2 flops per multiply-add of convolution and matrix multiply; nothing else.",
+        "2 flops per multiply-add of convolution and matrix multiply; nothing else (not even scaled "
+        "dot-product attention on CPU, whose kernel it has no formula for).",
         "none: FlopCounterMode counts no parameters.",
-        conv_linear, None, flops_per_mac=2, live="flop_counter"),
+        _flop_counter_ops, None, flops_per_mac=2, live="flop_counter"),
     Convention(
         "ptflops", "ptflops 0.7.5 get_model_complexity_info(model, (C, H, W)) with its default "
         "backend, 'pytorch'", "MACs",

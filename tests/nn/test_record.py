@@ -321,3 +321,30 @@ def test_convolutions_beyond_the_family_by_hand():
     (r,) = record(nn.Conv1d(2, 4, 5, stride=2), (1, 2, 20)).rows
     assert (r.output_shape, r.params, r.macs) == ((4, 8), 44, 320)
     assert record(nn.Conv2d(2, 2, 2, padding="same"), (1, 2, 5, 5)).uncounted["conv2d"]["calls"] == 1  # even "same"
+
+
+def _live_flop_counter(m: nn.Module, shape) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        m.eval()(torch.randn(shape))
+    return counter.get_total_flops()
+
+
+LIVE = {
+    "tiny": (Tiny, (2, 3, 32, 32)),
+    "vit_matmul": (lambda: ViT(False), (2, 3, 32, 32)),
+    "vit_sdpa": (lambda: ViT(True), (2, 3, 32, 32)),
+    "convolutions": (lambda: nn.Sequential(nn.Conv2d(8, 16, (1, 7), padding=(0, 3)),
+                                           nn.ConvTranspose2d(16, 8, 4, stride=2, padding=1),
+                                           nn.Conv2d(8, 8, 3, padding="same", dilation=2)), (2, 8, 10, 12)),
+    "mobilenet_v3_small": (lambda: build("mobilenet_v3_small", 0.5, 10), (2, 3, 64, 64)),
+}
+
+
+@pytest.mark.parametrize("name", LIVE)
+def test_the_flop_counter_convention_is_flop_counter_modes_live_total(name):
+    """torch's FlopCounterMode run for real on models written here: the flop_counter convention over
+    the recorded rows prints exactly its total, the attention it cannot see on CPU included."""
+    make, shape = LIVE[name]
+    a = analyze_module(make(), shape, convention="flop_counter")
+    assert a.total.macs * CONVENTIONS["flop_counter"].flops_per_mac == _live_flop_counter(make(), shape)
