@@ -124,8 +124,12 @@ def _flop_counter_ops(row: LayerRow) -> Parts:
 def _fvcore_ops(row: LayerRow) -> Parts:
     if row.kind == "batchnorm":  # fvcore's batch_norm handle: scale and shift, folded or not
         return {"batchnorm": (2 if _bn(row)[1] else 1) * elements(row.output_shape)}
-    if row.kind == "pool":       # adaptive_avg_pool2d: one per input element
-        return {"pool": elements(row.input_shape)}
+    if row.kind == "pool":       # adaptive_avg_pool2d: one per input element; aten::mean it does not handle
+        return {"pool": elements(row.input_shape)} if row.spec.reduction == "adaptive" else {}
+    if row.kind == "norm":       # its layer/group/instance norm handle: 5 per element with affine, else 4
+        return {"batchnorm": (5 if row.spec.affine else 4) * elements(row.input_shape)}
+    if row.kind == "attention":  # aten::scaled_dot_product_attention: unsupported, so 0
+        return {}
     return conv_linear(row)
 
 
@@ -262,9 +266,10 @@ CONVENTIONS: dict[str, Convention] = {c.name: c for c in (
     Convention(
         "fvcore", "fvcore 0.1.5 FlopCountAnalysis(model, x).total() and parameter_count(model)['']",
         "flops",
-        "conv and linear multiply-adds; batch norm 2 per output element (1 without affine); "
-        "adaptive average pooling 1 per input element; ReLU ignored; ReLU6 (aten::hardtanh_) and "
-        "residual adds (aten::add) unsupported, so 0; biases not counted.",
+        "conv, linear and matmul multiply-adds; batch norm 2 per output element (1 without affine), "
+        "layer and group norm 5 (4); adaptive average pooling 1 per input element; ReLU ignored; ReLU6 "
+        "(aten::hardtanh_), residual adds (aten::add), x.mean() and attention unsupported, so 0; biases "
+        "not counted.",
         LEARNABLE + ".", _fvcore_ops, _per_row(learnable), live="fvcore"),
     Convention(
         "flop_counter", "torch.utils.flop_counter.FlopCounterMode().get_total_flops()",

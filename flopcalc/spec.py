@@ -128,6 +128,9 @@ class GlobalAvgPool:
     (the squeeze of a squeeze-and-excitation block)."""
 
     keepdim: bool = False
+    # how a recorded model averages: "adaptive" (adaptive_avg_pool2d, as the family's models do) or
+    # "mean" (x.mean((2, 3))); the same cost, but some tools see only the first
+    reduction: str = "adaptive"
 
 
 @dataclass(frozen=True, slots=True)

@@ -149,7 +149,7 @@ def _spec(node, shapes, init, const):
     if op == "GlobalAveragePool":
         return GlobalAvgPool(keepdim=True), x, None
     if op == "ReduceMean" and sorted(a.get("axes", [])) in ([2, 3], [-2, -1]):
-        return GlobalAvgPool(keepdim=bool(a.get("keepdims", 1))), x, None
+        return GlobalAvgPool(keepdim=bool(a.get("keepdims", 1)), reduction="mean"), x, None
     if op == "Add" and len(ins) == 2 and ins[0] == ins[1] and not set(node.input) & set(init):
         return ResidualAdd(), ins[0][1:], ins[1][1:]
     if op == "Mul" and len(ins) == 2 and not set(node.input) & set(init) and ins[0] and ins[1]:

@@ -223,7 +223,7 @@ def _spec(op: Op):
         return GlobalAvgPool(keepdim=True), a[0][1:], None
     if name == "mean" and tuple(a[1]) in ((-1, -2), (2, 3), (-2, -1), (3, 2)):
         keep = len(a) > 2 and bool(a[2])
-        return GlobalAvgPool(keepdim=keep), a[0][1:], None
+        return GlobalAvgPool(keepdim=keep, reduction="mean"), a[0][1:], None
     if name == "add" and len(a) >= 2 and isinstance(a[1], tuple) and a[0] == a[1]:
         return ResidualAdd(), a[0][1:], a[1][1:]
     if name == "mul" and len(a) >= 2 and isinstance(a[1], tuple) and isinstance(a[0], tuple):
@@ -321,7 +321,7 @@ def record(module: nn.Module, input_shape: tuple[int, ...] = (1, 3, 224, 224), n
             base = op.module  # a leaf module running one operation: the module's own name
             out = outputs.get(op.call)
             if isinstance(spec, GlobalAvgPool) and out is not None and len(out) == 2:
-                spec = GlobalAvgPool(keepdim=False)  # the module flattens what it pooled
+                spec = GlobalAvgPool(False, spec.reduction)  # the module flattens what it pooled
         else:
             base = ".".join(p for p in (op.module, op.name.rstrip("_")) if p)
         n = used.get(base, 0)
