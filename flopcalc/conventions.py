@@ -27,7 +27,7 @@ from .zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION
 
 # What a count is made of. The parameters and operations of every layer fall into exactly
 # one of these, so two conventions differ by a sum over causes (``flopcalc reconcile``).
-CAUSES = ("weights", "bias", "batchnorm", "activation", "pool", "add")
+CAUSES = ("weights", "bias", "batchnorm", "activation", "pool", "add", "norm", "attention")
 CAUSE_TEXT = {
     "weights": "conv and fully connected weights and their multiply-adds",
     "bias": "conv and fully connected biases (one add per output element)",
@@ -112,6 +112,8 @@ def _keras_params(row: LayerRow) -> Parts:
 
 def conv_linear(row: LayerRow) -> Parts:
     """The papers' Mult-Adds: multiply-adds of conv and fully connected layers."""
+    if row.kind == "attention":  # a recorded model's attention products: a cause of their own
+        return {"attention": row.macs}
     return {"weights": row.macs} if row.macs else {}
 
 
@@ -127,7 +129,7 @@ def _fvcore_ops(row: LayerRow) -> Parts:
     if row.kind == "pool":       # adaptive_avg_pool2d: one per input element; aten::mean it does not handle
         return {"pool": elements(row.input_shape)} if row.spec.reduction == "adaptive" else {}
     if row.kind == "norm":       # its layer/group/instance norm handle: 5 per element with affine, else 4
-        return {"batchnorm": (5 if row.spec.affine else 4) * elements(row.input_shape)}
+        return {"norm": (5 if row.spec.affine else 4) * elements(row.input_shape)}
     if row.kind == "attention":  # aten::scaled_dot_product_attention: unsupported, so 0
         return {}
     return conv_linear(row)

@@ -35,6 +35,8 @@ REASON_TEXT = {
     "activation": "activations per element",
     "pool": "global average pooling per input element",
     "add": "residual adds per element",
+    "norm": "a recorded model's layer and group norms, operations per element",
+    "attention": "a recorded model's attention products (Q K^T and A V), which some tools do not see",
     "flops": "two flops per multiply-add",
 }
 
@@ -75,30 +77,44 @@ def reconcile(model: str, alpha: float = 1.0, resolution=DEFAULT_RESOLUTION, num
     """Every convention's (or those named) numbers for one config, explained by cause.
     ``num_classes`` given fixes the classifier for every convention (no ``classes`` step)."""
     base = _analyze(model, alpha, resolution, DEFAULT_CLASSES if num_classes is None else num_classes)
-    default = CONVENTIONS[DEFAULT]
     lines = []
     for name in conventions or CONVENTIONS:
         conv = CONVENTIONS[name]
         classes, rounding = architecture(conv, num_classes)
         a1 = _analyze(model, alpha, resolution, classes)
         a2 = _analyze(model, alpha, resolution, classes, rounding=rounding)
-        mine, theirs = count(a2, conv), count(a2, default)
-        mine_p, dflt_p = _by_cause(mine.parts, 0), _by_cause(theirs.parts, 0)
-        mine_o, dflt_o = _by_cause(mine.parts, 1), _by_cause(theirs.parts, 1)
-
-        def steps(pick, mine_c, dflt_c, flops: int | None) -> dict[str, int]:
-            d = {"classes": pick(a1) - pick(base), "rounding": pick(a2) - pick(a1)}
-            d.update({c: mine_c.get(c, 0) - dflt_c.get(c, 0) for c in CAUSES})
-            if flops is not None:
-                d["flops"] = flops
-            return d
-
-        params_causes = ops_causes = None
-        if conv.params is not None:
-            params_causes = steps(lambda a: a.total.params, mine_p, dflt_p, None)
-            assert sum(params_causes.values()) == mine.total.params - base.total.params
-        if conv.ops is not None:
-            ops_causes = steps(lambda a: a.total.macs, mine_o, dflt_o, (conv.flops_per_mac - 1) * mine.total.macs)
-            assert sum(ops_causes.values()) == mine.reported - base.total.macs
-        lines.append(Line(conv, classes, mine.total.params, mine.reported, params_causes, ops_causes))
+        lines.append(_line(conv, classes, base, a1, a2))
     return Reconciliation(base, lines)
+
+
+def reconcile_analysis(base: Analysis, conventions=None) -> Reconciliation:
+    """The same for a model whose architecture is its own (a recorded module or ONNX file): no
+    classifier or channel-rounding step, only what each convention counts."""
+    classes = base.config.get("num_classes")  # None: the model's own classifier
+    return Reconciliation(base, [_line(CONVENTIONS[name], classes, base, base, base)
+                                 for name in conventions or CONVENTIONS])
+
+
+def _line(conv: Convention, classes: int, base: Analysis, a1: Analysis, a2: Analysis) -> Line:
+    """One convention's numbers for ``a2`` (its architecture), the steps from ``base``: the classifier
+    (``a1``), the channel rounding (``a2``), then each cause it counts differently."""
+    default = CONVENTIONS[DEFAULT]
+    mine, theirs = count(a2, conv), count(a2, default)
+    mine_p, dflt_p = _by_cause(mine.parts, 0), _by_cause(theirs.parts, 0)
+    mine_o, dflt_o = _by_cause(mine.parts, 1), _by_cause(theirs.parts, 1)
+
+    def steps(pick, mine_c, dflt_c, flops: int | None) -> dict[str, int]:
+        d = {"classes": pick(a1) - pick(base), "rounding": pick(a2) - pick(a1)}
+        d.update({c: mine_c.get(c, 0) - dflt_c.get(c, 0) for c in CAUSES})
+        if flops is not None:
+            d["flops"] = flops
+        return d
+
+    params_causes = ops_causes = None
+    if conv.params is not None:
+        params_causes = steps(lambda a: a.total.params, mine_p, dflt_p, None)
+        assert sum(params_causes.values()) == mine.total.params - base.total.params
+    if conv.ops is not None:
+        ops_causes = steps(lambda a: a.total.macs, mine_o, dflt_o, (conv.flops_per_mac - 1) * mine.total.macs)
+        assert sum(ops_causes.values()) == mine.reported - base.total.macs
+    return Line(conv, classes, mine.total.params, mine.reported, params_causes, ops_causes)

@@ -10,6 +10,7 @@ from ..memory import DTYPES
 from ..output import emit, render
 from ..spec import SpecError
 from ..zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION, MODELS
+from .runtime import recorded_analysis
 from .args import (
     add_config_args,
     add_convention,
@@ -121,7 +122,7 @@ def run_table(args: argparse.Namespace) -> int:
     from ..family import Family
     from ..views.layers import table_document
     if not isinstance(args.model, (str, Family)):  # a sources.ModuleSource: a module recorded on fake tensors
-        a = _recorded(args)
+        a = recorded_analysis(args, memory=args.memory, full_conv=args.full_conv, small_input=args.small_input)
     else:
         if args.input is not None or args.model_arg:
             raise UsageError("flopcalc table: error: --input and --model-arg are for a recorded module "
@@ -144,33 +145,6 @@ def run_table(args: argparse.Namespace) -> int:
         doc = table_document(a, totals_only=args.totals, memory=mem)
     emit(render(doc, args.format))
     return 1 if args.strict and a.uncounted else 0
-
-
-def _recorded(args: argparse.Namespace):
-    """A PyTorch module built from its source and recorded on fake tensors, counted as --convention."""
-    given = [flag for flag, value in (("--alpha", args.alpha), ("--resolution", args.resolution), ("--rho", args.rho),
-                                      ("--classes", args.classes), ("--full-conv", args.full_conv),
-                                      ("--small-input", args.small_input), ("--memory", args.memory)) if value]
-    if given:
-        raise UsageError(f"flopcalc table: error: {', '.join(given)} describe a zoo model or a spec file; a recorded "
-                         "module is built by its own code: give --input SHAPE and --model-arg KEY=VALUE instead")
-    from dataclasses import replace
-    from .runtime import torch_door
-    if args.input is not None and args.batch != 1:
-        raise UsageError("flopcalc table: error: --batch with --input: give the batch as --input's first dimension")
-    source = replace(args.model, kwargs=dict(args.model_arg))
-    from ..conventions import counted_as
-    if source.kind == "onnx":
-        if args.model_arg:
-            raise UsageError("flopcalc table: error: --model-arg is for a module's builder, not an ONNX file")
-        torch_door(args, "onnx", needs=("onnx",))
-        from ..nn.onnx_record import record_onnx
-        return counted_as(record_onnx(source.target, args.input).analysis(), args.convention)
-    torch_door(args)
-    from ..nn.load import load_module
-    from ..nn.record import record
-    shape = args.input or (args.batch, 3, DEFAULT_RESOLUTION, DEFAULT_RESOLUTION)
-    return counted_as(record(load_module(source), shape, source.name).analysis(), args.convention)
 
 
 def run_spec(args: argparse.Namespace) -> int:

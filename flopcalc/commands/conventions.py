@@ -8,7 +8,7 @@ from ..errors import ExitStatus, UsageError
 from ..output import emit, render
 from .args import (add_config_args, add_format,
                    add_model, add_runtime_args, alpha_of, resolution_of)
-from .runtime import progress_of, torch_door
+from .runtime import progress_of, recorded_analysis, torch_door
 
 
 def add_conventions(sub) -> None:
@@ -22,7 +22,7 @@ def add_reconcile(sub) -> None:
                                    "(flopcalc, the papers, TF-Slim, Keras, fvcore, FlopCounterMode, ptflops, "
                                    "thop, torchinfo), each difference from flopcalc's default split by cause, "
                                    "the causes adding up exactly.")
-    add_model(p)
+    add_model(p, sources=True)
     add_config_args(p)
     p.add_argument("--live", action="store_true",
                    help="also run every installed counter on the real model and print what it measures beside "
@@ -55,9 +55,20 @@ def run_conventions(args: argparse.Namespace) -> int:
 
 
 def run_reconcile(args: argparse.Namespace) -> int:
-    from ..reconcile import reconcile
+    from ..family import Family
+    from ..reconcile import reconcile, reconcile_analysis
     from ..views.conventions import reconcile_document
-    r = reconcile(args.model, alpha_of(args), resolution_of(args), args.classes)
+    if not isinstance(args.model, (str, Family)):  # a module or ONNX file, recorded
+        if args.live:
+            raise UsageError("flopcalc reconcile: error: --live runs the peer tools on zoo models and spec files; "
+                             "for a recorded module the flop_counter and fvcore conventions are checked against "
+                             "the live tools in flopcalc's tests")
+        r = reconcile_analysis(recorded_analysis(args, convention="pytorch"))
+    else:
+        if args.input is not None or args.model_arg:
+            raise UsageError("flopcalc reconcile: error: --input and --model-arg are for a recorded module "
+                             "(torchvision:NAME, module:callable, file.py:callable, FILE.onnx)")
+        r = reconcile(args.model, alpha_of(args), resolution_of(args), args.classes)
     live = _live(r, args) if args.live else None
     emit(render(reconcile_document(r, live), args.format))
     differs = live and any(live.get(line.convention.name) is not None and not line.agrees(live[line.convention.name])

@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from ..errors import UsageError, install_hint
+from ..scaling import DEFAULT_RESOLUTION
 
 
 def torch_door(args: argparse.Namespace, extras: str = "torch", needs: tuple[str, ...] = ()) -> int:
@@ -38,3 +39,33 @@ def say_load(meter, command: str):
     if warning:
         sys.stderr.write(warning + "\n")
     return load
+
+
+def recorded_analysis(args: argparse.Namespace, convention: str | None = None, **zoo_only):
+    """A recorded model (a PyTorch module from its source, on fake tensors, or an ONNX file read)
+    as the analyzer's Analysis, counted as ``convention`` (default --convention). ``zoo_only`` are
+    the command's options that describe a zoo model; any given is refused in one line."""
+    given = [flag for flag, value in (("--alpha", args.alpha), ("--resolution", args.resolution), ("--rho", args.rho),
+                                      ("--classes", args.classes),
+                                      *((f"--{k.replace('_', '-')}", v) for k, v in zoo_only.items())) if value]
+    command = f"flopcalc {args.command}"
+    if given:
+        raise UsageError(f"{command}: error: {', '.join(given)} describe a zoo model or a spec file; a recorded "
+                         "module is built by its own code: give --input SHAPE and --model-arg KEY=VALUE instead")
+    from dataclasses import replace
+    batch = getattr(args, "batch", 1)
+    if args.input is not None and batch != 1:
+        raise UsageError(f"{command}: error: --batch with --input: give the batch as --input's first dimension")
+    source = replace(args.model, kwargs=dict(args.model_arg))
+    from ..conventions import counted_as
+    if source.kind == "onnx":
+        if args.model_arg:
+            raise UsageError(f"{command}: error: --model-arg is for a module's builder, not an ONNX file")
+        torch_door(args, "onnx", needs=("onnx",))
+        from ..nn.onnx_record import record_onnx
+        return counted_as(record_onnx(source.target, args.input).analysis(), convention or args.convention)
+    torch_door(args)
+    from ..nn.load import load_module
+    from ..nn.record import record
+    shape = args.input or (batch, 3, DEFAULT_RESOLUTION, DEFAULT_RESOLUTION)
+    return counted_as(record(load_module(source), shape, source.name).analysis(), convention or args.convention)

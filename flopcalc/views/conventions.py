@@ -7,6 +7,16 @@ from .layers import describe
 from .records import config_record, flat, fraction
 
 RECONCILE_REASONS = ("classes", "rounding", "bias", "batchnorm", "activation", "pool", "add", "flops")
+# the causes only a recorded model has (layer norms, attention): shown where they are not zero
+RECORDED_REASONS = ("norm", "attention")
+
+
+def _reasons(causes: dict) -> dict:
+    """A line's difference by reason, as JSON gives it: the zoo's reasons always, a recorded model's
+    own (weights left out, norm, attention) where not zero, so the values add up to the difference."""
+    shown_if_any = RECORDED_REASONS + ("weights",)  # a recorded model's norm or embedding weights, say
+    return {k: causes[k] for k in ("weights",) + RECONCILE_REASONS[:-1] + RECORDED_REASONS + RECONCILE_REASONS[-1:]
+            if k in causes and (k not in shown_if_any or causes[k])}
 
 
 def reconcile_document(r, live: dict | None = None) -> Document:
@@ -20,10 +30,8 @@ def reconcile_document(r, live: dict | None = None) -> Document:
         c = line.convention
         rec = {"name": c.name, "unit": c.unit or None, "flops_per_mac": c.flops_per_mac,
                "num_classes": line.num_classes, "params": line.params, "reported": line.reported,
-               "params_difference": line.params_causes and {k: line.params_causes[k] for k in RECONCILE_REASONS
-                                                             if k in line.params_causes},
-               "ops_difference": line.ops_causes and {k: line.ops_causes[k] for k in RECONCILE_REASONS
-                                                       if k in line.ops_causes}}
+               "params_difference": line.params_causes and _reasons(line.params_causes),
+               "ops_difference": line.ops_causes and _reasons(line.ops_causes)}
         if live is not None and c.live:
             got = live.get(c.name)
             if got is None:
@@ -53,8 +61,11 @@ def reconcile_document(r, live: dict | None = None) -> Document:
     extra = (Col("measured", "int"), Col("check")) if live is not None else ()
     used = lambda rows: [k for k in RECONCILE_REASONS if any(row.get(k) for row in rows)]  # noqa: E731
     ops_reasons = [k for k in RECONCILE_REASONS if k != "weights"]
+    ops_reasons[-1:-1] = [k for k in RECORDED_REASONS if any(row.get(k) for row in ops_rows)]
     param_reasons = [k for k in ("classes", "rounding", "bias", "batchnorm") if k in used(param_rows) or k in
                      ("bias", "batchnorm")]
+    # a recorded model's norms and embeddings are weights some conventions leave out: shown where they differ
+    param_reasons[:0] = [k for k in ("weights",) if any(row.get(k) for row in param_rows)]
     ops_table = Table((Col("name"), Col("unit"), Col("reported", "int"), Col("difference", "int"))
                       + tuple(Col(k, "int") for k in ops_reasons) + extra, ops_rows,
                       "operations: each counter's number, its difference from the default (pytorch), and that "

@@ -43,7 +43,8 @@ def test_v2_differences_are_the_live_tools_components():
     assert lines["torchinfo"].ops_causes["batchnorm"] == 34_112    # its 2C batch-norm parameters
     assert lines["tfslim"].ops_causes["classes"] == 1_280          # 1001 classes: 1280 more weights
     assert lines["tfslim"].params_causes == {"classes": 1_281, "rounding": 0, "weights": 0, "bias": 0,
-                                            "batchnorm": -34_112, "activation": 0, "pool": 0, "add": 0}
+                                            "batchnorm": -34_112, "activation": 0, "pool": 0, "add": 0,
+                                            "norm": 0, "attention": 0}
     assert lines["keras"].params_causes["batchnorm"] == 34_112     # moving mean and variance
     assert lines["keras"].ops_causes is None and lines["flop_counter"].params_causes is None
 

@@ -370,3 +370,31 @@ def test_the_fvcore_convention_is_fvcores_live_total(name):
         finally:
             logging.disable(logging.NOTSET)
     assert analyze_module(make(), shape, convention="fvcore").total.macs == total
+
+
+def test_reconcile_of_a_recorded_model_adds_up_by_cause(cli):
+    """examples/tiny_resnet.py at its default width 16 (64x64 input): its layer norm over 32 values has
+    64 weights the paper convention leaves out, and fvcore charges it 5 per element (160); every
+    line's reasons add up exactly to its difference, in JSON as in the tables."""
+    import json
+    from support import ROOT, schema_errors
+    code, out, err = cli("reconcile", str(ROOT / "examples" / "tiny_resnet.py") + ":make", "--input", "1x3x64x64",
+                         "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert not schema_errors(doc)
+    lines = {c["name"]: c for c in doc["conventions"]}
+    base = lines["pytorch"]
+    for c in doc["conventions"]:
+        if c["params_difference"] is not None:
+            assert sum(c["params_difference"].values()) == c["params"] - base["params"], c["name"]
+        if c["ops_difference"] is not None:
+            assert sum(c["ops_difference"].values()) == c["reported"] - base["reported"], c["name"]
+    assert lines["paper"]["params_difference"]["weights"] == -64
+    assert lines["fvcore"]["ops_difference"]["norm"] == 5 * 32
+    for argv, words in ((["--live"], "--live runs the peer tools on zoo models"),
+                        (["--alpha", "2"], "--alpha describe a zoo model")):
+        code, out, err = cli("reconcile", str(ROOT / "examples" / "tiny_resnet.py") + ":make", *argv)
+        assert code == 2 and words in err, err
+    code, out, err = cli("reconcile", "mobilenet_v2", "--input", "1x3x8x8")
+    assert code == 2 and "are for a recorded module" in err
