@@ -59,11 +59,13 @@ def run_reconcile(args: argparse.Namespace) -> int:
     from ..reconcile import reconcile, reconcile_analysis
     from ..views.conventions import reconcile_document
     if not isinstance(args.model, (str, Family)):  # a module or ONNX file, recorded
-        if args.live:
-            raise UsageError("flopcalc reconcile: error: --live runs the peer tools on zoo models and spec files; "
-                             "for a recorded module the flop_counter and fvcore conventions are checked against "
-                             "the live tools in flopcalc's tests")
+        if args.live and args.model.kind == "onnx":
+            raise UsageError("flopcalc reconcile: error: --live runs the peer tools on a PyTorch module; an ONNX "
+                             "file is read, not run (give its module's source to run them)")
         r = reconcile_analysis(recorded_analysis(args, convention="pytorch"))
+        live = _live_module(r, args) if args.live else None
+        emit(render(reconcile_document(r, live), args.format))
+        return _verdict(r, live)
     else:
         if args.input is not None or args.model_arg:
             raise UsageError("flopcalc reconcile: error: --input and --model-arg are for a recorded module "
@@ -71,9 +73,34 @@ def run_reconcile(args: argparse.Namespace) -> int:
         r = reconcile(args.model, alpha_of(args), resolution_of(args), args.classes)
     live = _live(r, args) if args.live else None
     emit(render(reconcile_document(r, live), args.format))
+    return _verdict(r, live)
+
+
+def _verdict(r, live) -> int:
+    """1 when a live count differs from its convention's prediction, else 0."""
     differs = live and any(live.get(line.convention.name) is not None and not line.agrees(live[line.convention.name])
                            for line in r.lines)
     return ExitStatus.NO if differs else ExitStatus.OK
+
+
+def _live_module(r, args: argparse.Namespace) -> dict:
+    """The peer counters run on a recorded module, built for real (the tools run it): convention ->
+    (params, reported), None where the tool is not installed or counts only its own models."""
+    from dataclasses import replace
+    from ..nn import peers
+    from ..nn.load import load_module
+    from .runtime import recorded_input
+    source, shape = replace(args.model, kwargs=dict(args.model_arg)), recorded_input(args)
+    here = peers.available()
+    lines = [line for line in r.lines if line.convention.live in peers.MODULE_TOOLS]
+    out = {}
+    with progress_of(args, "reconcile --live", len(lines)) as progress:
+        for line in lines:
+            tool = line.convention.live
+            out[line.convention.name] = (peers.measure_module(tool, lambda: load_module(source, meta=False), shape)
+                                         if here[tool] else None)
+            progress.advance()
+    return out
 
 
 def _live(r, args: argparse.Namespace) -> dict:

@@ -67,5 +67,10 @@ def recorded_analysis(args: argparse.Namespace, convention: str | None = None, *
     torch_door(args)
     from ..nn.load import load_module
     from ..nn.record import record
-    shape = args.input or (batch, 3, DEFAULT_RESOLUTION, DEFAULT_RESOLUTION)
+    shape = recorded_input(args)
     return counted_as(record(load_module(source), shape, source.name).analysis(), convention or args.convention)
+
+
+def recorded_input(args: argparse.Namespace) -> tuple[int, ...]:
+    """A recorded module's input shape: --input, else a batch of 3 x 224 x 224 images."""
+    return args.input or (getattr(args, "batch", 1), 3, DEFAULT_RESOLUTION, DEFAULT_RESOLUTION)

@@ -40,10 +40,6 @@ def _uncounted_model(model: str, alpha: float, classes: int, rounding: str) -> t
     return build_node(get_spec(model, alpha, classes, rounding)).eval()
 
 
-def _input(h: int, w: int) -> torch.Tensor:
-    return torch.zeros(1, 3, h, w)
-
-
 def _quiet():
     """Tools print progress and warn about modules they skip; none of it is the count."""
     stack = contextlib.ExitStack()
@@ -63,47 +59,46 @@ def _exact(value) -> int:
     return int(value)
 
 
-def fvcore(model, alpha, h, w, classes, rounding) -> Measured:
+# Each tool counts a module it is handed, fed a zeros input of ``shape`` (batch first), as its users
+# run it: (params | None, ops | None).
+
+def fvcore(net: torch.nn.Module, shape) -> Measured:
     with _quiet():
         from fvcore.nn import FlopCountAnalysis, parameter_count
-        net = _uncounted_model(model, alpha, classes, rounding)
-        flops = FlopCountAnalysis(net, _input(h, w))
+        flops = FlopCountAnalysis(net, torch.zeros(shape))
         flops.unsupported_ops_warnings(False)
         flops.uncalled_modules_warnings(False)
         return parameter_count(net)[""], _exact(flops.total())
 
 
-def flop_counter(model, alpha, h, w, classes, rounding) -> Measured:
+def flop_counter(net: torch.nn.Module, shape) -> Measured:
     from torch.utils.flop_counter import FlopCounterMode
-    net = _uncounted_model(model, alpha, classes, rounding)
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        net(_input(h, w))
+        net(torch.zeros(shape))
     return None, counter.get_total_flops()
 
 
 def _ptflops(backend: str) -> Callable:
-    def run(model, alpha, h, w, classes, rounding) -> Measured:
+    def run(net: torch.nn.Module, shape) -> Measured:
         with _quiet():
             from ptflops import get_model_complexity_info
-            net = _uncounted_model(model, alpha, classes, rounding)
-            macs, params = get_model_complexity_info(net, (3, h, w), as_strings=False, backend=backend,
+            macs, params = get_model_complexity_info(net, tuple(shape[1:]), as_strings=False, backend=backend,
                                                      print_per_layer_stat=False, ost=io.StringIO())
         return _exact(params), _exact(macs)
     return run
 
 
-def thop(model, alpha, h, w, classes, rounding) -> Measured:
+def thop(net: torch.nn.Module, shape) -> Measured:
     with _quiet():
         import thop as _thop
-        macs, params = _thop.profile(_uncounted_model(model, alpha, classes, rounding), inputs=(_input(h, w),),
-                                     verbose=False)
+        macs, params = _thop.profile(net, inputs=(torch.zeros(shape),), verbose=False)
     return _exact(params), _exact(macs)
 
 
-def torchinfo(model, alpha, h, w, classes, rounding) -> Measured:
+def torchinfo(net: torch.nn.Module, shape) -> Measured:
     with _quiet():
         from torchinfo import summary
-        s = summary(_uncounted_model(model, alpha, classes, rounding), input_size=(1, 3, h, w), verbose=0)
+        s = summary(net, input_size=tuple(shape), verbose=0)
     return s.total_params, s.total_mult_adds
 
 
@@ -123,16 +118,27 @@ def keras(model, alpha, h, w, classes, rounding) -> Measured:
     return n, None
 
 
-TOOLS: dict[str, Callable[..., Measured]] = {
+# the tools that count a PyTorch module handed to them (keras builds its own model)
+MODULE_TOOLS: dict[str, Callable[..., Measured]] = {
     "fvcore": fvcore, "flop_counter": flop_counter, "ptflops": _ptflops("pytorch"),
-    "ptflops_aten": _ptflops("aten"), "thop": thop, "torchinfo": torchinfo, "keras": keras,
+    "ptflops_aten": _ptflops("aten"), "thop": thop, "torchinfo": torchinfo,
 }
 
 
 def measure(tool: str, model: str, alpha: float, resolution, classes: int, rounding: str) -> Measured:
     """What ``tool`` reports for the config, ``(params, ops)``."""
     h, w = as_pair(resolution)
-    return TOOLS[tool](model, alpha, h, w, classes, rounding)
+    if tool == "keras":
+        return keras(model, alpha, h, w, classes, rounding)
+    return MODULE_TOOLS[tool](_uncounted_model(model, alpha, classes, rounding), (1, 3, h, w))
+
+
+def measure_module(tool: str, make: Callable[[], torch.nn.Module], shape) -> Measured:
+    """What ``tool`` reports for a module (built afresh by ``make``: the tools add hooks and
+    buffers) fed ``shape``; (None, None) for a tool that counts only its own models (keras)."""
+    if tool not in MODULE_TOOLS:
+        return None, None
+    return MODULE_TOOLS[tool](make().eval(), tuple(shape))
 
 
 def measure_all(r, progress=None) -> dict:
