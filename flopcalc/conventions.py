@@ -22,7 +22,8 @@ from typing import Callable, Optional
 
 from .walk import DEFAULT_CONVENTION, Analysis, LayerRow, Total, count_layers as _analyze, sum_counts
 from .costs import KIND_DESCRIPTIONS, MULTIPLY_ADD_KINDS
-from .spec import BatchNorm2d, Conv2d, ConvNd, Linear, SpecError, elements
+from .spec import (BatchNorm2d, Conv2d, Linear, SpecError, elements)
+from .operations import ConvNd
 from .zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION
 
 # What a count is made of. The parameters and operations of every layer fall into exactly

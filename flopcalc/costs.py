@@ -21,9 +21,9 @@ import math
 from typing import NamedTuple
 
 from .registry import Registry
-from .spec import (SKIP_LAYERS, Activation, Attention, BatchNorm2d, ChannelScale, Conv2d, ConvNd, Dropout, Elementwise,
-                   Embedding, GlobalAvgPool, Linear, MatMul, Normalization, Pool2d,
+from .spec import (SKIP_LAYERS, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, GlobalAvgPool, Linear,
                    ResidualAdd, Shape, SpecError)
+from .operations import Attention, ConvNd, Elementwise, Embedding, MatMul, Normalization, Pool2d
 
 
 class ShapeError(SpecError):

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from ..costs import layer_cost
 from ..errors import UserError
-from ..spec import (Act, Activation, BatchNorm2d, ChannelScale, Conv2d, ConvNd, Dropout, GlobalAvgPool, Linear,
-                    Normalization, ResidualAdd)
+from ..spec import (Act, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, GlobalAvgPool, Linear, ResidualAdd)
+from ..operations import ConvNd, Normalization
 from ..walk import DEFAULT_CONVENTION, LayerRow
 
 # Nodes that move or relabel data and compute nothing.

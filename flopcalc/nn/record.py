@@ -28,9 +28,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from ..costs import layer_cost
 from ..errors import UserError
-from ..spec import (Act, Activation, Attention, BatchNorm2d, ChannelScale, Conv2d, ConvNd, Dropout, Elementwise,
-                    Embedding,
-                    GlobalAvgPool, Linear, MatMul, Normalization, Pool2d, ResidualAdd)
+from ..spec import (Act, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, GlobalAvgPool, Linear, ResidualAdd)
+from ..operations import Attention, ConvNd, Elementwise, Embedding, MatMul, Normalization, Pool2d
 from ..walk import DEFAULT_CONVENTION, Analysis, LayerRow, totals
 
 # Operations that move or relabel data and compute nothing (views, copies, shape changes).

@@ -5,26 +5,9 @@ from __future__ import annotations
 from ..walk import Analysis, LayerRow, Separable
 from ..costs import KIND_DESCRIPTIONS
 from ..output import Col, Document, Table, count_text, shape_str, share, si
-from ..spec import (
-    Activation,
-    Attention,
-    ChannelScale,
-    Conv2d,
-    ConvBNAct,
-    ConvNd,
-    DepthwiseSeparable,
-    Dropout,
-    Elementwise,
-    Embedding,
-    GlobalAvgPool,
-    InvertedResidual,
-    Linear,
-    MatMul,
-    MBConv,
-    Normalization,
-    Pool2d,
-    SqueezeExcite,
-)
+from ..spec import (Activation, ChannelScale, Conv2d, ConvBNAct, DepthwiseSeparable, Dropout, GlobalAvgPool,
+                    InvertedResidual, Linear, MBConv, SqueezeExcite)
+from ..operations import Attention, ConvNd, Elementwise, Embedding, MatMul, Normalization, Pool2d
 from .records import config_record
 from ..walk import DEFAULT_CONVENTION
 

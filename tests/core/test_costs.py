@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 from flopcalc.costs import COST_FORMULAS, ShapeError, conv2d_padding_macs, layer_cost, out_size
-from flopcalc.spec import LAYER_TYPES, OP_TYPES, BatchNorm2d, Conv2d, Linear
+from flopcalc.spec import (LAYER_TYPES, BatchNorm2d, Conv2d, Linear)
+from flopcalc.operations import OP_TYPES
 from flopcalc import separable
 from strategies import conv_case, separable_args
 

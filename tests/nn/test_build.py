@@ -12,7 +12,8 @@ from flopcalc import analyze, get_spec  # noqa: E402
 from flopcalc.costs import COST_FORMULAS  # noqa: E402
 from flopcalc.nn import BUILDERS, build  # noqa: E402
 from flopcalc.nn.builders import Block, builder  # noqa: E402
-from flopcalc.spec import BLOCK_TYPES, LAYER_TYPES, OP_TYPES, Conv2d  # noqa: E402
+from flopcalc.operations import OP_TYPES  # noqa: E402
+from flopcalc.spec import BLOCK_TYPES, LAYER_TYPES, Conv2d  # noqa: E402
 from support import DATA
 
 MODELS = ["mobilenet_v1", "mobilenet_v2"]

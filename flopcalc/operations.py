@@ -1,0 +1,80 @@
+"""What a recorded module (:mod:`flopcalc.nn.record`) or ONNX file (:mod:`flopcalc.nn.onnx_record`)
+runs that the MobileNet family has no layer for: convolutions beyond the square 2-D one, matrix
+products, attention, layer/group/instance norm, elementwise functions, window pooling and
+embeddings. Costed like the family's layers (:mod:`flopcalc.costs`), shown like them, but never
+written in a spec file nor built from one. Shapes exclude the batch dimension."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+@dataclass(frozen=True, slots=True)
+class ConvNd:
+    """Any convolution a recorded module runs beyond the family's square 2-D ones: 1-D, 2-D with a
+    rectangular kernel, 3-D, dilated, transposed. Each field has one entry per spatial axis."""
+
+    in_c: int
+    out_c: int
+    kernel: tuple
+    stride: tuple
+    padding: tuple
+    dilation: tuple
+    groups: int = 1
+    bias: bool = False
+    transposed: bool = False
+    output_padding: tuple = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MatMul:
+    """``x @ other``, broadcast over the leading dimensions: ``other`` is the second operand's shape."""
+
+    other: tuple
+
+
+@dataclass(frozen=True, slots=True)
+class Attention:
+    """Scaled dot-product attention of queries ``x`` (..., L, E) over ``key`` (..., S, E) and
+    ``value`` (..., S, Ev): the two products Q K^T and softmax(.) V."""
+
+    key: tuple
+    value: tuple
+
+
+@dataclass(frozen=True, slots=True)
+class Normalization:
+    """Layer, group or instance norm over ``channels`` values (``kind``), with ``affine`` scale and shift."""
+
+    kind: str
+    channels: int
+    affine: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Elementwise:
+    """An elementwise function (``gelu``, ``softmax``, ...) of ``x``, or with a second operand
+    ``other`` (``add``, ``mul``, ``div``, ...) broadcast against it: no multiply-adds."""
+
+    fn: str
+    other: tuple | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Pool2d:
+    """Max or average pooling over ``kernel`` x ``kernel`` windows."""
+
+    mode: str
+    kernel: int
+    stride: int
+    padding: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Embedding:
+    """A table of ``num`` vectors of ``dim`` values, looked up by index."""
+
+    num: int
+    dim: int
+
+
+OP_TYPES: tuple[type, ...] = (ConvNd, MatMul, Attention, Normalization, Elementwise, Pool2d, Embedding)
