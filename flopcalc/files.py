@@ -58,6 +58,18 @@ def replaceable(st: os.stat_result | None) -> bool:
     return st is None or (stat.S_ISREG(st.st_mode) and st.st_nlink == 1)
 
 
+def remove_stale_temporaries(path: str | Path) -> list[Path]:
+    """Remove the temporary files a writer of ``path`` killed mid-write left beside it (``.NAME.*.tmp``,
+    as :func:`write_file` names them); call it only where no other writer of ``path`` can be running
+    (a run resuming its own folder). The removed files."""
+    path = Path(path)
+    stale = sorted(path.parent.glob(f".{path.name}.*.tmp")) if path.parent.is_dir() else []
+    for tmp in stale:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    return stale
+
+
 def check_writable(path: str | Path) -> None:
     """Refuse a path that can never be written (a folder, a missing folder) before slow work."""
     _target(Path(path))

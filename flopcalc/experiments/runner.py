@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from ..errors import UserError
-from ..files import write_text
+from ..files import remove_stale_temporaries, write_text
 from .plan import DEFAULT_EPOCHS, DEFAULT_SEEDS, ExperimentError, trials
 
 def _load(path: Path) -> dict[str, dict]:
@@ -79,6 +79,8 @@ def run(name: str, data: str, out: str | Path, *, epochs: int = DEFAULT_EPOCHS, 
         from .quantize import engine
         engine()  # no int8 engine: say so before training anything
     results_path = out / "results.jsonl"
+    for name in ("results.jsonl", "README.md", "accuracy_vs_macs.png"):  # an experiment killed mid-write
+        remove_stale_temporaries(out / name)
     done = _load(results_path)
     for rec in done.values():  # a folder of another setting is refused, never relabelled
         theirs = (rec.get("data"), rec.get("epochs"), rec.get("subset"))

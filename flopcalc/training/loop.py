@@ -27,7 +27,7 @@ from ..errors import UserError
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
-from ..files import write_text
+from ..files import remove_stale_temporaries, write_text
 from ..progress import Progress
 from . import checkpoint as ckpt
 from .data import DataError, DataSource, open_source
@@ -78,6 +78,9 @@ def _distributed() -> tuple[int, int, torch.device]:
     return rank, world, device
 
 
+RUN_FILES = ("checkpoint.pt", "metrics.jsonl", "results.jsonl")  # what a run writes into its folder
+
+
 def _check_out(out: Path, resume: bool) -> None:
     if out.exists() and not out.is_dir():
         raise TrainError(f"--out {str(out)!r} is a file, not a folder; choose a folder for the run")
@@ -104,6 +107,9 @@ def train(cfg: RunConfig) -> Summary:
     out = Path(cfg.out)
     if rank == 0:
         _check_out(out, cfg.resume)
+        if cfg.resume:  # a run killed mid-write left its temporary files: this run owns the folder
+            for name in RUN_FILES:
+                remove_stale_temporaries(out / name)
     source = open_source(cfg.data, cfg.subset)
     recipe = defaults(source, cfg.recipe)
     resolution = cfg.resolution or source.default_resolution()

@@ -180,3 +180,17 @@ def test_unwritable_folder_is_one_line(tmp_path):
             write_text(folder / "a.txt", "x")
     finally:
         folder.chmod(0o700)
+
+
+def test_stale_temporaries_of_a_killed_writer_are_removed_and_nothing_else(tmp_path):
+    """A writer killed mid-write leaves .NAME.XXXX.tmp beside NAME; a resuming run removes those, and
+    only those (another file's temporaries and the file itself stay)."""
+    from flopcalc.files import remove_stale_temporaries
+    (tmp_path / "metrics.jsonl").write_text("1\n")
+    stale = tmp_path / ".metrics.jsonl.y7k6ycz3.tmp"
+    stale.write_text("half")
+    other = tmp_path / ".results.jsonl.abc.tmp"
+    other.write_text("x")
+    assert remove_stale_temporaries(tmp_path / "metrics.jsonl") == [stale]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".results.jsonl.abc.tmp", "metrics.jsonl"]
+    assert remove_stale_temporaries(tmp_path / "missing" / "x") == []

@@ -331,3 +331,16 @@ def test_export_a_checkpoint_with_its_trained_config(trained, cli, tmp_path):
     a = flopcalc.analyze("mobilenet_v2", 0.25, 8, 10, small_input=True)
     assert doc["equal"] and doc["graph_macs"] == a.total.macs
     assert doc["config"]["resolution"] == [8, 8] and doc["config"]["num_classes"] == 10
+
+
+def test_a_resumed_run_removes_the_temporary_files_a_killed_one_left(cli, tmp_path):
+    """kill -9 mid-write leaves .metrics.jsonl.XXXX.tmp (its writer cannot clean up); the run that
+    resumes the folder removes it (CI once caught the kill test's run killed exactly there)."""
+    out = tmp_path / "run"
+    code, _, err = cli("train", "mobilenet_v1", *QUICK, "--epochs", "1", "--quiet", "--out", str(out))
+    assert code == 0, err
+    for name in ("metrics.jsonl", "checkpoint.pt"):
+        (out / f".{name}.k1ll3d.tmp").write_text("half written")
+    code, _, err = cli("train", "mobilenet_v1", *QUICK, "--epochs", "2", "--quiet", "--out", str(out), "--resume")
+    assert code == 0, err
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
