@@ -79,8 +79,8 @@ def run(name: str, data: str, out: str | Path, *, epochs: int = DEFAULT_EPOCHS, 
         from .quantize import engine
         engine()  # no int8 engine: say so before training anything
     results_path = out / "results.jsonl"
-    for name in ("results.jsonl", "README.md", "accuracy_vs_macs.png"):  # an experiment killed mid-write
-        remove_stale_temporaries(out / name)
+    for written in ("results.jsonl", "README.md", "accuracy_vs_macs.png"):  # an experiment killed mid-write
+        remove_stale_temporaries(out / written)
     done = _load(results_path)
     for rec in done.values():  # a folder of another setting is refused, never relabelled
         theirs = (rec.get("data"), rec.get("epochs"), rec.get("subset"))
