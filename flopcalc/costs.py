@@ -23,7 +23,7 @@ from typing import NamedTuple
 from .registry import Registry
 from .spec import (SKIP_LAYERS, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, GlobalAvgPool, Linear,
                    ResidualAdd, Shape, SpecError)
-from .operations import Attention, ConvNd, Elementwise, Embedding, MatMul, Normalization, Pool2d
+from .operations import Attention, ConvNd, Einsum, Elementwise, Embedding, MatMul, Normalization, Pool2d, Resize
 
 
 class ShapeError(SpecError):
@@ -58,6 +58,7 @@ KIND_DESCRIPTIONS: dict[str, str] = {
     "elementwise": "Elementwise",
     "window_pool": "Pooling (window)",
     "embedding": "Embedding",
+    "resize": "Interpolation",
 }
 
 # The kinds whose formulas have multiply-adds; every other kind has none.
@@ -285,6 +286,40 @@ def pool2d_cost(layer: Pool2d, x: Shape) -> LayerCost:
         raise ShapeError(f"{layer.mode} pool {layer.kernel}x{layer.kernel}/{layer.stride} on a {h}x{w} map "
                          "leaves nothing")
     return "window_pool", (c, h_out, w_out), 0, 0
+
+
+@cost_formula(Resize)
+def resize_cost(layer: Resize, x: Shape) -> LayerCost:
+    """(C, ...) -> (C, *size); interpolation weights, not multiply-adds of a layer."""
+    return "resize", (x[0], *layer.size), 0, 0
+
+
+def einsum_sizes(equation: str, operands) -> tuple[dict[str, int], str]:
+    """The size of every index of a two-operand einsum, and its output's indices."""
+    inputs, _, output = equation.replace(" ", "").partition("->")
+    terms = inputs.split(",")
+    if len(terms) != len(operands) or "." in equation:
+        raise ShapeError(f"einsum {equation!r}: {len(operands)} operands for {len(terms)} terms (or an ellipsis)")
+    sizes: dict[str, int] = {}
+    for term, shape in zip(terms, operands):
+        if len(term) != len(shape):
+            raise ShapeError(f"einsum {equation!r}: term {term!r} for a shape of {len(shape)} dimensions")
+        for letter, d in zip(term, shape):
+            if sizes.setdefault(letter, d) != d and 1 not in (d, sizes[letter]):
+                raise ShapeError(f"einsum {equation!r}: index {letter!r} is {sizes[letter]} and {d}")
+            sizes[letter] = max(sizes[letter], d)
+    if not output:
+        output = "".join(sorted(c for c in sizes if inputs.count(c) == 1))
+    return sizes, output
+
+
+@cost_formula(Einsum)
+def einsum_cost(layer: Einsum, x: Shape) -> LayerCost:
+    """Two operands: the product of every index's size (each output element sums the products over
+    the indices it does not keep)."""
+    sizes, output = einsum_sizes(layer.equation, layer.operands)
+    out = tuple(sizes[c] for c in output)
+    return "matmul", out[1:] if layer.batched else out, 0, math.prod(sizes.values())
 
 
 @cost_formula(Embedding)

@@ -77,4 +77,24 @@ class Embedding:
     dim: int
 
 
-OP_TYPES: tuple[type, ...] = (ConvNd, MatMul, Attention, Normalization, Elementwise, Pool2d, Embedding)
+@dataclass(frozen=True, slots=True)
+class Resize:
+    """Interpolation of a (C, ...) map to the spatial size ``size`` (nearest, bilinear, ...): no multiply-adds."""
+
+    mode: str
+    size: tuple
+
+
+@dataclass(frozen=True, slots=True)
+class Einsum:
+    """``torch.einsum(equation, *operands)`` of two operands: every product of the summed terms is
+    one multiply-add, so the count is the product of every index's size. ``operands`` are the
+    shapes for one input (a dimension every operand and the output share first is the batch)."""
+
+    equation: str
+    operands: tuple
+    batched: bool = False  # the output's first index is the batch (its size 1 in ``operands``)
+
+
+OP_TYPES: tuple[type, ...] = (ConvNd, MatMul, Attention, Normalization, Elementwise, Pool2d, Embedding, Resize,
+                              Einsum)

@@ -16,7 +16,7 @@ from pathlib import Path
 from ..costs import layer_cost
 from ..errors import UserError
 from ..spec import (Act, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, GlobalAvgPool, Linear, ResidualAdd)
-from ..operations import ConvNd, Normalization
+from ..operations import ConvNd, Normalization, Resize
 from ..walk import DEFAULT_CONVENTION, LayerRow
 
 # Nodes that move or relabel data and compute nothing.
@@ -156,6 +156,9 @@ def _spec(node, shapes, init, const):
         gate, full = sorted((ins[0], ins[1]), key=math.prod)
         if len(full) == 4 and tuple(gate) == (full[0], full[1], 1, 1):
             return ChannelScale(), gate[1:], full[1:]
+    if op == "Resize" and shapes.get(node.output[0]):
+        mode = a.get("mode", b"nearest")
+        return Resize(mode.decode() if isinstance(mode, bytes) else mode, tuple(shapes[node.output[0]][2:])), x, None
     if op == "Dropout":
         return Dropout(0.0), x, None
     return None

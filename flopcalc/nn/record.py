@@ -29,7 +29,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from ..costs import layer_cost
 from ..errors import UserError
 from ..spec import (Act, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, GlobalAvgPool, Linear, ResidualAdd)
-from ..operations import Attention, ConvNd, Elementwise, Embedding, MatMul, Normalization, Pool2d
+from ..operations import (Attention, ConvNd, Einsum, Elementwise, Embedding, MatMul, Normalization, Pool2d,
+                          Resize)
 from ..walk import DEFAULT_CONVENTION, Analysis, LayerRow, totals
 
 # Operations that move or relabel data and compute nothing (views, copies, shape changes).
@@ -126,6 +127,8 @@ def _flat(args):
 
 
 def _plain(a):
+    if isinstance(a, torch.Tensor):
+        return tuple(a.shape)
     if isinstance(a, (list, tuple)):
         return tuple(_plain(x) for x in a)
     return a if isinstance(a, (int, float, bool, str)) or a is None else repr(a)
@@ -207,6 +210,12 @@ def _spec(op: Op):
         if k[0] != k[1] or stride[0] != stride[1] or padding[0] != padding[1] or (len(a) > 5 and a[5] is True):
             return None  # rectangular windows and ceil mode: no formula here yet
         return Pool2d("max" if name.startswith("max") else "avg", k[0], stride[0], padding[0]), a[0][1:], None
+    if name in ("upsample_nearest2d", "upsample_bilinear2d", "upsample_bicubic2d", "_upsample_nearest_exact2d",
+                "upsample_nearest1d", "upsample_linear1d", "upsample_nearest3d", "upsample_trilinear3d"):
+        return Resize(name.replace("upsample_", "").replace("_upsample_", "").rstrip("123d") or name,
+                      tuple(op.out[2:])), a[0][1:], None
+    if name == "einsum" and len(a) >= 2 and len(a[1]) == 2:
+        return _einsum(a[0], a[1])
     if name == "embedding":
         w, idx = a[0], a[1]
         return Embedding(w[0], w[1]), idx[1:], None
@@ -284,6 +293,16 @@ def _conv(name: str, a: tuple):
         return Conv2d(in_c, out_c, kernel[0], stride[0], padding[0], dilation[0], groups, bias), x[1:], None
     return ConvNd(in_c, out_c, kernel, tuple(stride), tuple(padding), tuple(dilation), groups, bias, transposed,
                   tuple(output_padding)), x[1:], None
+
+
+def _einsum(equation: str, operands: tuple):
+    """A two-operand einsum, per input: the batch (the output's first index, first in every
+    operand too) taken as 1."""
+    terms, _, output = equation.replace(" ", "").partition("->")
+    terms = terms.split(",")
+    batched = bool(output) and all(t[:1] == output[:1] for t in terms)
+    shapes = tuple((1, *s[1:]) if batched else tuple(s) for s in operands)
+    return Einsum(equation.replace(" ", ""), shapes, batched), tuple(operands[0][1:]), None
 
 
 def _pair(v) -> tuple:

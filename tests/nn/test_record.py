@@ -414,3 +414,19 @@ def test_reconcile_live_runs_the_tools_on_the_recorded_module(cli):
     assert lines["flop_counter"]["live"]["reported"] == lines["flop_counter"]["reported"] == 5_554_496
     code, out, err = cli("reconcile", str(ROOT / "examples" / "tiny_resnet.onnx"), "--live")
     assert code == 2 and "an ONNX file is read, not run" in err
+
+
+def test_einsum_and_interpolation_by_hand():
+    """einsum("bchw,bc->bhw") of a 4x6x8 map and a 4-vector: 4*6*8 = 192 multiply-adds an image;
+    interpolation to 12x16 and to 5x7: rows of their own, no multiply-adds, the new sizes."""
+    class M(nn.Module):
+        def forward(self, x):
+            y = torch.einsum("bchw,bc->bhw", x, x.mean((2, 3)))
+            return y, F.interpolate(x, scale_factor=2), F.interpolate(x, size=(5, 7), mode="bilinear")
+
+    r = record(M(), (2, 4, 6, 8))
+    got = [(x.name, x.kind, x.output_shape, x.macs) for x in r.rows]
+    assert got == [("mean", "pool", (4,), 0), ("einsum", "matmul", (6, 8), 192),
+                   ("upsample_nearest2d", "resize", (4, 12, 16), 0), ("upsample_bilinear2d", "resize", (4, 5, 7), 0)]
+    assert r.uncounted == {} and r.analysis().total.macs == 2 * 192
+    assert _live_flop_counter(M(), (2, 4, 6, 8)) == 2 * 2 * 192  # FlopCounterMode: 2 flops per multiply-add
