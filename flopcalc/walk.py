@@ -199,6 +199,8 @@ def block_rows(a: Analysis, depth: int) -> list[LayerRow]:
     depth stays a row of its own. The rows partition the layers, so they add up to the total."""
     rows: list[LayerRow] = []
     layers = a.layers
+    if a.spec is None:  # a recorded model: its rows are named after its modules
+        return _rows_by_name(layers, depth)
 
     def visit(node: Node, name: str, level: int, start: int) -> int:
         """Add ``node``'s row(s); return the index of the first layer after it."""
@@ -216,6 +218,30 @@ def block_rows(a: Analysis, depth: int) -> list[LayerRow]:
         return start
 
     visit(a.spec, "", 0, 0)
+    return rows
+
+
+def _rows_by_name(layers, depth: int) -> list[LayerRow]:
+    """A recorded model's rows summed by the first ``depth`` parts of their names (``blocks.0`` at
+    depth 2; an ONNX node's ``/blocks/blocks.0``), consecutive rows of one prefix making one row; a
+    row alone keeps its own."""
+    rows: list[LayerRow] = []
+    groups: list[tuple[str, list[LayerRow]]] = []
+    for r in layers:
+        sep = "/" if r.name.startswith("/") else "."
+        parts = r.name.split(sep)
+        keep = depth + 1 if sep == "/" else depth  # "/a/b" splits into "", "a", "b"
+        prefix = sep.join(parts[:keep]) if len(parts) > keep else r.name
+        if groups and groups[-1][0] == prefix:
+            groups[-1][1].append(r)
+        else:
+            groups.append((prefix, [r]))
+    for prefix, part in groups:
+        if len(part) == 1:
+            rows.append(part[0])
+        else:
+            rows.append(LayerRow(prefix, "block", None, part[0].input_shape, part[-1].output_shape,
+                                 sum_counts(r.params for r in part), sum_counts(r.macs for r in part)))
     return rows
 
 

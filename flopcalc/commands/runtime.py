@@ -50,7 +50,8 @@ def recorded_analysis(args: argparse.Namespace, convention: str | None = None, *
                                       *((f"--{k.replace('_', '-')}", v) for k, v in zoo_only.items())) if value]
     command = f"flopcalc {args.command}"
     if given:
-        raise UsageError(f"{command}: error: {', '.join(given)} describe a zoo model or a spec file; a recorded "
+        verb = "describes" if len(given) == 1 else "describe"
+        raise UsageError(f"{command}: error: {', '.join(given)} {verb} a zoo model or a spec file; a recorded "
                          "module is built by its own code: give --input SHAPE and --model-arg KEY=VALUE instead")
     from dataclasses import replace
     batch = getattr(args, "batch", 1)

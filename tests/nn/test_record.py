@@ -210,7 +210,7 @@ BAD = [
                                                "RuntimeError"]),
     (["{tmp}/missing.py:make"], ["no file"]),
     (["flopcalc_no_such_package.models:make"], ["cannot import flopcalc_no_such_package.models"]),
-    (["{file}:make", "--alpha", "0.5"], ["--alpha describe a zoo model or a spec file"]),
+    (["{file}:make", "--alpha", "0.5"], ["--alpha describes a zoo model or a spec file"]),
     (["{file}:make", "--input", "1x3x"], ["--input '1x3x'", "such as 1x3x224x224"]),
     (["{file}:make", "--model-arg", "=1"], ["--model-arg '=1'"]),
     (["mobilenet_v2", "--input", "1x3x32x32"], ["--input and --model-arg are for a recorded module"]),
@@ -392,7 +392,7 @@ def test_reconcile_of_a_recorded_model_adds_up_by_cause(cli):
             assert sum(c["ops_difference"].values()) == c["reported"] - base["reported"], c["name"]
     assert lines["paper"]["params_difference"]["weights"] == -64
     assert lines["fvcore"]["ops_difference"]["norm"] == 5 * 32
-    for argv, words in ((["--alpha", "2"], "--alpha describe a zoo model"),):
+    for argv, words in ((["--alpha", "2"], "--alpha describes a zoo model"),):
         code, out, err = cli("reconcile", str(ROOT / "examples" / "tiny_resnet.py") + ":make", *argv)
         assert code == 2 and words in err, err
     code, out, err = cli("reconcile", "mobilenet_v2", "--input", "1x3x8x8")
@@ -430,3 +430,20 @@ def test_einsum_and_interpolation_by_hand():
                    ("upsample_nearest2d", "resize", (4, 12, 16), 0), ("upsample_bilinear2d", "resize", (4, 5, 7), 0)]
     assert r.uncounted == {} and r.analysis().total.macs == 2 * 192
     assert _live_flop_counter(M(), (2, 4, 6, 8)) == 2 * 2 * 192  # FlopCounterMode: 2 flops per multiply-add
+
+
+@pytest.mark.parametrize("source", ["examples/tiny_resnet.py:make", "examples/tiny_resnet.onnx"])
+@pytest.mark.parametrize("depth", [1, 2])
+def test_depth_sums_a_recorded_model_by_module_names(cli, source, depth, monkeypatch):
+    """--depth on a recorded model (it has no spec tree): rows summed by the first parts of their names,
+    which still add up to the total; the stem and the blocks are rows of their own at depth 1."""
+    import json
+    from support import ROOT
+    monkeypatch.chdir(ROOT)
+    code, out, err = cli("table", source, "--input", "1x3x64x64", "--depth", str(depth), "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert sum(r["macs"] for r in doc["layers"]) == doc["total"]["macs"]
+    assert sum(r["params"] for r in doc["layers"]) == doc["total"]["params"]
+    if source.endswith(".py:make") and depth == 1:
+        assert [r["name"] for r in doc["layers"]][:2] == ["stem", "blocks"]
