@@ -269,7 +269,9 @@ def block_kind(node: Node) -> str:
 
 def top_rows(a: Analysis, n: int) -> list[LayerRow]:
     """The ``n`` layers with the most multiply-adds (then parameters), most expensive first."""
-    return sorted(a.layers, key=lambda r: (-r.macs, -r.params))[:n]
+    # a count a convention does not report (None) sorts as nothing: keras has no operations,
+    # FlopCounterMode no parameters
+    return sorted(a.layers, key=lambda r: (-(r.macs or 0), -(r.params or 0)))[:n]
 
 
 @dataclass(frozen=True)

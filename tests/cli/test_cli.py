@@ -400,3 +400,13 @@ def test_the_one_door_names_what_is_missing_and_the_one_install_line():
     assert "\n" not in line and line.startswith("flopcalc verify: error: needs torch, flopcalc_no_such_module (")
     assert line.endswith("install with: pip install torch==2.13.0 'flopcalc[torch]'")
     assert install_hint("plots") == "pip install 'flopcalc[plots]'"
+
+
+@pytest.mark.parametrize("convention", ["keras", "flop_counter"])
+def test_top_under_a_convention_without_a_count(cli, convention):
+    """keras reports no operation count and FlopCounterMode no parameters: --top sorts those as nothing
+    instead of failing with a traceback (it did, before)."""
+    code, out, err = cli("table", "mobilenet_v2", "--convention", convention, "--top", "3", "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert len(doc["layers"]) == 3 and doc["config"]["top"] == 3
