@@ -191,23 +191,10 @@ def train(cfg: RunConfig) -> Summary:
             x, y = x.to(device), y.to(device)
             if cfg.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            if recipe.augment != "none":
-                x, y_a, y_b, lam = (mixup if recipe.augment == "mixup" else cutmix)(x, y)
-                logits = model(x)
-                loss = mixed_loss(loss_fn, logits, y_a, y_b, lam)
-                pred = logits.argmax(1)
-                hits = lam * float((pred == y_a).sum()) + (1 - lam) * float((pred == y_b).sum())
-            else:
-                logits = model(x)
-                loss = loss_fn(logits, y)
-                hits = int((logits.argmax(1) == y).sum())
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
+            batch_loss, hits = train_step(model, x, y, loss_fn, opt, sched, recipe.augment)
             seen += len(y)
             correct += hits
-            loss_sum += float(loss.detach()) * len(y)
+            loss_sum += batch_loss
             bar.advance(note=f"loss {loss_sum / seen:.3f}  top1 {correct / seen:.3f}")
         bar.close()
         seconds = time.perf_counter() - t0
@@ -249,6 +236,28 @@ def train(cfg: RunConfig) -> Summary:
         dist.barrier()
         dist.destroy_process_group()
     return Summary(record)
+
+
+def train_step(model, x, y, loss_fn, opt, sched, augment: str = "none") -> tuple[float, float]:
+    """One optimizer step on the batch ``(x, y)``: forward, loss, gradients from zero, the
+    update, the learning-rate schedule's step. Returns the batch's summed loss (the mean loss
+    times the batch) and its hits: images whose top class is the label, or under mixup and
+    cutmix ``lam`` times the hits on the first labels plus ``1 - lam`` times those on the second."""
+    if augment != "none":
+        x, y_a, y_b, lam = (mixup if augment == "mixup" else cutmix)(x, y)
+        logits = model(x)
+        loss = mixed_loss(loss_fn, logits, y_a, y_b, lam)
+        pred = logits.argmax(1)
+        hits = lam * float((pred == y_a).sum()) + (1 - lam) * float((pred == y_b).sum())
+    else:
+        logits = model(x)
+        loss = loss_fn(logits, y)
+        hits = int((logits.argmax(1) == y).sum())
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    sched.step()
+    return float(loss.detach()) * len(y), hits
 
 
 def _write_metrics(out: Path, history: list[dict]) -> None:

@@ -38,11 +38,11 @@ def test_short_run_writes_everything(tmp_path, cli):
     from support import schema_errors
     assert not schema_errors(doc)
     rec = doc["run"]
-    a = flopcalc.analyze("mobilenet_v2", 0.25, 8, 10, small_input=True)
-    assert (rec["params"], rec["macs"]) == (a.total.params, a.total.macs)  # the model that trained, counted
     assert rec["config"] == {"alpha": 0.25, "resolution": [8, 8], "num_classes": 10, "small_input": True}
     assert rec["epochs"] == 2
-    assert 0 <= rec["best_top1"] <= 1 and rec["images_per_second"] > 0
+    best = max(doc["epochs"], key=lambda m: m["test_top1"])
+    assert (rec["best_top1"], rec["best_epoch"]) == (best["test_top1"], best["epoch"])
+    assert rec["final_top1"] == doc["epochs"][-1]["test_top1"]
     lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert [m["epoch"] for m in lines] == [1, 2] == [m["epoch"] for m in doc["epochs"]]
     assert set(lines[0]) == {"epoch", "train_loss", "train_top1", "test_top1", "test_top5", "lr", "seconds",
@@ -52,9 +52,15 @@ def test_short_run_writes_everything(tmp_path, cli):
     ck = load(out / "checkpoint.pt")
     assert ck["epoch"] == 2 and ck["config"]["model"] == "mobilenet_v2" and len(ck["metrics"]) == 2
     assert set(ck) >= {"model", "optimizer", "scheduler", "rng", "recipe", "run"}
-    # the checkpoint's own model is the counted one
+    # the record counts the model that trained: its own parameters, and torch's FlopCounterMode's
+    # conv and linear flops (two per multiply-add) on one image
     net = flopcalc.nn.build("mobilenet_v2", 0.25, 10, small_input=True)
     net.load_state_dict(ck["model"], strict=True)
+    assert rec["params"] == sum(p.numel() for p in net.parameters())
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        net.eval()(torch.zeros(1, 3, 8, 8))
+    assert 2 * rec["macs"] == counter.get_total_flops()
 
 
 def _strip(lines):
@@ -200,14 +206,63 @@ def test_foreign_checkpoint_is_refused_naming_both(trained, cli, tmp_path):
     assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before  # nothing damaged
 
 
-def test_evaluate(trained, cli):
-    code, out, err = cli("evaluate", str(trained / "checkpoint.pt"), "--data", "digits", "--format", "json")
+@pytest.fixture(scope="module")
+def learned(tmp_path_factory):
+    """Three epochs on all of the digits' training images (about 20 s): a model that has learned."""
+    out = tmp_path_factory.mktemp("learned")
+    from flopcalc.cli import main
+    assert main(["train", "mobilenet_v1", "--alpha", "0.5", "--data", "digits", "--epochs", "3", "--batch-size",
+                 "32", "--out", str(out), "--quiet", "--threads", "1"]) == 0
+    return out
+
+
+def _learned_net(path):
+    net = flopcalc.nn.build("mobilenet_v1", 0.5, 10, small_input=True)
+    net.load_state_dict(load(path)["model"], strict=True)
+    return net.eval()
+
+
+@pytest.mark.slow
+def test_training_learns_the_digits(learned):
+    """The loss falls every epoch and the test accuracy ends far above chance (10%): a training
+    loop that does not learn (no backward pass, no optimizer step) fails here."""
+    lines = [json.loads(x) for x in (learned / "metrics.jsonl").read_text().splitlines()]
+    losses = [m["train_loss"] for m in lines]
+    assert losses[0] > losses[1] > losses[2] and losses[2] < losses[0] / 2, losses
+    assert lines[-1]["test_top1"] >= 0.7 and lines[-1]["train_top1"] > lines[0]["train_top1"]
+
+
+@pytest.mark.slow
+def test_evaluate_and_predict_are_the_models_own_outputs(learned, cli, tmp_path):
+    """evaluate's accuracy and predict's classes and probabilities, against the checkpoint's model
+    run here on the test images as the data set gives them."""
+    from flopcalc.training.data import open_source, write_png
+    s = open_source("digits")
+    test_set = s.with_transforms(8)[1]
+    xs = torch.stack([test_set[i][0] for i in range(len(test_set))])
+    ys = torch.tensor([int(test_set[i][1]) for i in range(len(test_set))])
+    with torch.no_grad():
+        probs = torch.softmax(_learned_net(learned / "checkpoint.pt")(xs), dim=1)
+    top1 = (probs.argmax(1) == ys).sum().item() / len(ys)
+    top5 = (probs.topk(5, dim=1).indices == ys[:, None]).any(1).sum().item() / len(ys)
+
+    code, out, err = cli("evaluate", str(learned / "checkpoint.pt"), "--data", "digits", "--format", "json")
     assert code == 0, err
     doc = json.loads(out)
     from support import schema_errors
     assert not schema_errors(doc)
-    assert doc["images"] == 359 and 0 <= doc["top1"] <= doc["top5"] <= 1 and doc["images_per_second"] > 0
-    assert doc["top1"] == load(trained / "checkpoint.pt")["metrics"][-1]["test_top1"]
+    assert (doc["images"], doc["top1"], doc["top5"]) == (359, top1, top5) and top1 >= 0.7
+
+    files = []
+    for i in range(4):
+        files.append(str(tmp_path / f"digit{i}.png"))
+        write_png(files[-1], s.test.images[i].float() / 255)
+    code, out, err = cli("predict", str(learned / "checkpoint.pt"), *files, "--top", "3", "--format", "json")
+    assert code == 0, err
+    for i, p in enumerate(json.loads(out)["predictions"]):
+        want = probs[i].topk(3)
+        assert [t["class"] for t in p["top"]] == want.indices.tolist()
+        assert [t["probability"] for t in p["top"]] == pytest.approx(want.values.tolist(), abs=1e-5)
 
 
 def test_predict_images(trained, cli, tmp_path):
