@@ -1,7 +1,7 @@
 """Shared by every test folder: the helpers' folder on sys.path, the Hypothesis profiles, the
 ``cli`` fixture, the markers by folder, and the CI switch: with ``CI`` set (``.ci/run`` sets
-``CI=true``), a missing optional dependency fails the run instead of skipping, so CI cannot go
-green on skips."""
+``CI=true``), a missing optional dependency fails the run instead of skipping, and any skip
+beyond the known ones (tests/skipgate.py) fails it too, so CI cannot go green on skips."""
 
 import os
 import sys
@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # support.py, strategi
 from hypothesis import HealthCheck, settings  # noqa: E402
 
 import support  # noqa: E402
+from skipgate import pytest_runtest_logreport, pytest_sessionfinish  # noqa: E402,F401 (hooks)
 
 # CI: derandomized and bounded, so a run is repeatable and its length predictable.
 settings.register_profile("ci", derandomize=True, deadline=None, max_examples=100,
@@ -48,6 +49,12 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(marker)
         if rel.name in PEERS or "live" in item.name:
             item.add_marker("peers")
+
+
+def pytest_terminal_summary(terminalreporter):
+    if support.UNCHECKED:
+        terminalreporter.write_line(f"{len(support.UNCHECKED)} JSON documents' schema checks left out: jsonschema "
+                                    "is not installed (pip install '.[dev]')")
 
 
 def pytest_report_header(config):

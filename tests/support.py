@@ -45,14 +45,29 @@ def folder_ignores(folder: str) -> list[str]:
 
 @lru_cache(maxsize=1)
 def validator():
-    """The JSON Schema validator of every command's JSON (flopcalc/schema.json)."""
-    import pytest
-    jsonschema = pytest.importorskip("jsonschema")
+    """The JSON Schema validator of every command's JSON (flopcalc/schema.json); None where
+    jsonschema is not installed (under CI that fails the test instead)."""
+    if importlib.util.find_spec("jsonschema") is None:
+        if STRICT:
+            import pytest
+            pytest.fail("CI: jsonschema is not installed; tools/test installs every extra", pytrace=False)
+        return None
+    import jsonschema
     return jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
 
 
+UNCHECKED: list[str] = []  # documents whose schema check could not run (reported at the end of the run)
+
+
 def schema_errors(doc) -> list:
-    return list(validator().iter_errors(doc))
+    """The document's schema errors. Without jsonschema only this check is left out, not the
+    test that calls it: the rest of the test still runs, and the run's summary says how many
+    documents went unchecked (tests/contracts/test_schema.py, which is about the schema, skips)."""
+    v = validator()
+    if v is None:
+        UNCHECKED.append(str(doc)[:60])
+        return []
+    return list(v.iter_errors(doc))
 
 
 def tiny(stride: int = 1, out_c: int = 8):

@@ -46,3 +46,43 @@ def test_under_ci_a_missing_module_fails_and_a_folder_is_an_error():
     out = _probe("true")
     assert out[0].startswith("fail: CI: flopcalc_no_such_module is not installed")
     assert out[1].startswith("error: CI: tests/nn/ needs flopcalc_no_such_module, not installed")
+
+
+GATE_CASE = '''
+import pytest
+
+def test_runs():
+    pass
+
+def test_known():
+    pytest.skip("root writes into a read-only folder")
+
+def test_other():
+    pytest.skip("somepackage is not installed")
+'''
+
+
+def _gate(tmp_path, ci: str | None, keep: str) -> subprocess.CompletedProcess:
+    """pytest with the gate's hooks on a file of three tests, keeping those ``keep`` (-k) selects."""
+    case = tmp_path / "test_case.py"
+    case.write_text(GATE_CASE)
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    env["PYTHONPATH"] = str(ROOT / "tests")
+    if ci is not None:
+        env["CI"] = ci
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "skipgate",
+                           "-k", keep, str(case)], cwd=tmp_path, env=env, capture_output=True, text=True)
+
+
+def test_under_ci_an_unknown_skip_fails_the_run_and_is_named(tmp_path):
+    r = _gate(tmp_path, "true", "runs or known or other")
+    assert r.returncode == 1, r.stdout
+    assert "CI: 1 test(s) skipped for a reason not in tests/skipgate.py" in r.stdout
+    assert "test_case.py::test_other: somepackage is not installed" in r.stdout
+    assert "test_known" not in r.stdout.split("skipped for a reason")[1]
+
+
+def test_a_known_skip_under_ci_and_any_skip_without_it_pass(tmp_path):
+    assert _gate(tmp_path, "true", "runs or known").returncode == 0
+    r = _gate(tmp_path, None, "runs or known or other")
+    assert r.returncode == 0 and "skipped for a reason" not in r.stdout

@@ -58,12 +58,10 @@ def test_fold_of_one_conv_and_batch_norm():
         torch.testing.assert_close(fold_conv_bn(conv, bn)(x), bn(conv(x)), rtol=1e-5, atol=1e-5)
 
 
-onnx = pytest.importorskip("onnx")
-ort = pytest.importorskip("onnxruntime")
-
-
 @pytest.mark.parametrize("model, alpha, resolution", MODELS)
 def test_onnx_export_runs_the_same_and_carries_the_analyzers_macs(model, alpha, resolution, tmp_path):
+    onnx = pytest.importorskip("onnx")  # here, not at the top: the folding tests above need no ONNX
+    ort = pytest.importorskip("onnxruntime")
     from flopcalc.nn.onnx_export import export, graph_macs
     net = randomized(model, alpha)
     path = export(net, resolution, tmp_path / "m.onnx")
