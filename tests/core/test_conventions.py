@@ -130,6 +130,57 @@ def test_a_hand_built_layer_under_each_convention():
     assert got["flop_counter"].reported == 2 * macs
 
 
+def _branches_net(name: str):
+    """The other branch of every rule: a conv without bias, batch norm without affine, the
+    activations the first hand-built test leaves out, a depthwise conv with bias, a linear
+    without bias."""
+    from flopcalc.spec import Act, Activation, BatchNorm2d, Conv2d, GlobalAvgPool, Linear, Network
+    return Network(name, 2, (("c", Conv2d(2, 4, 3, bias=False)), ("bn", BatchNorm2d(4, affine=False)),
+                             ("hs", Activation(Act.HARDSWISH)), ("hsig", Activation(Act.HARDSIGMOID)),
+                             ("silu", Activation(Act.SILU)), ("sig", Activation(Act.SIGMOID)),
+                             ("dw", Conv2d(4, 4, 3, stride=2, groups=4, bias=True)),
+                             ("pool", GlobalAvgPool()), ("fc", Linear(4, 5, bias=False))))
+
+
+def test_every_rules_other_branch_on_a_hand_built_network():
+    """Counted by hand from each tool's rule (its source, as the convention's text cites it): at
+    6x6 the conv's map has E = 4*6*6 = 144 elements, the depthwise conv's (stride 2) 4*3*3 = 36."""
+    a = plain(_branches_net("hand"), resolution=6)
+    e, e_dw = 144, 36
+    macs = 3 * 3 * 2 * 4 * 36 + 3 * 3 * 4 * 9 + 4 * 5            # conv 2592, depthwise 324, fc 20
+    assert a.total.macs == macs
+    got = {n: count(a, c) for n, c in CONVENTIONS.items()}
+    # fvcore: non-affine batch norm 1 per element; adaptive pooling 1 per input element
+    assert got["fvcore"].total.macs == macs + 1 * e + e_dw
+    # ptflops: the depthwise bias once per output element, batch norm 1 (no affine), SiLU 1,
+    # hard-swish, hard-sigmoid and sigmoid 0 (no rule), pooling 1 per input element
+    assert got["ptflops"].total.macs == macs + e_dw + 1 * e + 1 * e + e_dw
+    assert got["ptflops_aten"].total.macs == macs + e_dw
+    assert got["thop"].total.macs == macs + 2 * e                          # 2 per element without affine
+    assert got["torchinfo"].total.macs == macs + e_dw                       # no batch-norm parameters
+    assert got["flop_counter"].reported == 2 * macs and got["flop_counter"].total.params is None
+    params = 3 * 3 * 2 * 4 + (3 * 3 * 4 + 4) + 4 * 5                        # 72 + 40 + 20; batch norm none
+    assert got["pytorch"].total.params == params
+    assert got["paper"].total.params == params - 4
+    assert got["keras"].total.params == params + 2 * 4                     # moving mean and variance only
+    assert got["keras"].total.macs is None
+    assert got["tfslim"].total.params == params                            # V2's table: no batch norm
+    # V1's TF-Slim table: every checkpoint value, 3 per batch-norm channel, affine or not
+    v1 = plain(_branches_net("mobilenet_v1"), resolution=6)
+    assert count(v1, "tfslim").total.params == params + 3 * 4
+    assert count(v1, "tfslim").total.macs == macs
+
+
+def test_the_first_hand_built_network_under_tfslim():
+    from flopcalc.spec import Act, Activation, BatchNorm2d, Conv2d, GlobalAvgPool, Linear, Network
+    for name, bn_values in (("hand", 0), ("mobilenet_v1", 3 * 4)):  # V2's table, V1's (3 per channel)
+        net = Network(name, 2, (("c", Conv2d(2, 4, 3, bias=True)), ("bn", BatchNorm2d(4)),
+                                ("r", Activation(Act.RELU)), ("pool", GlobalAvgPool()), ("fc", Linear(4, 3))))
+        c = count(plain(net, resolution=5), "tfslim")
+        assert c.total.params == (3 * 3 * 2 * 4 + 4) + (4 * 3 + 3) + bn_values
+        assert c.total.macs == 3 * 3 * 2 * 4 * 25 + 4 * 3
+
+
 def test_unknown_convention_names_the_known_ones():
     with pytest.raises(SpecError, match=r"unknown convention 'tf'; known: pytorch, paper, tfslim, keras"):
         get_convention("tf")

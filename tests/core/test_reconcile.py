@@ -27,7 +27,8 @@ def test_causes_add_up_exactly(model, alpha, resolution, classes):
         if line.params_causes is not None:
             assert sum(line.params_causes.values()) == line.params - base.params
         if classes is not None:  # an explicit --classes holds for every convention
-            assert line.num_classes == classes and line.ops_causes is None or line.ops_causes["classes"] == 0
+            assert line.num_classes == classes
+            assert line.ops_causes is None or line.ops_causes["classes"] == 0
 
 
 def test_v2_differences_are_the_live_tools_components():
