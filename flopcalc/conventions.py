@@ -342,7 +342,7 @@ def count(a: Analysis, convention: str | Convention = DEFAULT) -> Counted:
     """``a``'s rows under a convention. The architecture is ``a``'s own: use :func:`analyze`
     for the convention's architecture (its classes and channel rounding)."""
     conv = convention if isinstance(convention, Convention) else get_convention(convention)
-    batch = a.config.get("batch", 1)
+    batch = a.batch
     rows, parts = [], []
     for r in a.layers:
         p, o = conv.row_parts(r._replace(macs=r.macs // batch), a.model)

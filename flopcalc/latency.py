@@ -144,7 +144,7 @@ def layer_times(analysis, machine: MachineProfile, dtype: str = "float32") -> li
     from .memory import memory
     traffic = {t.name: t for t in memory(analysis, dtype).layers}
     predictor = Predictor(machine.calibration) if machine.calibration and dtype == "float32" else None
-    batch = analysis.config.get("batch", 1)
+    batch = analysis.batch
     out = []
     for r in analysis.layers:
         t = traffic[r.name]
@@ -174,8 +174,9 @@ def layer_description(row, batch: int) -> dict | None:
         return dict(kind=kind, B=batch, cin=s.in_c, cout=s.out_c, h=ish[1], w=ish[2], ho=osh[1], wo=osh[2],
                     k=s.kernel, s=s.stride)
     if kind in ("activation", "add", "scale"):
-        # a channel scale (squeeze-and-excitation) streams its input like a residual add
-        c, h, w = (ish + (1, 1))[:3]
+        # a channel scale (squeeze-and-excitation) streams the block's map like a residual add: its
+        # output's shape (its input is the (C, 1, 1) gate)
+        c, h, w = ((osh if kind == "scale" else ish) + (1, 1))[:3]
         return dict(kind="add" if kind == "scale" else kind, B=batch, cin=c, cout=c, h=h, w=w, ho=h, wo=w)
     if kind == "pool":
         return dict(kind=kind, B=batch, cin=ish[0], cout=ish[0], h=ish[1], w=ish[2], ho=1, wo=1)
@@ -289,7 +290,7 @@ class Predictor:
 
     def predict(self, analysis) -> float:
         """Seconds of one forward pass of the optimized model at the analysis's batch."""
-        batch = analysis.config.get("batch", 1)
+        batch = analysis.batch
         desc = [(r.name, r.kind, layer_description(r, batch)) for r in analysis.layers]
         return self.network_time(desc, batch, tuple(analysis.input_shape))
 

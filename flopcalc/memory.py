@@ -74,11 +74,12 @@ def check_dtype(dtype: str) -> int:
 def memory(a: Analysis, dtype: str = "float32") -> Memory:
     """The traffic of every layer of ``a`` (at its batch) and the peak activation memory."""
     size = check_dtype(dtype)
-    batch = a.config.get("batch", 1)
+    batch = a.batch
     flat = flatten(a.spec)
-    waiting: dict[int, int] = {}   # block-input row index -> its bytes, held until its skip layer
-    ends = {skip: i for i, (_, _, skip) in enumerate(flat) if skip >= 0}  # block input -> the layer using it
-    traffic, peak, peak_at = [], 0, ""
+    # a block input is held from the row that reads it first until the last skip layer that reads it again
+    last_reader = {skip: i for i, (_, _, skip) in enumerate(flat) if skip >= 0}
+    waiting: dict[int, int] = {}   # block-input row index -> its bytes, while it is held
+    traffic, alive = [], []
     for i, (row, (_, _, skip)) in enumerate(zip(a.layers, flat)):
         x_in = elements(row.input_shape) * batch * size
         x_out = elements(row.output_shape) * batch * size
@@ -87,11 +88,10 @@ def memory(a: Analysis, dtype: str = "float32") -> Memory:
         if skip >= 0:  # the block input, read again
             extra = elements(a.layers[skip].input_shape) * batch * size
         traffic.append(Traffic(row.name, x_in + extra + stored, x_out, stored, row.macs or 0))
-        if i in ends:
+        if i in last_reader:
             waiting[i] = x_in
-        alive = x_in + x_out + sum(b for j, b in waiting.items() if j != i)
-        if alive > peak:
-            peak, peak_at = alive, row.name
-        if skip >= 0:
-            waiting.pop(skip, None)
+        alive.append((x_in + x_out + sum(b for j, b in waiting.items() if j != i), row.name))
+        if skip >= 0 and last_reader[skip] == i:
+            del waiting[skip]
+    peak, peak_at = max(alive, key=lambda t: t[0])  # the first layer where the most is alive
     return Memory(dtype, size, tuple(traffic), peak, peak_at)

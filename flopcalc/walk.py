@@ -54,6 +54,11 @@ class Analysis:
     # a recorded module's operations without a formula: op -> {"calls": n, "modules": [...]}
     uncounted: dict = field(default_factory=dict)
 
+    @property
+    def batch(self) -> int:
+        """The images per forward pass that ``layers``' multiply-adds are for (every front end sets it)."""
+        return self.config["batch"]
+
     def layer(self, name: str) -> LayerRow:
         for row in self.layers:
             if row.name == name:

@@ -111,3 +111,18 @@ def test_registering_a_second_formula_is_refused():
     from flopcalc.costs import cost_formula
     with pytest.raises(RuntimeError, match="already registered"):
         cost_formula(Conv2d)(lambda layer, x: None)
+
+
+def test_out_size_defaults_are_stride_1_no_padding_no_dilation():
+    assert out_size(224, 3) == 222                      # (224 - 3) / 1 + 1
+    assert out_size(7, 3, 2) == 3 and out_size(7, 3, padding=1) == 7 and out_size(7, 3, dilation=2) == 3
+
+
+def test_padding_macs_are_an_int_and_need_a_feature_map():
+    # 3x3 stride 1 padding 1 on 4x4, 2 -> 2 channels in groups of 1: each axis has 4 * 3 taps of
+    # which 2 fall outside, so 16 * 9 - (10 * 10) = 44 padding taps, each (2 / 1) * 2 = 4 multiply-adds
+    got = conv2d_padding_macs(Conv2d(2, 2, 3), (2, 4, 4))
+    assert got == 44 * 4 and type(got) is int
+    assert conv2d_padding_macs(Conv2d(4, 4, 3, groups=2), (4, 4, 4)) == 44 * 2 * 4
+    with pytest.raises(ShapeError, match=r"Conv2d needs a \(C, H, W\) feature map, got shape \(2, 4\)"):
+        conv2d_padding_macs(Conv2d(2, 2, 3), (2, 4))

@@ -18,8 +18,12 @@ def test_a_conv_and_a_batch_norm_by_hand():
     assert conv.bytes_read == (2 * 8 * 10 * 10 + 3 * 3 * 8 * 16) * 4    # input, both images, and the weights once
     assert conv.bytes_written == 2 * 16 * 10 * 10 * 4
     assert conv.macs == 2 * 3 * 3 * 8 * 16 * 100
-    assert conv.intensity == conv.macs / (conv.bytes_read + conv.bytes_written)
+    assert conv.intensity == (2 * 9 * 8 * 16 * 100) / ((2 * 800 + 9 * 8 * 16 + 2 * 1600) * 4)
+    assert conv.stored_bytes == 3 * 3 * 8 * 16 * 4
     assert bn.bytes_read == (2 * 16 * 100 + 4 * 16) * 4  # gamma, beta, running mean and variance
+    assert (bn.stored_bytes, bn.macs, bn.intensity) == (4 * 16 * 4, 0, 0.0)
+    assert (m.dtype, m.bytes_per_value) == ("float32", 4)
+    assert (m.bytes_read, m.bytes_written) == ((1600 + 9 * 8 * 16) * 4 + (3200 + 64) * 4, 2 * 3200 * 4)
     assert memory(count_layers(net, resolution=10, batch=2), "int8").layers[0].bytes_read * 4 == conv.bytes_read
 
 
@@ -39,8 +43,34 @@ def test_v2_peak_is_at_the_widest_early_maps():
     assert m.bytes_read > m.bytes_written > 0
 
 
+def test_a_block_first_in_the_network_holds_the_networks_input():
+    # the block input is row 0's input: the 3x10x10 image, read again by the add
+    block = Sequential((("0", Conv2d(3, 3, 3)), ("add", ResidualAdd())))
+    m = memory(count_layers(Network("first", 3, (("block", block),)), resolution=10))
+    conv, add = m.layers
+    assert add.bytes_read == (300 + 300) * 4
+    assert (m.peak_bytes, m.peak_at) == ((300 + 300 + 300) * 4, "block.add")
+
+
+def test_a_block_input_is_freed_after_its_last_reader():
+    # after the add, the 8x10x10 block input is gone: the head (8 -> 16 channels) holds 800 + 1600
+    # values, as many as the add held (800 + 800 + the waiting 800), so the peak stays at the add
+    block = Sequential((("0", Conv2d(8, 8, 3)), ("add", ResidualAdd())))
+    net = Network("res", 3, (("stem", Conv2d(3, 8, 3)), ("block", block), ("head", Conv2d(8, 16, 3))))
+    m = memory(count_layers(net, resolution=10))
+    assert (m.peak_bytes, m.peak_at) == (2400 * 4, "block.add")
+    # two adds of the same block input: it is held until the second, so block.1 (8 -> 16) holds its
+    # input, its output and the waiting block input: 800 + 1600 + 800
+    twice = Sequential((("0", Conv2d(8, 8, 3)), ("add", ResidualAdd()), ("1", Conv2d(8, 16, 3)),
+                        ("2", Conv2d(16, 8, 3)), ("add2", ResidualAdd())))
+    net = Network("twice", 3, (("stem", Conv2d(3, 8, 3)), ("block", twice)))
+    m = memory(count_layers(net, resolution=10))
+    assert m.layers[5].bytes_read == (800 + 800) * 4                    # add2 reads the block input again
+    assert (m.peak_bytes, m.peak_at) == (3200 * 4, "block.1")
+
+
 def test_unknown_dtype():
-    with pytest.raises(SpecError, match="unknown dtype 'float64'; accepted: float32"):
+    with pytest.raises(SpecError, match="unknown dtype 'float64'; accepted: float32, float16, bfloat16, int8$"):
         memory(count_layers("mobilenet_v1"), "float64")
 
 

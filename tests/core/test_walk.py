@@ -77,3 +77,73 @@ def test_huge_but_valid_values_still_answer():
     a = analyze("mobilenet_v2", alpha=1000.0, resolution=100_000, num_classes=10**9)
     assert a.total.macs > 10**15 and isinstance(a.total.macs, int)
     assert a.layers[-1].output_shape == (10**9,)
+
+
+# ----------------------------------------------------------------------------- rows by block, top rows
+def test_v2_at_depth_2_sums_each_block_by_hand():
+    """V2 1.0 at 224 (the paper's Table 2), each block summed: the stem conv 3 -> 32 at stride 2
+    (3*3*3*32 weights on a 112x112 map, batch norm 2*32), the first bottleneck (t = 1: depthwise
+    3x3 on 32 channels, then 32 -> 16, each with its batch norm)."""
+    from flopcalc.walk import block_rows
+    a = analyze("mobilenet_v2")
+    rows = {r.name: r for r in block_rows(a, 2)}
+    assert list(rows)[:3] == ["features.0", "features.1", "features.2"] and len(rows) == 19 + 3
+    stem, first = rows["features.0"], rows["features.1"]
+    assert (stem.kind, stem.params, stem.macs) == ("conv_bn_act", 3 * 3 * 3 * 32 + 2 * 32, 3 * 3 * 3 * 32 * 112 * 112)
+    assert (stem.input_shape, stem.output_shape) == ((3, 224, 224), (32, 112, 112))
+    assert (first.kind, first.params) == ("inverted_residual", 9 * 32 + 2 * 32 + 32 * 16 + 2 * 16)
+    assert first.macs == 9 * 32 * 112 * 112 + 32 * 16 * 112 * 112
+    assert (rows["avgpool"].kind, rows["classifier.0"].kind, rows["classifier.1"].kind) == ("pool", "dropout", "linear")
+    assert [r.name for r in block_rows(a, 1)] == ["features", "avgpool", "classifier"]
+
+
+def test_a_recorded_models_rows_by_name():
+    from flopcalc.walk import LayerRow, _rows_by_name
+    def row(name, params, macs):
+        return LayerRow(name, "conv", None, (1,), (2,), params, macs)
+    layers = [row("stem.conv", 1, 10), row("blocks.0.a", 2, 20), row("blocks.0.b", 3, 30), row("blocks.1.a", 4, 40),
+              row("head", 5, 50), row("/net/blocks.0/Conv", 6, 60), row("/net/blocks.0/Relu", 7, None)]
+    at1 = _rows_by_name(layers, 1)
+    assert [(r.name, r.params, r.macs) for r in at1] == [
+        ("stem.conv", 1, 10), ("blocks", 2 + 3 + 4, 20 + 30 + 40), ("head", 5, 50), ("/net", 13, None)]
+    assert at1[1].kind == "block" and at1[1].spec is None
+    at2 = _rows_by_name(layers, 2)
+    assert [r.name for r in at2] == ["stem.conv", "blocks.0", "blocks.1.a", "head", "/net/blocks.0"]
+
+
+@pytest.mark.parametrize("node, kind", [("InvertedResidual", "inverted_residual"), ("MBConv", "mbconv"),
+                                        ("ConvBNAct", "conv_bn_act"), ("SqueezeExcite", "squeeze_excite"),
+                                        ("DepthwiseSeparable", "depthwise_separable"), ("Sequential", "sequential")])
+def test_block_kinds(node, kind):
+    from flopcalc.walk import block_kind
+    assert block_kind(type(node, (), {})()) == kind
+
+
+def test_top_rows_by_macs_then_params():
+    from flopcalc.walk import top_rows
+    a = analyze("mobilenet_v1")
+    top = top_rows(a, 3)
+    # Table 1: the 1x1 convs 1024 -> 1024 at 7x7 and 512 -> 512 at 14x14 tie on multiply-adds; the
+    # first has more parameters, so it leads
+    assert [r.macs for r in top] == [1024 * 1024 * 49, 512 * 512 * 196, 512 * 512 * 196]
+    assert top[0].params == 1024 * 1024 and top[1].params == 512 * 512
+    assert len(top_rows(a, 1000)) == len(a.layers)
+    assert top_rows(analyze("mobilenet_v1", convention="keras"), 1)[0].macs is None
+
+
+def test_separable_takes_alpha_and_rho_rounded_and_at_least_1():
+    from flopcalc.walk import separable
+    r = separable(3, 512, 512, 14, 1, alpha=0.75, rho=0.714)   # the paper's Table 3 rows: 384 channels, 10x10
+    assert (r.kernel, r.in_c, r.out_c, r.size, r.stride, r.out_size) == (3, 384, 384, 10, 1, 10)
+    assert r.standard == type(r.standard)(9 * 384 * 384, 9 * 384 * 384 * 100)
+    assert r.depthwise == type(r.standard)(9 * 384, 9 * 384 * 100)
+    assert r.pointwise == type(r.standard)(384 * 384, 384 * 384 * 100)
+    tiny_ = separable(3, 4, 4, 4, 2, alpha=0.1, rho=0.1)       # rounds to 0: kept at 1
+    assert (tiny_.in_c, tiny_.out_c, tiny_.size, tiny_.out_size) == (1, 1, 1, 1)
+
+
+def test_an_analysis_finds_a_layer_by_name():
+    a = analyze("mobilenet_v1")
+    assert a.layer("classifier.1").macs == 1024 * 1000 and a.batch == 1
+    with pytest.raises(KeyError):
+        a.layer("nope")
