@@ -9,9 +9,91 @@ from fractions import Fraction
 
 import pytest
 
-from flopcalc import analyze
 from flopcalc.cli import main
-from support import ROOT
+from support import DATA, ROOT
+
+# Expected counts come from sources independent of flopcalc.analyze: fvcore run live on torchvision's
+# MobileNetV2 (tests/data/torchvision_mobilenet_v2.json, tools/make_torchvision_fixtures.py), the
+# papers' layer tables written out below, and hand arithmetic.
+TV2 = json.loads((DATA / "torchvision_mobilenet_v2.json").read_text())["models"]
+
+
+def tv2_macs(alpha: str, res: int) -> int:
+    """fvcore's conv + linear count of torchvision's MobileNetV2 (its multiply-adds), from the fixture."""
+    f = TV2[alpha]["fvcore"][str(res)]
+    return f["conv"] + f["linear"]
+
+
+def _divisible(v: float, d: int = 8) -> int:
+    """torchvision's _make_divisible (torchvision/models/_utils.py), as written there."""
+    new_v = max(d, int(v + d / 2) // d * d)
+    if new_v < 0.9 * v:
+        new_v += d
+    return new_v
+
+
+def _down(n: int) -> int:
+    """A 3x3 conv at stride 2 with padding 1: (n + 2 - 3) // 2 + 1."""
+    return (n - 1) // 2 + 1
+
+
+# MobileNets (Howard et al. 2017) Table 1: each depthwise-separable layer's pointwise output and the
+# depthwise stride (the last s2 is the table's misprint; the reference code uses s1)
+V1_TABLE1 = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 5 + [(1024, 2), (1024, 1)]
+# MobileNetV2 (Sandler et al. 2018) Table 2: (t, c, n, s) of the bottleneck stages
+V2_TABLE2 = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
+             (6, 320, 1, 1)]
+
+
+def v1_counts(alpha: float = 1.0, res=224, classes: int = 1000) -> tuple[int, int]:
+    """(params, macs) of MobileNet V1 from Table 1, by hand: a 3x3/2 conv to 32, then per row a 3x3
+    depthwise (9c weights) and a 1x1 pointwise (c*o), each with batch norm (2 per channel), then the
+    classifier (weights and bias); macs are weights times output area. Widths _divisible(c * alpha)."""
+    h, w = (res, res) if isinstance(res, int) else res
+    c, h, w = _divisible(32 * alpha), _down(h), _down(w)
+    params, macs = 27 * c + 2 * c, 27 * c * h * w
+    for out, s in V1_TABLE1:
+        o = _divisible(out * alpha)
+        h, w = (_down(h), _down(w)) if s == 2 else (h, w)
+        params += 9 * c + 2 * c + c * o + 2 * o
+        macs += (9 * c + c * o) * h * w
+        c = o
+    return params + c * classes + classes, macs + c * classes
+
+
+def v2_counts(alpha: float = 1.0, res=224, classes: int = 1000) -> tuple[int, int]:
+    """(params, macs) of MobileNetV2 from Table 2, by hand: stem 3x3/2 to 32; per block a 1x1 expansion
+    to e = t*c (none when t = 1), a 3x3 depthwise (stride s on a stage's first block), a 1x1 projection,
+    each with batch norm; a 1x1 conv to 1280 (scaled only above alpha 1), then the classifier."""
+    h, w = (res, res) if isinstance(res, int) else res
+    c, h, w = _divisible(32 * alpha), _down(h), _down(w)
+    params, macs = 27 * c + 2 * c, 27 * c * h * w
+    for t, out, n, s in V2_TABLE2:
+        o = _divisible(out * alpha)
+        for i in range(n):
+            e = c * t
+            if t != 1:
+                params += c * e + 2 * e
+                macs += c * e * h * w
+            h, w = (_down(h), _down(w)) if i == 0 and s == 2 else (h, w)
+            params += 9 * e + 2 * e + e * o + 2 * o
+            macs += (9 * e + e * o) * h * w
+            c = o
+    last = _divisible(1280 * max(1.0, alpha))
+    params += c * last + 2 * last + last * classes + classes
+    return params, macs + c * last * h * w + last * classes
+
+
+def test_the_hand_formulas_match_the_recorded_sources():
+    """The two layer tables above reproduce the live and published counts, so the tests below can use
+    them where no recording exists (non-square, huge sizes)."""
+    for alpha, model in TV2.items():
+        for res in model["fvcore"]:
+            assert v2_counts(float(alpha), int(res)) == (model["params"], tv2_macs(alpha, int(res))), (alpha, res)
+    keras = json.loads((DATA / "keras_counts.json").read_text())["configs"]
+    v1_keras = next(c for c in keras if c["model"] == "MobileNet" and c["kwargs"]["alpha"] == 1.0)
+    # Keras' trainable weights at 1.0 (torchvision-style params) and the paper's 569M (568,740,352)
+    assert v1_counts() == (v1_keras["trainable"], 568_740_352)
 
 
 def test_table_json(cli):
@@ -21,7 +103,8 @@ def test_table_json(cli):
     assert list(doc) == ["command", "model", "config", "convention", "layers", "total", "by_kind"]
     assert doc["command"] == "table" and doc["model"] == "mobilenet_v2"
     assert doc["config"] == {"alpha": 0.75, "resolution": [224, 224], "num_classes": 1000, "batch": 1}
-    assert doc["total"] == {"params": 2_636_424, "macs": 209_069_792}
+    # fvcore live on torchvision's MobileNetV2 0.75 at 224: its params and conv + linear
+    assert doc["total"] == {"params": TV2["0.75"]["params"], "macs": tv2_macs("0.75", 224)}
     for layer in doc["layers"]:
         assert list(layer) == ["name", "kind", "op", "input_shape", "output_shape", "params", "macs"]
         assert all(type(d) is int for d in layer["input_shape"] + layer["output_shape"])
@@ -40,8 +123,8 @@ def test_table_plain_has_totals_and_notes(cli):
     code, out, _ = cli("table", "mobilenet_v1", "--rho", "0.857142857")
     assert code == 0
     assert "input=3x192x192" in out
-    a = analyze("mobilenet_v1", resolution=192)
-    assert f"{a.total.macs:,}" in out and f"{a.total.params:,}" in out
+    params, macs = v1_counts(res=192)  # V1 Table 1 by hand at 192 (params: Keras' live 4,231,976)
+    assert f"{macs:,}" in out and f"{params:,}" in out
     assert "macs: multiply-adds of conv and fully connected layers" in out
 
 
@@ -49,29 +132,35 @@ def test_table_csv_layer_rows_sum_to_the_total(cli):
     code, out, _ = cli("table", "mobilenet_v2", "--resolution", "160", "--classes", "10", "--format", "csv")
     assert code == 0 and '"' not in out and "," in out
     rows = list(csv.DictReader(io.StringIO(out)))
-    a = analyze("mobilenet_v2", resolution=160, num_classes=10)
+    tv = TV2["1.0"]
     assert list(rows[0]) == ["name", "kind", "op", "input_shape", "output_shape", "params", "macs"]
-    assert [r["name"] for r in rows] == [l.name for l in a.layers]  # no total row among the layers
-    assert sum(int(r["macs"]) for r in rows) == a.total.macs
-    assert sum(int(r["params"]) for r in rows) == a.total.params
+    names = [r["name"] for r in rows]
+    assert len(names) == len(set(names)) and "total" not in names  # no total row among the layers
+    # the rows with parameters are torchvision's modules with parameters, in its state_dict's order
+    modules = list(dict.fromkeys(key.rsplit(".", 1)[0] for key, _ in tv["state_dict"]))
+    assert [r["name"] for r in rows if int(r["params"])] == modules
+    # fvcore live at 1.0/160, the 1280 -> 1000 classifier swapped for 1280 -> 10 by hand
+    assert sum(int(r["macs"]) for r in rows) == tv["fvcore"]["160"]["conv"] + 1280 * 10
+    assert sum(int(r["params"]) for r in rows) == tv["params"] - (1280 * 1000 + 1000) + (1280 * 10 + 10)
     assert rows[0]["input_shape"] == "3x160x160" and rows[0]["op"] == "3x3/2"
 
 
 def test_table_totals_csv(cli):
     code, out, _ = cli("table", "mobilenet_v2", "--totals", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(out)))
-    a = analyze("mobilenet_v2")
+    macs, params = tv2_macs("1.0", 224), TV2["1.0"]["params"]  # fvcore live on torchvision's V2 1.0/224
     assert list(rows[0]) == ["kind", "description", "macs", "params"]
-    assert rows[-1] == {"kind": "total", "description": "", "macs": str(a.total.macs), "params": str(a.total.params)}
-    assert sum(int(r["macs"]) for r in rows[:-1]) == a.total.macs
-    assert {r["kind"] for r in rows[:-1]} == {k for k, t in a.by_kind.items() if t.macs or t.params}
+    assert rows[-1] == {"kind": "total", "description": "", "macs": str(macs), "params": str(params)}
+    assert sum(int(r["macs"]) for r in rows[:-1]) == macs
+    # the kinds with weights in MobileNetV2 (by hand: its stem conv, 1x1s, 3x3 depthwise, batch norm, classifier)
+    assert {r["kind"] for r in rows[:-1]} == {"conv", "pointwise", "depthwise", "batchnorm", "linear"}
 
 
 def test_non_square_resolution(cli):
     code, out, _ = cli("table", "mobilenet_v2", "--resolution", "320x240", "--format", "json")
     doc = json.loads(out)
     assert doc["config"]["resolution"] == [320, 240] and doc["layers"][0]["input_shape"] == [3, 320, 240]
-    assert doc["total"]["macs"] == analyze("mobilenet_v2", resolution=(320, 240)).total.macs
+    assert doc["total"]["macs"] == v2_counts(res=(320, 240))[1]  # V2 Table 2 by hand at 320x240
     assert doc["layers"][0]["output_shape"] == [32, 160, 120]
 
 
@@ -89,21 +178,25 @@ def test_depth_rows_are_blocks_that_add_up(cli, depth, first, count):
     doc = json.loads(cli("table", "mobilenet_v2", "--depth", str(depth), "--format", "json")[1])
     names = [l["name"] for l in doc["layers"]]
     assert names[0] == first and len(names) == count and doc["config"]["depth"] == depth
-    assert sum(l["macs"] for l in doc["layers"]) == doc["total"]["macs"] == 300_774_272
+    # fvcore live on torchvision's V2 1.0/224: conv + linear
+    assert sum(l["macs"] for l in doc["layers"]) == doc["total"]["macs"] == tv2_macs("1.0", 224)
     assert sum(l["params"] for l in doc["layers"]) == doc["total"]["params"]
     if depth == 2:
+        # by hand: 3x3 depthwise on 32 (288) + its batch norm (64) + 1x1 32 -> 16 (512) + batch norm (32);
+        # macs: each conv's weights times the 112x112 output
         assert doc["layers"][1] == {"name": "features.1", "kind": "inverted_residual", "op": "t=1 3x3/1",
                                     "input_shape": [32, 112, 112], "output_shape": [16, 112, 112],
-                                    "params": 896, "macs": 10_035_200}
+                                    "params": 288 + 64 + 512 + 32,
+                                    "macs": 9 * 32 * 112**2 + 32 * 16 * 112**2}
         assert doc["layers"][-3]["name"] == "avgpool"  # a layer above the depth stays itself
 
 
 def test_top_lists_the_most_expensive_layers(cli):
     doc = json.loads(cli("table", "mobilenet_v2", "--top", "3", "--format", "json")[1])
-    a = analyze("mobilenet_v2")
-    expected = sorted(a.layers, key=lambda r: -r.macs)[:3]
-    assert [l["name"] for l in doc["layers"]] == [r.name for r in expected] == \
-        ["features.18.0", "features.2.conv.0.0", "features.17.conv.2"]
+    assert [l["name"] for l in doc["layers"]] == ["features.18.0", "features.2.conv.0.0", "features.17.conv.2"]
+    # by hand: 1x1 320 -> 1280 at 7x7, 1x1 16 -> 96 at 112x112, 1x1 960 -> 320 at 7x7 (the next, 1x1
+    # 24 -> 144 at 56x56, is 10,838,016)
+    assert [l["macs"] for l in doc["layers"]] == [320 * 1280 * 7**2, 16 * 96 * 112**2, 960 * 320 * 7**2]
 
 
 def test_any_tabulate_format(cli):
@@ -122,7 +215,8 @@ def test_table_github_is_markdown(cli):
 def test_separable_plain(cli):
     code, out, _ = cli("separable", "--kernel", "3", "--in", "128", "--out", "256", "--size", "56")
     assert code == 0
-    assert "924,844,032" in out and "106,373,120" in out
+    # by hand: standard 3x3 128 -> 256 at 56x56; separable 3x3 depthwise on 128 + 1x1 128 -> 256
+    assert f"{9 * 128 * 256 * 56**2:,}" in out and f"{9 * 128 * 56**2 + 128 * 256 * 56**2:,}" in out
     assert "ratio separable / standard: 0.1150" in out
 
 
@@ -133,15 +227,16 @@ def test_separable_json_and_csv_carry_every_row_and_the_inputs(cli):
                              "alpha": 1.0, "rho": 1.0}
     rows = {r["name"]: r for r in doc["layers"]}
     assert list(rows) == ["standard", "depthwise", "pointwise", "separable"]
-    assert (rows["standard"]["params"], rows["standard"]["macs"]) == (294_912, 924_844_032)
-    assert (rows["separable"]["params"], rows["separable"]["macs"]) == (33_920, 106_373_120)
+    standard, separable = 9 * 128 * 256 * 56**2, 9 * 128 * 56**2 + 128 * 256 * 56**2  # by hand, eq. (1) and (3)
+    assert (rows["standard"]["params"], rows["standard"]["macs"]) == (9 * 128 * 256, standard)
+    assert (rows["separable"]["params"], rows["separable"]["macs"]) == (9 * 128 + 128 * 256, separable)
     assert rows["depthwise"]["macs"] + rows["pointwise"]["macs"] == rows["separable"]["macs"]
     # eq. (5), exact and as a float, each in its own field
     assert doc["ratio_exact"] == doc["closed_form_exact"] == "265/2304" == str(Fraction(1, 256) + Fraction(1, 9))
-    assert doc["ratio"] == float(Fraction(106_373_120, 924_844_032)) == doc["closed_form"]
+    assert doc["ratio"] == float(Fraction(separable, standard)) == doc["closed_form"]
     table = list(csv.DictReader(io.StringIO(cli(*args, "--format", "csv")[1])))
     assert [r["name"] for r in table] == list(rows)
-    assert table[3]["macs"] == "106373120" and table[3]["ratio_exact"] == "265/2304"
+    assert table[3]["macs"] == str(separable) and table[3]["ratio_exact"] == "265/2304"
     assert table[1]["input_shape"] == "128x56x56" and table[1]["op"] == "3x3/1 g=128"
 
 
@@ -215,14 +310,14 @@ def test_sizes_beyond_floats_print_exactly(cli, model, size, fmt):
     assert code == 0 and err == "", err
     alpha = float(size[1]) if size[0] == "--alpha" else 1.0
     res = round(224 * 1e200) if size[0] == "--rho" else int(size[1]) if size[0] == "--resolution" else 224
-    a = analyze(model, alpha, res)
-    assert a.total.macs > 10**300
+    # the paper's layer table by hand (v1_counts / v2_counts above), in exact integers
+    params, macs = (v1_counts if model == "mobilenet_v1" else v2_counts)(alpha, res)
     if fmt == "json":
-        assert json.loads(out)["total"] == {"params": a.total.params, "macs": a.total.macs}
+        assert json.loads(out)["total"] == {"params": params, "macs": macs}
     elif fmt == "csv":
-        assert sum(int(r["macs"]) for r in csv.DictReader(io.StringIO(out))) == a.total.macs
+        assert sum(int(r["macs"]) for r in csv.DictReader(io.StringIO(out))) == macs
     else:
-        assert f"{a.total.macs:,}" in out
+        assert f"{macs:,}" in out
 
 
 def test_verify_refuses_a_model_too_large_in_one_line(cli):
@@ -236,7 +331,8 @@ def test_large_valid_values_answer(cli):
     code, out, _ = cli("table", "mobilenet_v1", "--alpha", "250", "--resolution", "50000",
                        "--classes", "1000000", "--format", "json")
     doc = json.loads(out)
-    assert code == 0 and doc["total"]["macs"] == analyze("mobilenet_v1", 250.0, 50_000, 1_000_000).total.macs
+    # V1 Table 1 by hand at alpha 250, 50000 px, a million classes
+    assert code == 0 and doc["total"]["macs"] == v1_counts(250.0, 50_000, 1_000_000)[1]
 
 
 def test_help_exits_zero(capsys):
@@ -287,7 +383,9 @@ def test_main_job_runs_from_a_clone_with_nothing_installed():
     r = subprocess.run([sys.executable, "-S", "-m", "flopcalc", "table", "mobilenet_v2", "--alpha", "0.75"],
                        capture_output=True, text=True, cwd=root)
     assert r.returncode == 0 and r.stderr == ""
-    assert "total: 209,069,792 macs (209.07 M), 2,636,424 params (2.64 M)" in r.stdout
+    # fvcore live on torchvision's V2 0.75/224: conv + linear, and its params
+    macs, params = tv2_macs("0.75", 224), TV2["0.75"]["params"]
+    assert f"total: {macs:,} macs ({macs / 1e6:.2f} M), {params:,} params ({params / 1e6:.2f} M)" in r.stdout
     r = subprocess.run([sys.executable, "-S", "-m", "flopcalc", "table", "mobilenet_v2", "--format", "grid"],
                        capture_output=True, text=True, cwd=root)
     assert r.returncode == 2 and "pip install tabulate" in r.stderr and r.stderr.count("\n") == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from support import ROOT, SCHEMA_PATH, schema_errors, validator
+from support import DATA, ROOT, SCHEMA_PATH, schema_errors, validator
 
 jsonschema = pytest.importorskip("jsonschema")
 
@@ -131,25 +131,46 @@ def test_one_vocabulary(cli, argv, needs, monkeypatch):
 def test_the_operation_count_is_named_for_what_it_is(cli):
     """Under a counter whose number is not multiply-adds the key says whose number it is; macs
     only where it is conv and fully connected multiply-adds (the default, the papers, TF-Slim)."""
-    import flopcalc
     from flopcalc.conventions import CONVENTIONS
     schema_keys = set(SCHEMA["$defs"]["ops_keys"]["enum"])
     assert {c.key for c in CONVENTIONS.values()} == schema_keys
-    base = flopcalc.analyze("mobilenet_v2", 0.5, 128)
+    # each counter's total on torchvision's MobileNetV2 0.5/128, from fvcore's per-operator counts run live
+    # on it (tests/data/torchvision_mobilenet_v2.json) and hand arithmetic on the conventions' rules
+    tv = json.loads((DATA / "torchvision_mobilenet_v2.json").read_text())["models"]
+    fv = tv["0.5"]["fvcore"]["128"]
+    mm = fv["conv"] + fv["linear"]  # conv and fully connected multiply-adds
+    bn_channels = sum(shape[0] for key, shape in tv["0.5"]["state_dict"] if key.endswith("running_mean"))
+    bn_elements = fv["batch_norm"] // 2  # fvcore: 2 per batch-norm output element
+    # ReLU6 follows every batch norm but each block's projection: by hand, the block outputs
+    # (channels _make_divisible(c * 0.5, 8) of Table 2's c, at 64, 32, 16, 8, 8, 4, 4 pixels a side)
+    projections = (8 * 64**2 + 2 * 16 * 32**2 + 3 * 16 * 16**2 + 4 * 32 * 8**2 + 3 * 48 * 8**2
+                   + 3 * 80 * 4**2 + 160 * 4**2)
+    expected = {
+        "pytorch": mm, "paper": mm,
+        "tfslim": fv["conv"] + 1280 * 1001,  # 1001 classes
+        "keras": None,  # Keras counts no operations
+        "fvcore": fv["conv"] + fv["linear"] + fv["batch_norm"] + fv["adaptive_avg_pool2d"],  # fvcore's total
+        "flop_counter": 2 * mm,  # 2 flops per multiply-add
+        # + classifier bias, batch norm 2 per element, ReLU6 1 per element, pooling 1 per input element
+        "ptflops": mm + 1000 + fv["batch_norm"] + (bn_elements - projections) + fv["adaptive_avg_pool2d"],
+        "ptflops_aten": mm + 1000,  # + the classifier's bias
+        "thop": mm + 2 * fv["batch_norm"],  # 4 per batch-norm element
+        "torchinfo": mm + 1000 + 2 * bn_channels,  # + classifier bias + batch norm's 2C parameters
+    }
+    assert set(expected) == set(CONVENTIONS)
     for name, conv in CONVENTIONS.items():
         doc = _json(cli, "table", "mobilenet_v2", "--alpha", "0.5", "--resolution", "128", "--convention", name)
         assert doc["convention"]["name"] == name and doc["convention"]["key"] == conv.key
         assert not schema_errors(doc)
         assert set(doc["total"]) == {"params", conv.key}
         assert all(conv.key in layer and "macs" not in layer or conv.key == "macs" for layer in doc["layers"])
-        counted = flopcalc.analyze("mobilenet_v2", 0.5, 128, convention=name)
-        assert doc["total"][conv.key] == (None if counted.total.macs is None
-                                          else counted.total.macs * conv.flops_per_mac)
-        if conv.key == "macs" and counted.total.macs is not None and conv.classes == 1000:
-            assert doc["total"]["macs"] == base.total.macs  # the same multiply-adds: the same name
+        assert doc["total"][conv.key] == expected[name], name
+        if conv.key == "macs" and expected[name] is not None and conv.classes == 1000:
+            assert doc["total"]["macs"] == mm  # the same multiply-adds: the same name
     assert CONVENTIONS["fvcore"].key == "fvcore_flops" and CONVENTIONS["flop_counter"].key == "flop_counter_flops"
     doc = _json(cli, "sweep", "mobilenet_v2", "--alpha", "1", "--resolution", "224", "--convention", "flop_counter")
-    assert doc["configs"][0]["flop_counter_flops"] == 2 * flopcalc.analyze("mobilenet_v2").total.macs
+    fv = tv["1.0"]["fvcore"]["224"]
+    assert doc["configs"][0]["flop_counter_flops"] == 2 * (fv["conv"] + fv["linear"])  # 2 per fvcore multiply-add
     assert "macs" not in doc["configs"][0]
 
 
