@@ -98,7 +98,7 @@ class _Reader:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= low \
                 or (high is not None and v >= high):
             span = f"> {low:g}" + (f" and < {high:g}" if high is not None else "")
-            self.fail(where, f"{key} must be a number {span}, got {v!r}")
+            self.fail(where, f"{key} must be a finite number {span}, got {v!r}")
         return float(v)
 
     def string(self, doc: dict, key: str, where: str, default=None, choices=None):
