@@ -372,7 +372,7 @@ def analyze(model, alpha: float = 1.0, resolution=DEFAULT_RESOLUTION, num_classe
 
     ``num_classes`` defaults to the convention's (1000; TF-Slim's 1001). Under a convention
     that reports no parameter (or operation) count, those totals are None. ``macs`` are in
-    multiply-add units; ``Analysis.reported`` is what the counter prints (2 x for flop_counter).
+    multiply-add units; the counter prints them times its ``flops_per_mac`` (2 for flop_counter).
     """
     conv = get_convention(convention)
     classes, rounding = architecture(conv, num_classes)

@@ -98,3 +98,69 @@ def calibration(per_call=1e-6, bn=2e-6, dropout=3e-6) -> dict:
 def torchvision_v3() -> dict:
     """torchvision 0.29.1's MobileNetV3 figures, recorded by tools/make_torchvision_v3_fixtures.py."""
     return json.loads((DATA / "torchvision_mobilenet_v3.json").read_text())["models"]
+
+
+# ----------------------------------------------------------------------------- the papers' tables by hand
+# Expected counts independent of flopcalc's walk: the V1 and V2 papers' layer tables written out here,
+# checked against the live records (tests/cli/test_cli.py::test_the_hand_formulas_match_the_recorded_sources)
+# and used where no recording exists.
+def _divisible(v: float, d: int = 8) -> int:
+    """torchvision's _make_divisible (torchvision/models/_utils.py), as written there."""
+    new_v = max(d, int(v + d / 2) // d * d)
+    if new_v < 0.9 * v:
+        new_v += d
+    return new_v
+
+
+def _down(n: int) -> int:
+    """A 3x3 conv at stride 2 with padding 1: (n + 2 - 3) // 2 + 1."""
+    return (n - 1) // 2 + 1
+
+
+# MobileNets (Howard et al. 2017) Table 1: each depthwise-separable layer's pointwise output and the
+# depthwise stride (the last s2 is the table's misprint; the reference code uses s1)
+V1_TABLE1 = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 5 + [(1024, 2), (1024, 1)]
+# MobileNetV2 (Sandler et al. 2018) Table 2: (t, c, n, s) of the bottleneck stages
+V2_TABLE2 = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
+             (6, 320, 1, 1)]
+
+
+def v1_counts(alpha: float = 1.0, res=224, classes: int = 1000, width=None) -> tuple[int, int]:
+    """(params, macs) of MobileNet V1 from Table 1, by hand: a 3x3/2 conv to 32, then per row a 3x3
+    depthwise (9c weights) and a 1x1 pointwise (c*o), each with batch norm (2 per channel), then the
+    classifier (weights and bias); macs are weights times output area. Widths ``width(c * alpha)``:
+    torchvision's _divisible by default (TF-Slim's: ``lambda v: max(int(v), 8)``)."""
+    width = width or _divisible
+    h, w = (res, res) if isinstance(res, int) else res
+    c, h, w = width(32 * alpha), _down(h), _down(w)
+    params, macs = 27 * c + 2 * c, 27 * c * h * w
+    for out, s in V1_TABLE1:
+        o = width(out * alpha)
+        h, w = (_down(h), _down(w)) if s == 2 else (h, w)
+        params += 9 * c + 2 * c + c * o + 2 * o
+        macs += (9 * c + c * o) * h * w
+        c = o
+    return params + c * classes + classes, macs + c * classes
+
+
+def v2_counts(alpha: float = 1.0, res=224, classes: int = 1000) -> tuple[int, int]:
+    """(params, macs) of MobileNetV2 from Table 2, by hand: stem 3x3/2 to 32; per block a 1x1 expansion
+    to e = t*c (none when t = 1), a 3x3 depthwise (stride s on a stage's first block), a 1x1 projection,
+    each with batch norm; a 1x1 conv to 1280 (scaled only above alpha 1), then the classifier."""
+    h, w = (res, res) if isinstance(res, int) else res
+    c, h, w = _divisible(32 * alpha), _down(h), _down(w)
+    params, macs = 27 * c + 2 * c, 27 * c * h * w
+    for t, out, n, s in V2_TABLE2:
+        o = _divisible(out * alpha)
+        for i in range(n):
+            e = c * t
+            if t != 1:
+                params += c * e + 2 * e
+                macs += c * e * h * w
+            h, w = (_down(h), _down(w)) if i == 0 and s == 2 else (h, w)
+            params += 9 * e + 2 * e + e * o + 2 * o
+            macs += (9 * e + e * o) * h * w
+            c = o
+    last = _divisible(1280 * max(1.0, alpha))
+    params += c * last + 2 * last + last * classes + classes
+    return params, macs + c * last * h * w + last * classes

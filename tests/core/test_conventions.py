@@ -12,7 +12,7 @@ import flopcalc
 from flopcalc.walk import count_layers as plain
 from flopcalc.conventions import CONVENTIONS, FLOP_COUNTER, FVCORE, PAPER, count, get_convention
 from flopcalc.spec import SpecError
-from support import DATA
+from support import DATA, torchvision_v3, v1_counts, v2_counts
 
 RECORD = json.loads((DATA / "torchvision_mobilenet_v2.json").read_text())
 CASES = [(alpha, res, ops) for alpha, m in RECORD["models"].items() for res, ops in m["fvcore"].items()]
@@ -34,10 +34,12 @@ def test_fvcore_convention_reproduces_fvcore_per_operator(alpha, resolution, ops
 
 def test_paper_and_flop_counter():
     a = plain("mobilenet_v1")
-    assert PAPER.total(a.layers) == a.total.macs == 568_740_352
-    assert FLOP_COUNTER.total(a.layers) == 2 * a.total.macs
-    f = flopcalc.analyze("mobilenet_v1", convention="flop_counter")
-    assert f.total.macs == a.total.macs and f.total.params is None  # it counts no parameters
+    assert PAPER.total(a.layers) == v1_counts()[1]       # Table 1's layers summed by hand: 569M
+    tv3 = torchvision_v3()["mobilenet_v3_large"]["0.75"]  # FlopCounterMode run live on torchvision's V3
+    for res, flops in tv3["flop_counter"].items():
+        f = flopcalc.analyze("mobilenet_v3_large", 0.75, int(res), convention="flop_counter")
+        assert 2 * f.total.macs == flops and FLOP_COUNTER.total(f.layers) == flops
+        assert f.total.params is None  # it counts no parameters
     assert all(c.description and c.ops_rule and c.params_rule for c in CONVENTIONS.values())
 
 
@@ -83,7 +85,7 @@ def test_keras_rounding_differs_from_torchvision_where_keras_truncates_first():
     """At alpha 0.56 Keras' V2 gives 2,082,888 trainable parameters where torchvision's rule
     would give 2,130,056 (blocks of 8/16/32 channels against 16/24/40)."""
     case = next(c for c in KERAS_CASES if c["model"] == "MobileNetV2" and c["kwargs"]["alpha"] == 0.56)
-    assert flopcalc.analyze("mobilenet_v2", 0.56).total.params == 2_130_056
+    assert flopcalc.analyze("mobilenet_v2", 0.56).total.params == v2_counts(0.56)[0] == 2_130_056
     assert plain("mobilenet_v2", 0.56, rounding="keras").total.params == case["trainable"] == 2_082_888
 
 

@@ -7,62 +7,97 @@ import json
 import pytest
 from hypothesis import given, settings, strategies as st
 
-import flopcalc
 from flopcalc.conventions import CONVENTIONS
 from flopcalc.reconcile import reconcile
+from support import DATA, v1_counts
 
 
 @settings(max_examples=25, deadline=None)
 @given(model=st.sampled_from(["mobilenet_v1", "mobilenet_v2"]),
        alpha=st.floats(0.1, 2.0), resolution=st.integers(8, 260), classes=st.sampled_from([None, 10, 1001]))
-def test_causes_add_up_exactly(model, alpha, resolution, classes):
+def test_an_explicit_class_count_holds_for_every_convention(model, alpha, resolution, classes):
     r = reconcile(model, alpha, resolution, classes)
-    base = r.base.total
     for line in r.lines:
-        predicted = flopcalc.analyze(model, alpha, resolution, classes, convention=line.convention.name)
-        assert line.params == predicted.total.params
-        if line.ops_causes is not None:
-            assert sum(line.ops_causes.values()) == line.reported - base.macs
-            assert line.ops_causes["weights"] == 0  # no counter disputes the conv multiply-adds
-        if line.params_causes is not None:
-            assert sum(line.params_causes.values()) == line.params - base.params
-        if classes is not None:  # an explicit --classes holds for every convention
+        if classes is not None:  # an explicit --classes holds for every convention: no classes step
             assert line.num_classes == classes
             assert line.ops_causes is None or line.ops_causes["classes"] == 0
+            assert line.params_causes is None or line.params_causes["classes"] == 0
+        else:
+            assert line.num_classes == (1001 if line.convention.name == "tfslim" else 1000)
+
+
+TV2 = json.loads((DATA / "torchvision_mobilenet_v2.json").read_text())["models"]
+TV2_CASES = [(a, r) for a, m in TV2.items() for r in m["fvcore"]]
+
+
+@pytest.mark.parametrize("alpha, res", TV2_CASES, ids=[f"{a}-{r}" for a, r in TV2_CASES])
+def test_every_line_against_the_live_records(alpha, res):
+    """Each convention's line for torchvision's V2, against fvcore's per-operator counts and
+    torchvision's parameters run live (tests/data), combined by each tool's documented rule: batch
+    norm's output elements are fvcore's batch-norm flops / 2, its channels 2C parameters / 2."""
+    m, ops = TV2[alpha], TV2[alpha]["fvcore"][res]
+    macs = ops["conv"] + ops["linear"]
+    bn_channels = sum(shape[0] for key, shape in m["state_dict"] if key.endswith("running_mean"))
+    lines = {l.convention.name: l for l in reconcile("mobilenet_v2", float(alpha), int(res)).lines}
+    assert lines["pytorch"].params == m["params"] and lines["pytorch"].reported == macs
+    assert lines["paper"].params == m["params"] - 2 * bn_channels - 1000   # no batch norm, no bias
+    assert lines["fvcore"].reported == sum(ops.values())
+    assert lines["flop_counter"].reported == 2 * macs
+    assert lines["thop"].reported == macs + 2 * ops["batch_norm"]          # 4 per element
+    assert lines["torchinfo"].reported == macs + 1000 + 2 * bn_channels     # fc bias, gamma and beta
+    assert lines["ptflops_aten"].reported == macs + 1000
+    assert lines["keras"].params == m["params"] + 2 * bn_channels           # + moving mean and variance
+    for line in lines.values():  # and each line's causes add up to its difference
+        if line.ops_causes is not None:
+            assert sum(line.ops_causes.values()) == line.reported - macs
+        if line.params_causes is not None:
+            assert sum(line.params_causes.values()) == line.params - m["params"]
 
 
 def test_v2_differences_are_the_live_tools_components():
     """mobilenet_v2 1.0 at 224: fvcore's extra 13,356,224 batch-norm and 62,720 pooling flops are
     its live per-operator counts of torchvision's V2 (tests/data/torchvision_mobilenet_v2.json)."""
     lines = {l.convention.name: l for l in reconcile("mobilenet_v2").lines}
-    assert lines["fvcore"].ops_causes["batchnorm"] == 13_356_224
-    assert lines["fvcore"].ops_causes["pool"] == 62_720
-    assert lines["flop_counter"].ops_causes["flops"] == 300_774_272
-    assert lines["ptflops"].ops_causes["activation"] == 6_105_792  # ReLU6 once per element
-    assert lines["ptflops"].ops_causes["bias"] == 1_000
-    assert lines["thop"].ops_causes["batchnorm"] == 2 * 13_356_224
-    assert lines["torchinfo"].ops_causes["batchnorm"] == 34_112    # its 2C batch-norm parameters
-    assert lines["tfslim"].ops_causes["classes"] == 1_280          # 1001 classes: 1280 more weights
+    ops = TV2["1.0"]["fvcore"]["224"]
+    bn_values = 2 * sum(shape[0] for key, shape in TV2["1.0"]["state_dict"] if key.endswith("running_mean"))
+    assert lines["fvcore"].ops_causes["batchnorm"] == ops["batch_norm"] == 13_356_224
+    assert lines["fvcore"].ops_causes["pool"] == ops["adaptive_avg_pool2d"] == 62_720
+    assert lines["flop_counter"].ops_causes["flops"] == ops["conv"] + ops["linear"]
+    # ReLU6 once per element: it follows every batch norm but the projections' (the linear
+    # bottlenecks, Table 2's c x h x w outputs)
+    projections = (16 * 112**2 + 2 * 24 * 56**2 + 3 * 32 * 28**2 + 4 * 64 * 14**2 + 3 * 96 * 14**2
+                   + 3 * 160 * 7**2 + 320 * 7**2)
+    assert lines["ptflops"].ops_causes["activation"] == ops["batch_norm"] // 2 - projections == 6_105_792
+    assert lines["ptflops"].ops_causes["bias"] == 1_000                  # the classifier's 1000 biases
+    assert lines["thop"].ops_causes["batchnorm"] == 2 * ops["batch_norm"]
+    assert lines["torchinfo"].ops_causes["batchnorm"] == bn_values == 34_112  # its 2C batch-norm parameters
+    assert lines["tfslim"].ops_causes["classes"] == 1_280                 # 1001 classes: 1280 more weights
     assert lines["tfslim"].params_causes == {"classes": 1_281, "rounding": 0, "weights": 0, "bias": 0,
-                                            "batchnorm": -34_112, "activation": 0, "pool": 0, "add": 0,
+                                            "batchnorm": -bn_values, "activation": 0, "pool": 0, "add": 0,
                                             "norm": 0, "attention": 0}
-    assert lines["keras"].params_causes["batchnorm"] == 34_112     # moving mean and variance
+    assert lines["keras"].params_causes["batchnorm"] == bn_values         # moving mean and variance
     assert lines["keras"].ops_causes is None and lines["flop_counter"].params_causes is None
 
 
 def test_channel_rounding_is_its_own_cause():
     """V1 at alpha 0.6: TF-Slim truncates (19, 38, 76, ...) where torchvision rounds to 8s."""
     lines = {l.convention.name: l for l in reconcile("mobilenet_v1", 0.6, 171).lines}
-    assert lines["tfslim"].ops_causes["rounding"] == (
-        flopcalc.analyze("mobilenet_v1", 0.6, 171, 1001, convention="tfslim").total.macs
-        - flopcalc.analyze("mobilenet_v1", 0.6, 171, 1001).total.macs)
-    assert lines["tfslim"].ops_causes["rounding"] < 0 and lines["keras"].params_causes["rounding"] > 0
+    # Table 1 by hand with each rule's widths, 1001 classes: TF-Slim's max(int(c * alpha), 8), Keras'
+    # int(c * alpha), torchvision's make_divisible
+    slim = v1_counts(0.6, 171, 1001, width=lambda v: max(int(v), 8))
+    keras = v1_counts(0.6, 171, 1000, width=int)
+    torchvision = v1_counts(0.6, 171, 1001), v1_counts(0.6, 171, 1000)
+    assert lines["tfslim"].ops_causes["rounding"] == slim[1] - torchvision[0][1] < 0
+    assert lines["tfslim"].params_causes["rounding"] == slim[0] - torchvision[0][0]
+    assert lines["keras"].params_causes["rounding"] == keras[0] - torchvision[1][0] > 0
 
 
 def test_reconcile_cli_plain_and_json(cli):
     code, out, _ = cli("reconcile", "mobilenet_v2")
     assert code == 0
-    assert "thop          MACs       327,486,720" in out and "flop_counter  flops      601,548,544" in out
+    ops = TV2["1.0"]["fvcore"]["224"]  # fvcore live on torchvision's V2: thop adds 4 per batch-norm element
+    thop, flops = ops["conv"] + ops["linear"] + 2 * ops["batch_norm"], 2 * (ops["conv"] + ops["linear"])
+    assert f"thop          MACs       {thop:,}" in out and f"flop_counter  flops      {flops:,}" in out
     doc = json.loads(cli("reconcile", "mobilenet_v1", "--alpha", "0.75", "--format", "json")[1])
     assert [c["name"] for c in doc["conventions"]] == list(CONVENTIONS)
     for c in doc["conventions"]:

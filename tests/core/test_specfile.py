@@ -13,7 +13,7 @@ from flopcalc.walk import count_layers as plain
 from flopcalc.specfile import parse, read, write
 from flopcalc.spec import SpecError
 from flopcalc.zoo import MODELS, get_spec
-from support import DATA, ROOT
+from support import DATA, ROOT, torchvision_v3
 
 EXAMPLES = ROOT / "examples"
 TV = json.loads((DATA / "torchvision_examples.json").read_text())["models"]
@@ -37,8 +37,10 @@ def test_a_files_own_alpha_is_its_default(tmp_path, cli):
     path = tmp_path / "v3.toml"
     cli("spec", "mobilenet_v3_small", "--alpha", "0.75", "--out", str(path))
     doc = json.loads(cli("table", str(path), "--format", "json")[1])
-    assert doc["config"]["alpha"] == 0.75 and doc["total"]["params"] == 1_653_920  # torchvision, width 0.75
-    assert json.loads(cli("table", str(path), "--alpha", "1", "--format", "json")[1])["total"]["params"] == 2_542_856
+    tv3 = torchvision_v3()["mobilenet_v3_small"]  # torchvision's sum(p.numel()), recorded live
+    assert doc["config"]["alpha"] == 0.75 and doc["total"]["params"] == tv3["0.75"]["params"]
+    assert json.loads(cli("table", str(path), "--alpha", "1", "--format", "json")[1])["total"]["params"] == \
+        tv3["1.0"]["params"]
 
 
 @pytest.mark.parametrize("example, tv, alpha", [("efficientnet_b0", "efficientnet_b0", 1.0),
@@ -247,6 +249,13 @@ def test_the_written_file_opens_with_its_title_and_quotes_what_toml_needs():
     assert loads(text) == odd
     untitled = replace(odd, title="")
     assert write(untitled).splitlines()[0] == "# flopcalc spec file: mobilenet_v1"
+    # a row's residual, when set, is written after its other keys, and read back
+    v2 = MODELS["mobilenet_v2"].family
+    no_skip = replace(v2, stages=(replace(v2.stages[0], residual=False),) + v2.stages[1:])
+    text = write(no_skip)
+    assert '  { block = "inverted_residual", k = 3, t = 1, c = 16, n = 1, s = 1, act = "relu6", residual = false },' \
+        in text.splitlines()
+    assert loads(text) == no_skip and loads(write(v2)) == v2
 
 
 @pytest.mark.parametrize("model, is_file", [("mobilenet_v2", False), ("net.toml", True), ("dir/net", True),

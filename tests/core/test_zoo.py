@@ -11,17 +11,29 @@ from flopcalc import analyze
 from flopcalc.walk import flatten
 from flopcalc.spec import InvertedResidual
 from flopcalc.zoo import get_spec
-from support import DATA
+from support import DATA, v1_counts
 
 TORCHVISION = json.loads((DATA / "torchvision_mobilenet_v2.json").read_text())
 
-# Golden totals at 224 with 1000 classes (issue #2); V2's equal torchvision's
-# `sum(p.numel())` and fvcore's conv + linear counts (tests/data), V1's the paper's 569M.
+KERAS = json.loads((DATA / "keras_counts.json").read_text())["configs"]
+
+
+def _tv2(alpha: str) -> tuple[str, float, int, int]:
+    """torchvision's V2 at 224: sum(p.numel()) and fvcore's conv + linear (tests/data, recorded live)."""
+    m = TORCHVISION["models"][alpha]
+    return "mobilenet_v2", float(alpha), m["params"], m["fvcore"]["224"]["conv"] + m["fvcore"]["224"]["linear"]
+
+
+# Totals at 224 with 1000 classes: V2's from torchvision's live records; V1's parameters are Keras'
+# trainable weights (its MobileNet at alpha 1 has torchvision's widths and layers; its other
+# weights are the batch norms' moving statistics), its multiply-adds Table 1's layers summed by hand.
 GOLDEN = [
-    ("mobilenet_v2", 1.0, 3_504_872, 300_774_272),
-    ("mobilenet_v2", 0.75, 2_636_424, 209_069_792),
-    ("mobilenet_v1", 1.0, 4_231_976, 568_740_352),
+    _tv2("1.0"), _tv2("0.75"),
+    ("mobilenet_v1", 1.0,
+     next(c["trainable"] for c in KERAS if c["model"] == "MobileNet" and c["kwargs"]["alpha"] == 1.0
+          and c["kwargs"]["classes"] == 1000), v1_counts()[1]),
 ]
+assert GOLDEN[2][3] == 568_740_352  # the paper's 569M
 
 
 @pytest.mark.parametrize("model, alpha, params, macs", GOLDEN)
@@ -158,3 +170,26 @@ def test_width_rule_is_injected():
     assert a.layer("features.0.0").output_shape[0] == 24
     assert a.layer("features.13.conv.1.0").output_shape[0] == 768
     assert a.layer("features.1.conv.1.0").output_shape[0] == 48
+
+
+def test_names_and_default_widths_of_zoo_models_and_spec_files():
+    from dataclasses import replace
+    from flopcalc.zoo import MODELS, alpha_or_default, model_name
+    mine = replace(MODELS["mobilenet_v2"].family, name="mine", alpha=0.5)   # a spec file's family
+    assert model_name("mobilenet_v2") == "mobilenet_v2" and model_name(mine) == "mine"
+    assert alpha_or_default(None, None) == 1.0 and alpha_or_default(mine, None) == 0.5
+    assert alpha_or_default("mobilenet_v2", None) == 1.0 and alpha_or_default(mine, 0.75) == 0.75
+
+
+def test_a_width_rule_hands_its_functions_what_they_need():
+    """The rule protocol: a custom channels function sees the role ("block" for an expanded width
+    given as exp), a custom expansion function gets the family, the widths and alpha."""
+    from flopcalc.family import WidthRule
+    from flopcalc.zoo import MODELS
+    f = MODELS["mobilenet_v3_large"].family
+    seen = []
+    rule = WidthRule("probe", "records its calls", channels=lambda fam, c, a, role: seen.append((fam, c, a, role)) or 7)
+    assert rule.expansion(f, 72, 24, 16, 0.5) == 7 and seen == [(f, 72, 0.5, "block")]
+    rule = WidthRule("probe", "records its calls", expansion=lambda *args: seen.append(args) or 9)
+    assert rule.expansion(f, 72, 24, 16, 0.5) == 9 and seen[-1] == (f, 72, 24, 16, 0.5)
+    assert repr(rule) == "WidthRule('probe')"
