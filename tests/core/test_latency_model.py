@@ -29,7 +29,7 @@ def test_roofline_of_a_depthwise_layer_is_memory_bound():
     row = t["features.1.conv.0.0"]
     assert (row.kind, row.macs, row.bytes) == ("depthwise", macs, nbytes)
     assert row.roofline_s == pytest.approx(nbytes / BANDWIDTH) and row.bound == "memory"
-    assert nbytes / BANDWIDTH > 2 * macs / PEAK
+    assert roofline_s(macs, nbytes, PEAK, BANDWIDTH) == (nbytes / BANDWIDTH, "memory")
 
 
 def test_roofline_of_a_pointwise_layer_is_compute_bound():
@@ -65,13 +65,12 @@ def test_spearman_by_hand_and_with_ties():
     assert spearman(x, y) == pytest.approx(stats.spearmanr(x, y).statistic)
 
 
-@pytest.mark.parametrize("model", ["mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large"])
-def test_prediction_is_the_sum_of_its_layers(model):
-    a = flopcalc.analyze(model, 0.5, 160, batch=4)
-    kinds = [r.kind for r in a.layers]
-    calibrated = sum(k in FEATURES or k == "scale" for k in kinds)
-    expected = 1e-6 * calibrated + 3e-6 * kinds.count("dropout") + 2e-6 * (len(kinds) - calibrated
-                                                                           - kinds.count("dropout"))
+def test_prediction_is_the_sum_of_its_layers():
+    """V1 (Table 1) at 0.5, 160, batch 4 under a calibration in which each timed layer costs 1 us:
+    the stem conv and its ReLU, 13 x (depthwise, ReLU, pointwise, ReLU), pool, linear: 56 timed
+    layers; 27 batch norms at 2 us (folded: a call each); one dropout at 3 us."""
+    a = flopcalc.analyze("mobilenet_v1", 0.5, 160, batch=4)
+    expected = 56 * 1e-6 + 27 * 2e-6 + 1 * 3e-6
     assert predict(a, MachineProfile(PEAK, BANDWIDTH, 1, calibration=calibration())) == pytest.approx(expected)
 
 

@@ -40,7 +40,8 @@ def test_peak_holds_the_residual_input():
 def test_v2_peak_is_at_the_widest_early_maps():
     m = memory(count_layers("mobilenet_v2"))
     assert m.peak_at.startswith("features.2.") and m.peak_bytes == (96 + 96) * 112 * 112 * 4
-    assert m.bytes_read > m.bytes_written > 0
+    stem = m.layers[0]  # 3x224x224 in, 3*3*3*32 weights, 32x112x112 out (Table 2's first row)
+    assert (stem.bytes_read, stem.bytes_written) == ((3 * 224 * 224 + 864) * 4, 32 * 112 * 112 * 4)
 
 
 def test_a_block_first_in_the_network_holds_the_networks_input():
@@ -77,6 +78,9 @@ def test_unknown_dtype():
 def test_table_memory_json(cli):
     doc = json.loads(cli("table", "mobilenet_v2", "--memory", "--dtype", "float16", "--format", "json")[1])
     assert doc["memory"]["bytes_per_value"] == 2 and doc["memory"]["peak_at"].startswith("features.2.")
+    assert doc["memory"]["peak_activation_bytes"] == (96 + 96) * 112 * 112 * 2
     assert sum(l["bytes_read"] for l in doc["layers"]) == doc["memory"]["bytes_read"]
-    layer = doc["layers"][0]
-    assert layer["intensity"] == layer["macs"] / (layer["bytes_read"] + layer["bytes_written"])
+    layer = doc["layers"][0]  # the stem conv in float16
+    macs, moved = 3 * 3 * 3 * 32 * 112 * 112, (3 * 224 * 224 + 864 + 32 * 112 * 112) * 2
+    assert (layer["macs"], layer["bytes_read"] + layer["bytes_written"]) == (macs, moved)
+    assert layer["intensity"] == macs / moved

@@ -51,7 +51,10 @@ def test_leaf_modules_are_torchvisions():
         ours = [r.name for r in plain(model).layers]
         extra = [n for n in ours if n not in set(tv)]
         assert set(tv) <= set(ours)
-        assert all(n.endswith((".add", ".scale")) for n in extra) and extra
+        assert all(n.endswith((".add", ".scale")) for n in extra)
+        # the V3 paper's Table 1 and 2: Large has 10 residual blocks and 8 SE blocks, Small 6 and 9
+        adds, scales = {"mobilenet_v3_large": (10, 8), "mobilenet_v3_small": (6, 9)}[model]
+        assert (sum(n.endswith(".add") for n in extra), sum(n.endswith(".scale") for n in extra)) == (adds, scales)
         # the same order, except that torchvision registers an SE's activation after fc2 and runs it before
         assert [n for n in ours if n in set(tv) and "fc" not in n and "activation" not in n] == \
             [n for n in tv if "fc" not in n and "activation" not in n]

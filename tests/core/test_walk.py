@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from support import tiny
+from support import tiny, v2_counts
 
 from flopcalc import analyze
 from flopcalc.walk import check_resolution, flatten
@@ -75,8 +75,10 @@ def test_unknown_model():
 
 def test_huge_but_valid_values_still_answer():
     a = analyze("mobilenet_v2", alpha=1000.0, resolution=100_000, num_classes=10**9)
-    assert a.total.macs > 10**15 and isinstance(a.total.macs, int)
+    # the last conv is make_divisible(1280 * 1000) = 1,280,000 wide: the classifier alone is 1.28e15
+    assert a.layers[-1].macs == 1_280_000 * 10**9 and isinstance(a.total.macs, int)
     assert a.layers[-1].output_shape == (10**9,)
+    assert (a.total.params, a.total.macs) == v2_counts(1000.0, 100_000, 10**9)  # Table 2 by hand
 
 
 # ----------------------------------------------------------------------------- rows by block, top rows
