@@ -4,6 +4,7 @@ tests/nn/test_peers.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -188,3 +189,62 @@ def test_unknown_convention_names_the_known_ones():
         get_convention("tf")
     with pytest.raises(SpecError, match="unknown convention"):
         flopcalc.analyze("mobilenet_v1", convention="nope")
+
+
+def _recorded(*layers):
+    """An analysis of rows as a recorded module gives them (no spec tree): each (name, spec, input)."""
+    from flopcalc.costs import layer_cost
+    from flopcalc.walk import Analysis, LayerRow, totals
+    rows = [LayerRow(name, *layer_cost(spec, x)[:1], spec, x, *layer_cost(spec, x)[1:]) for name, spec, x in layers]
+    total, by_kind = totals(rows)
+    return Analysis("recorded", {"batch": 1}, layers[0][2], tuple(rows), total, by_kind, None)
+
+
+def test_a_recorded_models_norms_products_and_attention_by_hand():
+    """fvcore charges layer norm 5 per element (4 without affine) and sees no attention; torch's
+    FlopCounterMode on CPU counts no attention either (tests/nn/test_record.py runs both live); the
+    default counts the attention products as a cause of their own, the paper convention a matmul's
+    0 weights as 0."""
+    from flopcalc.operations import Attention, MatMul, Normalization
+    a = _recorded(("ln", Normalization("layer", 64), (10, 64)), ("ln0", Normalization("layer", 64, False), (10, 64)),
+                  ("qk", MatMul((2, 16, 10)), (2, 10, 16)),
+                  ("sdpa", Attention((1, 2, 10, 16), (1, 2, 10, 16)), (1, 2, 10, 16)))
+    qk, sdpa = 2 * 10 * 10 * 16, 2 * (10 * 10 * 16 + 10 * 10 * 16)
+    c = {n: count(a, n) for n in ("pytorch", "paper", "fvcore", "flop_counter", "keras")}
+    assert c["pytorch"].total == flopcalc.Total(128, qk + sdpa)
+    assert c["pytorch"].parts[0][0] == {"weights": 128} and c["pytorch"].parts[3][1] == {"attention": sdpa}
+    assert c["paper"].total == flopcalc.Total(0, qk + sdpa)
+    assert c["fvcore"].total.macs == 5 * 640 + 4 * 640 + qk
+    assert c["flop_counter"].reported == 2 * qk
+    assert c["keras"].total.macs is None and CONVENTIONS["keras"].count(a.layers[2]) == 0
+    assert list(c["pytorch"].by_kind) == ["matmul", "attention", "norm"]  # the family's kinds' order, then these
+
+
+def test_a_module_called_twice_has_its_parameters_counted_once():
+    """A recorded conv with bias run a second time carries no parameters on its second row: no
+    weights and no bias there, under every parameter rule."""
+    from flopcalc.spec import Conv2d
+    a = _recorded(("conv", Conv2d(4, 8, 3, bias=True), (4, 6, 6)), ("conv#2", Conv2d(4, 8, 3, bias=True), (4, 6, 6)))
+    a = dataclasses.replace(a, layers=(a.layers[0], a.layers[1]._replace(params=0)))
+    for name in ("pytorch", "paper", "fvcore", "thop", "keras"):
+        parts = count(a, name).parts[1][0]
+        assert sum(parts.values()) == 0 and all(v == 0 for v in parts.values()), (name, parts)
+    assert count(a, "pytorch").parts[0][0] == {"weights": 9 * 4 * 8, "bias": 8}
+
+
+def test_a_convention_names_itself_for_the_json():
+    assert CONVENTIONS["fvcore"].ref() == {"name": "fvcore", "key": "fvcore_flops", "unit": "flops", "flops_per_mac": 1}
+    assert CONVENTIONS["keras"].ref() == {"name": "keras", "key": "macs", "unit": None, "flops_per_mac": 1}
+    assert CONVENTIONS["flop_counter"].ref()["flops_per_mac"] == 2
+
+
+def test_counted_as_relabels_the_analysis_and_architecture_takes_a_convention():
+    from flopcalc.conventions import architecture, counted_as
+    base = plain("mobilenet_v2", 0.5, 96)
+    thop = counted_as(base, CONVENTIONS["thop"])
+    assert (thop.convention, thop.config["convention"]) == ("thop", "thop") and "convention" not in base.config
+    assert [r.macs for r in thop.layers] == [r.macs for r in count(base, "thop").layers]
+    assert counted_as(base, "pytorch") is base
+    assert architecture(CONVENTIONS["tfslim"]) == (1001, "tfslim") and architecture("keras", 10) == (10, "keras")
+    small = flopcalc.analyze("mobilenet_v2", 1.0, 32, convention="fvcore", small_input=True)
+    assert small.layers[0].output_shape == (32, 32, 32)  # the stem at stride 1 for small images
