@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from flopcalc.family import SE, Family, Head, Stage, Stem, WidthRule, build_network
-from flopcalc.spec import (Act, Activation, ConvBNAct, DepthwiseSeparable, Dropout, GlobalAvgPool, InvertedResidual, Linear,
-                           MBConv, Network, Norm, Sequential, SpecError, SqueezeExcite)
+from flopcalc.spec import (Act, Activation, ConvBNAct, DepthwiseSeparable, Dropout, GlobalAvgPool, InvertedResidual,
+                           Linear, MBConv, Network, Norm, Sequential, SpecError, SqueezeExcite)
 
 NORM = Norm(1e-3, 0.01)
 
