@@ -12,7 +12,7 @@ import pytest
 
 import flopcalc
 from flopcalc.published import SOURCES, check, check_all, printed, rows, top1
-from support import DATA
+from support import DATA, v1_counts
 
 # (source short name, model, alpha, resolution): the rows the reference notes call unexplained
 # or inconsistent with the source's own other rows.
@@ -183,3 +183,67 @@ def test_separable_reproduces_the_v1_papers_table3(cli, args, macs, params):
     digits = len(macs.partition(".")[2])
     assert printed(row["macs"], digits, "round") == macs
     assert printed(row["params"], len(params.partition(".")[2]), "round") == params
+
+
+# ----------------------------------------------------------------------------- the causes, word for word
+# The discrepancies' causes name numbers; each is computed here from V1's Table 1 by hand
+# (tests/support.py) with the source's rules: TF-Slim's widths max(int(c * alpha), 8) and 1001 classes.
+def _slim_v1(alpha, res):
+    return v1_counts(alpha, res, 1001, width=lambda v: max(int(v), 8))[1]
+
+
+def _cause(source, model, alpha, res):
+    c = next(c for c in check_all() if (SOURCES[c.row.source].short, c.row.model, c.row.alpha, c.row.resolution)
+             == (source, model, alpha, res))
+    return c.causes
+
+
+def test_the_causes_of_the_v1_discrepancies_word_for_word():
+    n = v1_counts(1.0, 160)[1]   # truncated, 290.68 prints as the paper's 290
+    assert _cause("V1 paper", "mobilenet_v1", 1.0, 160) == (
+        f"macs {n:,} print as 290 if truncated; this source rounds its other rows",)
+    n = _slim_v1(0.5, 224)       # 149.497600 -> 149.50 -> 150
+    assert _cause("TF-Slim V1", "mobilenet_v1", 0.5, 224) == (
+        f"macs {n:,} print as 150 if rounded twice (149.50 first)",)
+    for alpha, res, shown in ((0.75, 224, 317), (0.25, 192, 34)):
+        n = _slim_v1(alpha, res)
+        off = (shown * 10**6 - n) / n
+        assert _cause("TF-Slim V1", "mobilenet_v1", alpha, res) == (
+            f"macs {n:,} are {abs(off):.1%} {'below' if off > 0 else 'above'} the printed {shown}M: no single change "
+            "of rounding, classes, channel rule or parameter rule reproduces it",)
+    assert "above" in _cause("TF-Slim V1", "mobilenet_v1", 0.75, 224)[0]
+    assert "below" in _cause("TF-Slim V1", "mobilenet_v1", 0.25, 192)[0]
+
+
+def _row(**kw):
+    """A made-up row of the V1 paper (its rules: the paper convention, rounded) to try one cause."""
+    from flopcalc.published import Row
+    base = dict(source="MobileNets paper (Howard et al. 2017)", table="t", model="mobilenet_v1", alpha=1.0,
+                resolution=224, classes=1000, million_macs=printed(v1_counts()[1], 3, "round"),
+                million_params="4.209", top1=None, note="")
+    return Row(**{**base, **kw})
+
+
+def test_each_single_change_is_named_when_it_reproduces_a_row():
+    # a classifier of 1001 classes: 1024 more multiply-adds, visible at three decimals
+    n = v1_counts(1.0, 224, 1001)[1]
+    c = check(_row(million_macs=printed(n, 3, "round")))
+    assert not c.ok and c.causes == (f"macs reproduce with 1001 classes ({n:,})",)
+    # TF-Slim's and Keras' channel rounding at 0.6 (they agree above 8 channels)
+    n = v1_counts(0.6, 224, 1000, width=int)[1]
+    c = check(_row(alpha=0.6, million_macs=printed(n, 3, "round"), million_params="1.0"))
+    assert c.causes[:2] == (f"macs reproduce with tfslim channel rounding ({n:,})",
+                            f"macs reproduce with keras channel rounding ({n:,})")
+    # parameters as every learnable value counts them (Keras' trainable count of V1: tests/data)
+    p = v1_counts()[0]
+    c = check(_row(million_params=printed(p, 3, "round")))
+    from flopcalc.conventions import CONVENTIONS
+    assert c.causes[0] == (f"params reproduce counting {CONVENTIONS['pytorch'].params_rule.rstrip('.')} "
+                           f"({p:,}; the pytorch convention)")
+    assert check(_row(model="resnet50")).causes == ("resnet50 is not in flopcalc's zoo",)
+    assert check(_row()).ok and check(_row()).causes == ()
+
+
+def test_a_printed_figure_rounded_again():
+    from flopcalc.published import _round_text
+    assert _round_text("149.50", 0) == "150" and _round_text("149.49", 0) == "149" and _round_text("2.45", 1) == "2.5"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -128,3 +129,37 @@ def test_bad_input_one_line(cli, argv, words):
     assert code == 2 and out == "" and err.count("\n") == 1
     for w in words:
         assert w in err, err
+
+
+def test_a_recorded_models_lines_are_each_conventions_own_count():
+    """reconcile of an analysis without a zoo architecture (a recorded module, here a hand-built
+    network): no classes or rounding step, every cause what the convention counts for it. By hand:
+    conv 3 -> 8 with bias on 6x6 (E = 288), batch norm, ReLU, pool, linear 8 -> 5."""
+    from flopcalc.reconcile import reconcile_analysis
+    from flopcalc.spec import Act, Activation, BatchNorm2d, Conv2d, GlobalAvgPool, Linear, Network
+    from flopcalc.walk import count_layers
+    net = Network("rec", 3, (("c", Conv2d(3, 8, 3, bias=True)), ("bn", BatchNorm2d(8)), ("r", Activation(Act.RELU)),
+                             ("pool", GlobalAvgPool()), ("fc", Linear(8, 5))))
+    base = count_layers(net, resolution=6)
+    macs, params = 27 * 8 * 36 + 40, (27 * 8 + 8) + 16 + 45
+    r = reconcile_analysis(base, ["pytorch", "fvcore", "thop", "keras"])
+    assert r.base is base and [l.convention.name for l in r.lines] == ["pytorch", "fvcore", "thop", "keras"]
+    lines = {l.convention.name: l for l in r.lines}
+    assert all(l.num_classes is None for l in r.lines)  # the model's own classifier
+    assert (lines["pytorch"].params, lines["pytorch"].reported) == (params, macs)
+    assert lines["fvcore"].reported == macs + 2 * 288 + 288 and lines["fvcore"].ops_causes["batchnorm"] == 576
+    assert lines["fvcore"].ops_causes["classes"] == lines["fvcore"].ops_causes["rounding"] == 0
+    assert lines["thop"].ops_causes == {"classes": 0, "rounding": 0, "weights": 0, "bias": 0, "batchnorm": 4 * 288,
+                                        "activation": 0, "pool": 0, "add": 0, "norm": 0, "attention": 0,
+                                        "flops": 0}  # one flop per multiply-add
+    assert lines["keras"].params_causes["batchnorm"] == 16 and lines["keras"].ops_causes is None
+    assert len(reconcile_analysis(base).lines) == len(CONVENTIONS)
+    with_classes = dataclasses.replace(base, config={**base.config, "num_classes": 5})
+    assert {l.num_classes for l in reconcile_analysis(with_classes).lines} == {5}
+
+
+def test_a_line_agrees_with_a_tool_that_reports_what_it_predicts():
+    line = {l.convention.name: l for l in reconcile("mobilenet_v2", 0.5, 96).lines}["fvcore"]
+    p, ops = line.params, line.reported
+    assert line.agrees((p, ops)) and line.agrees((None, ops)) and line.agrees((p, None)) and line.agrees((None, None))
+    assert not line.agrees((p + 1, ops)) and not line.agrees((p, ops - 1)) and not line.agrees((None, ops + 1))

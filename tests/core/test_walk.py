@@ -149,3 +149,57 @@ def test_an_analysis_finds_a_layer_by_name():
     assert a.layer("classifier.1").macs == 1024 * 1000 and a.batch == 1
     with pytest.raises(KeyError):
         a.layer("nope")
+
+
+# ----------------------------------------------------------------------------- the walk's own rules
+def test_a_skip_layer_first_in_its_block_adds_its_own_input():
+    """flatten's rule: a residual add with no layer before it in its block takes its own input
+    (x + x); one after layers takes the block's first layer's input, even the network's first."""
+    from flopcalc.spec import Conv2d, ResidualAdd, Sequential
+    from flopcalc.walk import count_layers
+    lone = Sequential((("add", ResidualAdd()),))
+    first = Sequential((("0", Conv2d(3, 3, 3)), ("add", ResidualAdd())))
+    net = Network("skips", 3, (("first", first), ("lone", lone)))
+    assert [(n, s) for n, _, s in flatten(net)] == [("first.0", -1), ("first.add", 0), ("lone.add", -1)]
+    a = count_layers(net, resolution=5)
+    assert [r.output_shape for r in a.layers] == [(3, 5, 5)] * 3
+    with pytest.raises(SpecError, match=r"^spec: int is neither a layer with a cost formula nor a block with "
+                                        r"children$"):
+        flatten(3)
+    with pytest.raises(SpecError, match=r"^first.x: str is neither a layer with a cost formula nor a block"):
+        flatten(Sequential((("x", "conv"),)), "first")
+    assert flatten(Conv2d(3, 3, 3), "stem") == (("stem", Conv2d(3, 3, 3), -1),)
+
+
+def test_a_shape_error_names_the_layer():
+    from flopcalc.spec import Conv2d, Sequential
+    net = Network("bad", 3, (("body", Sequential((("0", Conv2d(4, 8, 3)),))),))
+    with pytest.raises(ShapeError, match=r"^body.0: Conv2d expects 4 input channels, got 3"):
+        analyze(net, resolution=8)
+
+
+def test_the_flat_form_is_cached_per_spec_and_bounded():
+    from flopcalc import walk as w
+    net = analyze("mobilenet_v2").spec
+    assert w._flat(net) is w._flat(net) and w._FLAT[id(net)][0] is net
+    w._FLAT.clear()
+    specs = [Network(f"n{i}", 3, ()) for i in range(600)]
+    for s in specs:
+        w._flat(s)
+    assert len(w._FLAT) <= 513 and all(w._FLAT[id(s)][0] is s for s in specs[-80:])  # cleared once past 512
+    assert w._flat(specs[0]) == () and w._FLAT[id(specs[0])][0] is specs[0]
+
+
+@pytest.mark.parametrize("batch", [0, -1, 1.5, True, "2"])
+def test_a_bad_batch_is_refused(batch):
+    with pytest.raises(SpecError, match=f"^batch must be an integer >= 1, got {batch!r}$"):
+        analyze("mobilenet_v1", batch=batch)
+
+
+def test_the_config_records_the_options_that_change_the_model():
+    a = analyze("mobilenet_v1", 0.5, 64, 10, full_conv=True, small_input=True, batch=2)
+    assert a.config == {"alpha": 0.5, "resolution": [64, 64], "num_classes": 10, "batch": 2, "full_conv": True,
+                        "small_input": True}
+    assert "full_conv" not in analyze("mobilenet_v1").config and "small_input" not in analyze("mobilenet_v1").config
+    # small input: the stem at stride 1 (64 -> 64), the full-conv blocks are one standard conv each
+    assert a.layers[0].output_shape == (16, 64, 64) and a.layers[3].kind == "conv"

@@ -193,3 +193,23 @@ def test_a_width_rule_hands_its_functions_what_they_need():
     rule = WidthRule("probe", "records its calls", expansion=lambda *args: seen.append(args) or 9)
     assert rule.expansion(f, 72, 24, 16, 0.5) == 9 and seen[-1] == (f, 72, 24, 16, 0.5)
     assert repr(rule) == "WidthRule('probe')"
+
+
+def test_zoo_refusals_and_rules_word_for_word():
+    from flopcalc.spec import SpecError
+    from flopcalc.zoo import MODELS, check_classes, check_model, get_spec, width_rule, WIDTH_RULES
+    with pytest.raises(SpecError, match=r"^unknown model 3; available: mobilenet_v1, mobilenet_v2, mobilenet_v3_large, "
+                                        r"mobilenet_v3_small, or a spec file \(\.toml\)$"):
+        check_model(3)
+    for bad in (0, -2, 2.0, True):
+        with pytest.raises(SpecError, match=f"^classes must be an integer >= 1, got {bad!r}$"):
+            check_classes(bad)
+    with pytest.raises(SpecError, match=r"^unknown channel rounding 'nope' for mobilenet_v1; available: "
+                                        r"torchvision, tfslim, keras$"):
+        width_rule(MODELS["mobilenet_v1"].family, "nope")
+    assert width_rule(MODELS["mobilenet_v1"].family, "tfslim") is WIDTH_RULES["mobilenet_v1"]["tfslim"]
+    # TF-Slim's V1 keeps at least 8 channels: at alpha 0.1 the stem's 32 * 0.1 = 3.2 becomes 8
+    assert get_spec("mobilenet_v1", 0.1, rounding="tfslim").items[0][1].items[0][1].out_c == 8
+    # small_input is off unless asked: the stem keeps its stride 2
+    assert get_spec("mobilenet_v2").items[0][1].items[0][1].stride == 2
+    assert get_spec("mobilenet_v2", small_input=True).items[0][1].items[0][1].stride == 1
