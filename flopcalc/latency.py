@@ -196,10 +196,10 @@ def features(L: dict) -> list[float]:
         return [1.0, macs, padded - macs, in_b, out_b, cin * cout * F32, _over(in_b, L3_BYTES),
                 _over(out_b, L3_BYTES)]
     if kind == "depthwise":
-        padded = B * howo * _ceil16(cout) * L.get("k", 3) ** 2
+        padded = B * howo * _ceil16(cout) * L["k"] ** 2
         return [1.0, padded, in_b, out_b, _over(in_b, L3_BYTES), _over(out_b, L3_BYTES), cout * B]
     if kind == "conv":
-        padded = B * howo * _ceil16(cout) * cin * L.get("k", 3) ** 2
+        padded = B * howo * _ceil16(cout) * cin * L["k"] ** 2
         return [1.0, padded, in_b, out_b, _over(out_b, L3_BYTES)]
     if kind in ("activation", "add"):
         moved = in_b if kind == "activation" else 3 * in_b
@@ -218,9 +218,9 @@ def in_network_features(L: dict) -> list[float]:
     kind, B = L["kind"], L["B"]
     weights = 0.0
     if kind in ("pointwise", "conv"):
-        weights = L["cin"] * L["cout"] * L.get("k", 1) ** 2 * F32
+        weights = L["cin"] * L["cout"] * L["k"] ** 2 * F32
     elif kind == "depthwise":
-        weights = L["cout"] * L.get("k", 3) ** 2 * F32
+        weights = L["cout"] * L["k"] ** 2 * F32
     elif kind == "linear":
         weights = L["cin"] * L["cout"] * F32
     in_b = B * L["cin"] * L["h"] * L["w"] * F32
@@ -237,7 +237,7 @@ def neighbour_key(L: dict) -> tuple[float, ...]:
     if kind in ("pointwise", "linear"):
         return (m, math.log2(L["cin"]), math.log2(L["cout"]))
     if kind == "depthwise":
-        return (m, math.log2(L["cout"]), 2.0 * (L.get("s", 1) - 1))
+        return (m, math.log2(L["cout"]), 2.0 * (L["s"] - 1))
     if kind == "conv":
         return (m, math.log2(L["cout"]), math.log2(L["h"] * L["w"]))
     return (math.log2(L["B"] * L["h"] * L["w"]), math.log2(L["cin"]))

@@ -136,3 +136,9 @@ def test_widths_that_round_to_nothing_are_refused():
     with pytest.raises(SpecError, match=r"^alpha 1e\+308 is too large: 16 \* alpha channels is not a finite number; "
                                         r"use a finite alpha > 0$"):
         build_network(f, 1e308, 10)
+
+
+def test_with_alpha_changes_only_the_width():
+    from dataclasses import replace
+    from flopcalc.family import with_alpha
+    assert with_alpha(FAMILY, 0.75) == replace(FAMILY, alpha=0.75) and FAMILY.alpha == 1.0

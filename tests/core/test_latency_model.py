@@ -261,3 +261,50 @@ def test_where_the_profile_lives(tmp_path, monkeypatch):
     with pytest.raises(LatencyError, match=r"no machine profile at '.*none.json'; run 'flopcalc machine' first \(it "
                                            r"measures this machine in about a minute\)"):
         load_machine(tmp_path / "none.json")
+
+
+@pytest.mark.parametrize("L, key", [
+    # log2 of the output positions (batch included), then the channels; depthwise: the stride as
+    # 2 (s - 1); conv: the input map's area; the rest: the input positions and channels
+    (dict(kind="pointwise", B=2, cin=16, cout=64, h=8, w=8, ho=8, wo=8), (7.0, 4.0, 6.0)),
+    (dict(kind="linear", B=4, cin=1024, cout=8, h=1, w=1, ho=1, wo=1), (2.0, 10.0, 3.0)),
+    (dict(kind="depthwise", B=1, cin=32, cout=32, h=16, w=16, ho=8, wo=8, k=3, s=2), (6.0, 5.0, 2.0)),
+    (dict(kind="depthwise", B=1, cin=32, cout=32, h=8, w=8, ho=8, wo=8, k=3, s=1), (6.0, 5.0, 0.0)),
+    (dict(kind="conv", B=1, cin=3, cout=16, h=32, w=8, ho=16, wo=4, k=3, s=2), (6.0, 4.0, 8.0)),
+    (dict(kind="activation", B=2, cin=8, cout=8, h=4, w=16, ho=4, wo=16), (7.0, 3.0)),
+])
+def test_neighbour_keys_by_hand(L, key):
+    from flopcalc.latency import neighbour_key
+    assert neighbour_key(L) == key
+
+
+def test_channels_pad_to_blocks_of_16_and_an_unknown_kind_is_refused():
+    from flopcalc.latency import features
+    pw = dict(kind="pointwise", B=1, cin=200, cout=8, h=4, w=4, ho=4, wo=4, k=1, s=1)
+    assert features(pw)[2] == 16 * (208 * 16 - 200 * 8)  # 200 channels pad to 208 (13 blocks), 8 to 16
+    with pytest.raises(KeyError, match="'window_pool'"):
+        features(dict(kind="window_pool", B=1, cin=1, cout=1, h=1, w=1, ho=1, wo=1))
+
+
+def test_a_convs_description_carries_its_kernel_and_stride():
+    from flopcalc.latency import layer_description
+    a = flopcalc.analyze("mobilenet_v2", resolution=(224, 160))
+    stem = a.layer("features.0.0")  # 3 -> 32, 3x3 stride 2, 224x160 -> 112x80
+    assert layer_description(stem, 4) == dict(kind="conv", B=4, cin=3, cout=32, h=224, w=160, ho=112, wo=80, k=3, s=2)
+    pool = a.layer("avgpool")
+    assert layer_description(pool, 1) == dict(kind="pool", B=1, cin=1280, cout=1280, h=7, w=5, ho=1, wo=1)
+    fc = a.layer("classifier.1")
+    assert layer_description(fc, 2) == dict(kind="linear", B=2, cin=1280, cout=1000, h=1, w=1, ho=1, wo=1)
+    relu = a.layer("features.0.2")
+    assert layer_description(relu, 1) == dict(kind="activation", B=1, cin=32, cout=32, h=112, w=80, ho=112, wo=80)
+
+
+def test_a_profile_is_written_readably_into_new_folders(tmp_path):
+    m = MachineProfile(1.5e9, 1.05e9, 1)
+    assert m.describe() == "2 GFLOP/s float32 matmul peak, 1.1 GB/s copy bandwidth, 1 thread"
+    path = save_machine(m, tmp_path / "a" / "b" / "p.json")
+    assert path.read_text().startswith('{\n "version": 1,\n "peak_flops": 1500000000.0,')  # one key a line
+    save_machine(m, path)  # again, into the folder that now exists
+    path.write_text('{"version": 0}')
+    with pytest.raises(LatencyError, match=f"^machine profile '{path}' is from another flopcalc version"):
+        load_machine(path)

@@ -172,3 +172,15 @@ def test_layer_cost_hands_the_block_input_only_to_the_layers_that_take_it():
         layer_cost(ChannelScale(), (8, 2, 1), (8, 6, 6))
     assert layer_cost(Conv2d(3, 8, 3), (3, 6, 6), (99,)) == ("conv", (8, 6, 6), 3 * 3 * 3 * 8, 9 * 3 * 8 * 36)
     assert layer_cost(GlobalAvgPool(keepdim=True), (8, 6, 6)) == ("pool", (8, 1, 1), 0, 0)
+
+
+def test_broadcasting_pads_the_shorter_shape_with_ones():
+    # (3,) against (4, 3): the vector is a (1, 3) row, repeated 4 times; against (4, 2) it cannot be
+    assert layer_cost(Elementwise("add", (4, 3)), (3,)) == ("elementwise", (4, 3), 0, 0)
+    with pytest.raises(ShapeError, match=r"shapes \(1, 3\) and \(4, 2\) do not broadcast"):
+        layer_cost(Elementwise("add", (4, 2)), (3,))
+
+
+def test_einsum_equations_may_carry_spaces_and_size_1_indices_broadcast():
+    assert einsum_sizes("ij, jk -> ik", ((3, 4), (4, 5))) == ({"i": 3, "j": 4, "k": 5}, "ik")
+    assert einsum_sizes("ij,ij->ij", ((3, 1), (3, 4))) == ({"i": 3, "j": 4}, "ij")
