@@ -171,3 +171,16 @@ def test_architecture_variants_build_what_the_analyzer_counts(model, variant):
     with torch.no_grad():
         net(torch.zeros(1, 3, 40, 40))
     assert shapes == {r.name: r.output_shape for r in a.layers}
+
+
+def test_efficientnet_parameters_have_torchvisions_shapes():
+    """The same tensors as torchvision's efficientnet_b0, whose module names differ (its stages
+    nest one level deeper): the multiset of learnable parameter shapes is equal."""
+    from flopcalc.specfile import read
+    from support import ROOT
+    tv = json.loads((DATA / "torchvision_examples.json").read_text())["models"]
+    net = build(read(ROOT / "examples" / "efficientnet_b0.toml"))
+    ours = sorted(tuple(p.shape) for p in net.parameters())
+    theirs = sorted(tuple(shape) for key, shape in tv["efficientnet_b0"]["state_dict"]
+                    if not key.endswith(("running_mean", "running_var", "num_batches_tracked")))
+    assert ours == theirs and torch.is_tensor(net(torch.zeros(1, 3, 64, 64)))
