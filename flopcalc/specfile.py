@@ -87,7 +87,7 @@ class _Reader:
 
     def integer(self, doc: dict, key: str, where: str, minimum: int = 1, default=None):
         v = doc.get(key, default)
-        if v is None and default is None and key not in doc:
+        if v is None:  # TOML has no null: the key is missing and has no default
             self.fail(where, f"{key} is required (an integer >= {minimum})")
         if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
             self.fail(where, f"{key} must be an integer >= {minimum}, got {v!r}")
@@ -108,8 +108,9 @@ class _Reader:
                       + f", got {v!r}")
         return v
 
-    def boolean(self, doc: dict, key: str, where: str, default):
-        v = doc.get(key, default)
+    def boolean(self, doc: dict, key: str, where: str) -> bool | None:
+        """The key's true or false; None when it is missing."""
+        v = doc.get(key)
         if not isinstance(v, bool) and v is not None:
             self.fail(where, f"{key} must be true or false, got {v!r}")
         return v
@@ -193,7 +194,7 @@ def parse(doc: dict, path: str = "<spec>") -> Family:
     family = Family(model, stem, stages, head, r.string(doc, "title", "title", ""),
                     r.string(doc, "source", "source", ""), r.integer(doc, "in_channels", "in_channels", default=3),
                     r.integer(doc, "divisor", "divisor", default=8),
-                    bool(r.boolean(doc, "round_expansion", "round_expansion", False)), se, norm,
+                    bool(r.boolean(doc, "round_expansion", "round_expansion")), se, norm,
                     r.number(doc, "alpha", "alpha", 0.0, None, 1.0))
     _check_kernels_fit(r, family, r.integer(doc, "resolution", "resolution", default=DEFAULT_RESOLUTION))
     return family
@@ -226,8 +227,8 @@ def _row(r: _Reader, row: object, i: int) -> Stage:
     default_act = Act.RELU if block == "depthwise_separable" else Act.RELU6
     stage = Stage(block, r.integer(row, "c", where), r.integer(row, "n", where, default=1),
                   r.integer(row, "s", where, default=1), r.integer(row, "k", where, default=3), t, exp,
-                  bool(r.boolean(row, "se", where, False)), r.act(row, "act", where, default_act),
-                  r.boolean(row, "residual", where, None))
+                  bool(r.boolean(row, "se", where)), r.act(row, "act", where, default_act),
+                  r.boolean(row, "residual", where))
     if stage.k % 2 == 0:
         r.fail(where, f"k must be odd (a centred kernel keeps the map size at stride 1), got {stage.k}")
     return stage
@@ -242,17 +243,15 @@ def _check_kernels_fit(r: _Reader, family: Family, resolution: int) -> None:
     try:
         spec = build_network(family, family.alpha, 1000)
     except SpecError as e:
-        # name the row: rebuild row by row until it fails
+        # name the row: rebuild row by row until it fails (the whole table is one of the prefixes)
         for i in range(len(family.stages)):
             try:
                 build_network(replace(family, stages=family.stages[:i + 1]), family.alpha, 1000)
             except SpecError:
                 r.fail(f"stages[{i}]", str(e))
-        r.fail("network", str(e))
-    try:
-        a = count_layers(spec, resolution=resolution)
-    except SpecError as e:
-        r.fail("network", f"at its resolution {resolution}: {e}")
+        raise
+    # odd kernels padded by (k - 1) / 2 never make a map vanish: the walk cannot fail here
+    a = count_layers(spec, resolution=resolution)
     for row in a.layers:
         parts = row.name.split(".")
         if row.kind in ("depthwise", "conv") and parts[0] == "features" and parts[1] != "0":

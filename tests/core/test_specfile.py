@@ -228,6 +228,8 @@ def test_the_written_file_opens_with_its_title_and_quotes_what_toml_needs():
     assert text.splitlines()[:3] == [
         "# flopcalc spec file: MobileNet V1 (Howard et al. 2017, MobileNets, Table 1)",
         "# Every command that takes a MODEL takes this file: flopcalc table THIS.toml", ""]
+    assert ("# block, k: kernel, t: expansion ratio or exp: expanded width, c: output channels, n: repeats,\n"
+            "# s: stride of the first, se: squeeze-and-excitation, act: activation\nstages = [\n") in text
     assert 'stem = { c = 32, k = 3, s = 2, act = "relu" }' in text and "alpha = 1.0\n" in text
     assert '  { block = "depthwise_separable", k = 3, c = 64, n = 1, s = 1, act = "relu" },' in text
     odd = replace(MODELS["mobilenet_v1"].family, title='a "quoted" \\ title', source="", alpha=0.3)
@@ -251,3 +253,80 @@ def test_the_written_file_opens_with_its_title_and_quotes_what_toml_needs():
 def test_what_looks_like_a_file(model, is_file):
     from flopcalc.specfile import looks_like_file
     assert looks_like_file(model) is is_file
+
+
+def _doc():
+    import tomllib
+    return tomllib.loads(GOOD)
+
+
+INT = "must be an integer >= 1, got 0"
+SCALE = "must be one of always, up, never, got 'x'"
+ACT = f"must be one of {ACCEPTED_ACTS}, got 'x'"
+
+
+@pytest.mark.parametrize("section, key, value, message", [
+    ("stem", "k", 0, f"stem: k {INT}"), ("stem", "s", 0, f"stem: s {INT}"), ("stem", "act", "x", f"stem: act {ACT}"),
+    ("head", "conv", 0, f"head: conv {INT}"), ("head", "conv_scale", "x", f"head: conv_scale {SCALE}"),
+    ("head", "conv_act", "x", f"head: conv_act {ACT}"), ("head", "hidden", 0, f"head: hidden {INT}"),
+    ("head", "hidden_scale", "x", f"head: hidden_scale {SCALE}"),
+    ("head", "hidden_act", "x", f"head: hidden_act {ACT}"),
+    ("head", "dropout", False, "head: dropout must be a number in [0, 1), got False"),
+    ("head", "dropout", 1, "head: dropout must be a number in [0, 1), got 1"),
+    ("se", "reduction", 0, f"se: reduction {INT}"), ("se", "divisor", 0, f"se: divisor {INT}"),
+    ("se", "act", "x", f"se: act {ACT}"), ("se", "gate", "x", f"se: gate {ACT}"),
+    ("se", "of", 3, "se: of must be one of expanded, input, got 3"),
+    ("norm", "momentum", 0, "norm: momentum must be a finite number > 0 and < 1, got 0"),
+    (None, "divisor", 0, f"divisor: divisor {INT}"), (None, "source", 3, "source: source must be a string, got 3"),
+    (None, "round_expansion", "yes", "round_expansion: round_expansion must be true or false, got 'yes'"),
+    ("row", "k", 0, f"stages[1]: k {INT}"), ("row", "residual", 1, "stages[1]: residual must be true or false, got 1"),
+    ("row", "act", "x", f"stages[1]: act {ACT}"), ("head", "conv_expand", 0, f"head: conv_expand {INT}"),
+])
+def test_every_keys_own_error(section, key, value, message):
+    """Each key of each table, given a bad value, is named with its table (a parsed document, so
+    the messages name the path given to parse)."""
+    doc = _doc()
+    if section == "row":
+        doc["stages"][1][key] = value
+    elif section is None:
+        doc[key] = value
+    else:
+        doc.setdefault(section, {})[key] = value
+        if key == "conv_expand":
+            del doc["head"]["conv"]
+    with pytest.raises(SpecError) as e:
+        parse(doc, "F")
+    assert str(e.value) == f"spec file 'F': {message}"
+
+
+def test_what_the_limits_let_through():
+    from flopcalc.specfile import loads
+    doc = _doc()
+    doc["head"]["dropout"] = 0      # no dropout is a dropout of 0
+    doc["stages"][6]["k"] = 7       # a 7x7 kernel on the last 7x7 map fits
+    doc["name"] = "X.v-2_a"         # letters, digits, '_', '-' and '.'
+    f = parse(doc)
+    assert f.head.dropout == 0.0 and f.stages[6].k == 7 and f.name == "X.v-2_a"
+    with pytest.raises(SpecError, match="^spec file '<spec>' is not valid TOML"):  # the name when none is given
+        loads("name = \n")
+    with pytest.raises(SpecError, match="^spec file '<spec>': stages: is required"):
+        parse({"name": "x", "stem": {"c": 8}, "head": {}})
+
+
+def test_a_depthwise_separable_rows_kernel_is_checked_against_its_map():
+    doc = _doc()
+    doc["stages"] = [{"block": "depthwise_separable", "c": 16, "s": 2, "k": 9}]
+    doc["resolution"] = 14           # stem to 7x7, then the 9x9 depthwise on it
+    with pytest.raises(SpecError, match=r"^spec file 'F': stages\[0\]: k = 9: a 9x9 kernel is larger than the 7x7 map"):
+        parse(doc, "F")
+
+
+def test_an_unreadable_file_names_the_system_error(tmp_path):
+    (tmp_path / "a.toml").symlink_to(tmp_path / "b.toml")
+    (tmp_path / "b.toml").symlink_to(tmp_path / "a.toml")
+    with pytest.raises(SpecError, match=r"^spec file '.*a.toml' cannot be read: Too many levels of symbolic links$"):
+        read(tmp_path / "a.toml")
+    (tmp_path / "bin.toml").write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(SpecError, match=r"^spec file '.*bin.toml' cannot be read: 'utf-8' codec can't decode byte "
+                                        r"0xff in position 0: invalid start byte$"):
+        read(tmp_path / "bin.toml")
