@@ -254,7 +254,7 @@ def _check_kernels_fit(r: _Reader, family: Family, resolution: int) -> None:
     a = count_layers(spec, resolution=resolution)
     for row in a.layers:
         parts = row.name.split(".")
-        if row.kind in ("depthwise", "conv") and parts[0] == "features" and parts[1] != "0":
+        if row.kind == "depthwise" and parts[0] == "features" and parts[1] != "0":  # a block's k x k conv
             h, w = row.input_shape[1:]
             k = row.spec.kernel
             if k > max(h, w):

@@ -217,7 +217,8 @@ def test_layer_times_predict_only_float32_with_a_calibration():
     assert bn.roofline_s == bn.bytes / BANDWIDTH
     fc = times["fc"]       # 40 multiply-adds, 8 in + 40 weights + 5 biases + 5 out
     assert (fc.macs, fc.bytes, fc.kind) == (40, (8 + 40 + 5 + 5) * 4, "linear")
-    with pytest.raises(LatencyError, match=r"no calibration; run 'flopcalc machine' \(not --quick\)"):
+    with pytest.raises(LatencyError, match=r"^the machine profile has no calibration; run 'flopcalc machine' "
+                                           r"\(not --quick\)$"):
         predict(a, plain_profile)
 
 
@@ -308,3 +309,22 @@ def test_a_profile_is_written_readably_into_new_folders(tmp_path):
     path.write_text('{"version": 0}')
     with pytest.raises(LatencyError, match=f"^machine profile '{path}' is from another flopcalc version"):
         load_machine(path)
+
+
+def test_the_predictor_without_neighbours_at_the_radius_and_on_its_own():
+    from flopcalc.latency import Predictor, layer_description
+    bare = {k: v for k, v in VALUED.items() if k != "neighbours"}  # a calibration without the table
+    L = dict(kind="pointwise", B=1, cin=8, cout=8, h=4, w=4, ho=4, wo=4, k=1, s=1)  # key (4, 3, 3)
+    assert Predictor(bare).isolated(L) == Predictor(bare).parametric(L)
+    # samples exactly 2 and sqrt(5) octaves away lie outside the radius: no correction
+    edge = {**VALUED, "neighbours": {"pointwise": [[[6.0, 3.0, 3.0], 0.3], [[5.0, 5.0, 3.0], 0.3]]}}
+    assert Predictor(edge).isolated(L) == Predictor(edge).parametric(L)
+    p = Predictor(VALUED)
+    # no layers at batch 2 on a 3x8x8 input: the root's call, and the wrapper's fixed and per-byte cost
+    assert p.network_time([], 2, (3, 8, 8)) == pytest.approx(1.3e-6 + 11e-6 + 1e-12 * 2 * 3 * 64 * 4, rel=1e-12)
+    a = count_layers(_valued_net(), resolution=8)
+    assert p.row_time(a.layer("drop"), 1) == pytest.approx(3.5e-6 + 0.7e-6, rel=1e-12)   # dropout's, not a call's
+    assert p.row_time(a.layer("stem.1"), 1) == pytest.approx(2.5e-6 + 0.7e-6, rel=1e-12)
+    v3 = flopcalc.analyze("mobilenet_v3_large")
+    hidden_act = v3.layer("classifier.1")  # hard-swish on the (1280,) vector
+    assert layer_description(hidden_act, 1) == dict(kind="activation", B=1, cin=1280, cout=1280, h=1, w=1, ho=1, wo=1)

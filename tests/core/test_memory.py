@@ -51,6 +51,9 @@ def test_a_block_first_in_the_network_holds_the_networks_input():
     conv, add = m.layers
     assert add.bytes_read == (300 + 300) * 4
     assert (m.peak_bytes, m.peak_at) == ((300 + 300 + 300) * 4, "block.add")
+    # and freed after the add: a head 3 -> 8 then holds its 300 in and 800 out, no more
+    m = memory(count_layers(Network("first", 3, (("block", block), ("head", Conv2d(3, 8, 3)))), resolution=10))
+    assert (m.peak_bytes, m.peak_at) == ((300 + 800) * 4, "head")
 
 
 def test_a_block_input_is_freed_after_its_last_reader():

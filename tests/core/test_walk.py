@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from support import tiny, v2_counts
 
@@ -95,6 +97,10 @@ def test_v2_at_depth_2_sums_each_block_by_hand():
     assert (stem.input_shape, stem.output_shape) == ((3, 224, 224), (32, 112, 112))
     assert (first.kind, first.params) == ("inverted_residual", 9 * 32 + 2 * 32 + 32 * 16 + 2 * 16)
     assert first.macs == 9 * 32 * 112 * 112 + 32 * 16 * 112 * 112
+    assert (first.input_shape, first.output_shape) == ((32, 112, 112), (16, 112, 112))  # the projection's output
+    assert first.spec is a.spec.items[0][1].items[1][1]                                # the block itself
+    recorded = dataclasses.replace(a, spec=None)  # without a spec tree, rows are summed by their names
+    assert block_rows(recorded, 2)[1].name == "features.1" and block_rows(recorded, 2)[1].spec is None
     assert (rows["avgpool"].kind, rows["classifier.0"].kind, rows["classifier.1"].kind) == ("pool", "dropout", "linear")
     assert [r.name for r in block_rows(a, 1)] == ["features", "avgpool", "classifier"]
 
@@ -109,6 +115,9 @@ def test_a_recorded_models_rows_by_name():
     assert [(r.name, r.params, r.macs) for r in at1] == [
         ("stem.conv", 1, 10), ("blocks", 2 + 3 + 4, 20 + 30 + 40), ("head", 5, 50), ("/net", 13, None)]
     assert at1[1].kind == "block" and at1[1].spec is None
+    wide = [LayerRow("b.0", "conv", None, (1,), (2,), 1, 1), LayerRow("b.1", "conv", None, (2,), (3,), 1, 1),
+            LayerRow("b.2", "conv", None, (3,), (4,), 1, 1)]
+    assert (_rows_by_name(wide, 1)[0].input_shape, _rows_by_name(wide, 1)[0].output_shape) == ((1,), (4,))
     at2 = _rows_by_name(layers, 2)
     assert [r.name for r in at2] == ["stem.conv", "blocks.0", "blocks.1.a", "head", "/net/blocks.0"]
 
@@ -147,7 +156,7 @@ def test_separable_takes_alpha_and_rho_rounded_and_at_least_1():
 def test_an_analysis_finds_a_layer_by_name():
     a = analyze("mobilenet_v1")
     assert a.layer("classifier.1").macs == 1024 * 1000 and a.batch == 1
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match="'nope'"):
         a.layer("nope")
 
 
