@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # support.py, strategies.py, ... from any folder
 
-from hypothesis import HealthCheck, settings  # noqa: E402
+from hypothesis import HealthCheck, Phase, settings  # noqa: E402
 
 import support  # noqa: E402
 from skipgate import pytest_runtest_logreport, pytest_sessionfinish  # noqa: E402,F401 (hooks)
@@ -20,6 +20,11 @@ from skipgate import pytest_runtest_logreport, pytest_sessionfinish  # noqa: E40
 settings.register_profile("ci", derandomize=True, deadline=None, max_examples=100,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", deadline=None)
+# tools/mutate: CI's examples, but a failure is reported as found, not shrunk (shrinking a failure a
+# mutant caused takes minutes, and only whether a test fails counts there)
+settings.register_profile("mutate", derandomize=True, deadline=None, max_examples=100,
+                          suppress_health_check=[HealthCheck.too_slow], report_multiple_bugs=False,
+                          phases=[Phase.explicit, Phase.reuse, Phase.generate])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 if support.STRICT:
