@@ -138,6 +138,9 @@ def _param_rules() -> dict[str, str]:
     return out
 
 
+PAST = {"round": "rounded", "truncate": "truncated"}  # "print as 301 if rounded"
+
+
 def _diagnose(row: Row, src: PrintRule, macs_ok: bool, params_ok: bool, macs: int, params: int) -> tuple[str, ...]:
     """The single changes to the source's own rule that would reproduce a row it does not:
     the other rounding direction, rounding twice, the other classifier width, another
@@ -152,7 +155,7 @@ def _diagnose(row: Row, src: PrintRule, macs_ok: bool, params_ok: bool, macs: in
             continue
         d = digits_of(shown)
         if printed(n, d, flip[rule]) == shown:
-            found.append(f"{what} {n:,} print as {shown} if {flip[rule]}d; this source {rule}s its other rows")
+            found.append(f"{what} {n:,} print as {shown} if {PAST[flip[rule]]}; this source {rule}s its other rows")
         twice = printed(n, d + 2, "round")
         if _round_text(twice, d) == shown:
             found.append(f"{what} {n:,} print as {shown} if rounded twice ({twice} first)")

@@ -247,3 +247,60 @@ def test_each_single_change_is_named_when_it_reproduces_a_row():
 def test_a_printed_figure_rounded_again():
     from flopcalc.published import _round_text
     assert _round_text("149.50", 0) == "150" and _round_text("149.49", 0) == "149" and _round_text("2.45", 1) == "2.5"
+
+
+TV2_RECORD = json.loads((DATA / "torchvision_mobilenet_v2.json").read_text())["models"]
+
+
+def test_more_single_changes_and_what_a_check_carries():
+    """V1's paper parameters (weights only) are Keras' trainable count less gamma, beta and the
+    classifier's bias: 4,231,976 - 21,888 - 1,000 = 4,209,088 (tests/data/keras_counts.json)."""
+    from flopcalc.conventions import CONVENTIONS
+    paper_params = 4_231_976 - 21_888 - 1_000
+    ok = check(_row())
+    assert (ok.row.model, ok.macs, ok.params) == ("mobilenet_v1", v1_counts()[1], paper_params)
+    # the parameters of 1001 classes (1024 more weights), visible at four decimals
+    c = check(_row(million_params=printed(paper_params + 1024, 4, "round")))
+    assert c.causes == (f"params reproduce with 1001 classes ({paper_params + 1024:,})",)
+    # every learnable value, once per distinct rule: the conventions whose rule texts differ
+    p = v1_counts()[0]
+    c = check(_row(million_params=printed(p, 3, "round")))
+    assert [cause.rsplit("the ", 1)[1] for cause in c.causes] == [
+        "pytorch convention)", "fvcore convention)", "ptflops convention)", "thop convention)"]
+    assert all(f"({p:,};" in cause for cause in c.causes)
+    assert c.causes[1] == f"params reproduce counting {CONVENTIONS['fvcore'].params_rule.rstrip('.')} ({p:,}; the " \
+                          "fvcore convention)"
+    # a row of another class count is counted with it
+    n10 = v1_counts(1.0, 224, 10)[1]
+    row10 = _row(classes=10, million_macs=printed(n10, 3, "round"),
+                 million_params=printed(paper_params - 1024 * 990, 3, "round"))
+    assert check(row10).ok
+    # a model outside the zoo keeps its row
+    assert check(_row(model="resnet50")).row.model == "resnet50"
+
+
+def test_a_truncating_source_named_when_rounding_would_reproduce_it():
+    """The V2 paper truncates: V2 at 224 (fvcore's conv + linear, 300,774,272) prints as 300 there; a
+    row printing 301 is what rounding gives."""
+    n = TV2_RECORD["1.0"]["fvcore"]["224"]["conv"] + TV2_RECORD["1.0"]["fvcore"]["224"]["linear"]
+    # its parameters: torchvision's less batch norm and the classifier's bias, 3,469,760, truncated
+    params = TV2_RECORD["1.0"]["params"] - 34_112 - 1_000
+    row = _row(source="MobileNetV2 paper (Sandler et al. 2018)", model="mobilenet_v2", million_macs="301",
+               million_params=printed(params, 2, "truncate"))
+    assert check(row).causes == (f"macs {n:,} print as 301 if rounded; this source truncates its other rows",
+                                 f"macs {n:,} print as 301 if rounded twice (300.77 first)")
+
+
+def test_the_v2_and_v3_discrepancies_carry_both_counts_and_the_researched_note():
+    c = next(c for c in check_all() if (SOURCES[c.row.source].short, c.row.model, c.row.alpha) ==
+             ("V2 paper", "mobilenet_v2", 1.4))
+    m, p = c.macs, c.params
+    assert (c.macs_printed, c.params_printed) == ("582", "6.0")
+    assert c.causes == (f"macs {m:,} are {abs(585e6 - m) / m:.1%} below the printed 585M; params {p:,} are "
+                        f"{abs(6.9e6 - p) / p:.1%} below the printed 6.9M: no single change of rounding, classes, "
+                        "channel rule or parameter rule reproduces it",)
+    small = _cause("TF-Slim V3", "mobilenet_v3_small", 1.0, 224)
+    assert small[-1].startswith("the row quotes the first arXiv version of the V3 paper (May 2019)")
+    v1_160 = next(c for c in check_all() if (SOURCES[c.row.source].short, c.row.model, c.row.resolution) ==
+                  ("V1 paper", "mobilenet_v1", 160))
+    assert (v1_160.macs, v1_160.macs_printed, v1_160.params_printed) == (v1_counts(1.0, 160)[1], "291", "4.2")
