@@ -248,3 +248,14 @@ def test_counted_as_relabels_the_analysis_and_architecture_takes_a_convention():
     assert architecture(CONVENTIONS["tfslim"]) == (1001, "tfslim") and architecture("keras", 10) == (10, "keras")
     small = flopcalc.analyze("mobilenet_v2", 1.0, 32, convention="fvcore", small_input=True)
     assert small.layers[0].output_shape == (32, 32, 32)  # the stem at stride 1 for small images
+
+
+def test_fvcore_sees_adaptive_pooling_but_not_a_mean_and_files_norms_as_norm():
+    """fvcore has a handle for adaptive_avg_pool2d (1 per input element) but none for x.mean(); its
+    layer-norm count is the cause reconcile calls norm."""
+    from flopcalc.operations import Normalization
+    from flopcalc.spec import GlobalAvgPool
+    a = _recorded(("pool", GlobalAvgPool(), (8, 4, 4)), ("mean", GlobalAvgPool(reduction="mean"), (8, 4, 4)),
+                  ("ln", Normalization("layer", 64), (10, 64)))
+    c = count(a, "fvcore")
+    assert c.parts[0][1] == {"pool": 128} and c.parts[1][1] == {} and c.parts[2][1] == {"norm": 5 * 640}

@@ -142,3 +142,38 @@ def test_with_alpha_changes_only_the_width():
     from dataclasses import replace
     from flopcalc.family import with_alpha
     assert with_alpha(FAMILY, 0.75) == replace(FAMILY, alpha=0.75) and FAMILY.alpha == 1.0
+
+
+def test_rows_keep_their_own_activations_and_residual_and_a_t_expansion_rounds_with_the_divisor():
+    """Non-default activations reach the blocks (a depthwise-separable row in hard-swish, an
+    inverted residual in ReLU, no residual); round_expansion rounds t * c_in with the family's
+    divisor: 1.5 * 12 = 18 -> make_divisible(18, 4) = 20 (with 8 it would be 24)."""
+    from dataclasses import replace
+    f = replace(FAMILY, round_expansion=True, stages=(
+        Stage("depthwise_separable", 24, n=1, s=1, k=3, act=Act.HARDSWISH),
+        Stage("inverted_residual", 24, n=1, s=1, k=3, t=2, act=Act.RELU, residual=False),
+        Stage("mbconv", 24, n=1, s=1, k=3, t=1.5, act=Act.RELU6)), head=Head())
+    blocks = [b for _, b in build_network(f, 0.5, 10).items[0][1].items]
+    assert blocks[1] == DepthwiseSeparable(8, 12, 1, 3, Act.HARDSWISH, norm=NORM)
+    assert blocks[2] == InvertedResidual(12, 12, 1, 2, 3, Act.RELU, norm=NORM, skip=False)
+    assert blocks[3] == MBConv(12, 20, 12, 3, 1, Act.RELU6, None, norm=NORM)
+
+
+def test_small_input_adapts_the_first_strided_stage_even_after_unstrided_ones():
+    """Small images: the stem and the first row whose stride is 2 run at stride 1, whatever comes
+    before it; the rows after keep theirs."""
+    f = Family("s", Stem(16), (Stage("depthwise_separable", 16, s=1), Stage("depthwise_separable", 24, s=2),
+                               Stage("depthwise_separable", 32, s=2)), Head())
+    blocks = [b for _, b in build_network(f, 1.0, 10, small_input=True).items[0][1].items]
+    assert [b.stride for b in blocks] == [1, 1, 1, 2]
+
+
+def test_the_head_conv_is_scaled_in_the_head_role():
+    seen = []
+
+    def rule(f, c, a, role):
+        seen.append(role)
+        return int(c * a)
+    from dataclasses import replace
+    build_network(replace(FAMILY, head=Head(conv=120)), 1.0, 10, WidthRule("probe", "records roles", channels=rule))
+    assert seen[0] == "stem" and set(seen[1:-1]) == {"block"} and seen[-1] == "head"  # rows, exp, then head

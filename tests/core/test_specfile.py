@@ -330,3 +330,18 @@ def test_an_unreadable_file_names_the_system_error(tmp_path):
     with pytest.raises(SpecError, match=r"^spec file '.*bin.toml' cannot be read: 'utf-8' codec can't decode byte "
                                         r"0xff in position 0: invalid start byte$"):
         read(tmp_path / "bin.toml")
+
+
+@pytest.mark.parametrize("table, accepted", [
+    ("head", "conv, conv_scale, conv_expand, conv_act, hidden, hidden_scale, hidden_act, dropout"),
+    ("se", "reduction, of, divisor, act, gate"), ("stem", "c, k, s, act")])
+def test_an_unknown_key_is_named_with_its_table(table, accepted):
+    doc = _doc()
+    doc.setdefault(table, {})["shade"] = 1
+    with pytest.raises(SpecError) as e:
+        parse(doc, "F")
+    assert str(e.value) == f"spec file 'F': {table}.shade: unknown key; accepted: {accepted}"
+    doc = _doc()
+    doc[table] = 3
+    with pytest.raises(SpecError, match=f"^spec file 'F': {table}: must be a table, got 3$"):
+        parse(doc, "F")

@@ -212,3 +212,23 @@ def test_the_config_records_the_options_that_change_the_model():
     assert "full_conv" not in analyze("mobilenet_v1").config and "small_input" not in analyze("mobilenet_v1").config
     # small input: the stem at stride 1 (64 -> 64), the full-conv blocks are one standard conv each
     assert a.layers[0].output_shape == (16, 64, 64) and a.layers[3].kind == "conv"
+
+
+def test_a_residual_adds_the_blocks_own_input_even_first_in_the_network():
+    from flopcalc.spec import Conv2d, ResidualAdd, Sequential
+    from flopcalc.walk import block_rows, count_layers
+    # the first block widens 3 -> 8 channels: its add cannot take the network's 3-channel input
+    widen = Network("w", 3, (("block", Sequential((("0", Conv2d(3, 8, 3)), ("add", ResidualAdd())))),))
+    with pytest.raises(ShapeError, match=r"^block.add: residual add of block output \(8, 5, 5\) and block input "
+                                         r"\(3, 5, 5\)$"):
+        count_layers(widen, resolution=5)
+    # a lone add (x + x) after a widening conv takes its own 8-channel input, not the conv's
+    lone = Network("l", 3, (("c", Conv2d(3, 8, 3)), ("s", Sequential((("add", ResidualAdd()),)))))
+    assert count_layers(lone, resolution=5).layers[-1].output_shape == (8, 5, 5)
+    # a bare layer's error is named by its type
+    with pytest.raises(ShapeError, match=r"^Conv2d: Conv2d expects 4 input channels, got 3"):
+        from flopcalc.walk import walk
+        walk(Conv2d(4, 8, 3), (3, 5, 5))
+    # at depth 1 the classifier block ends with its linear layer: 1000 outputs, not the dropout's 1280
+    rows = {r.name: r for r in block_rows(analyze("mobilenet_v2"), 1)}
+    assert (rows["classifier"].input_shape, rows["classifier"].output_shape) == ((1280,), (1000,))

@@ -213,3 +213,10 @@ def test_zoo_refusals_and_rules_word_for_word():
     # small_input is off unless asked: the stem keeps its stride 2
     assert get_spec("mobilenet_v2").items[0][1].items[0][1].stride == 2
     assert get_spec("mobilenet_v2", small_input=True).items[0][1].items[0][1].stride == 1
+
+
+def test_a_model_that_is_not_a_name_is_refused_not_looked_up():
+    from flopcalc.spec import SpecError
+    from flopcalc.zoo import check_model
+    with pytest.raises(SpecError, match=r"^unknown model \['mobilenet_v2'\]; available:"):
+        check_model(["mobilenet_v2"])  # unhashable: never a dictionary key
