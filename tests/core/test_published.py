@@ -304,3 +304,16 @@ def test_the_v2_and_v3_discrepancies_carry_both_counts_and_the_researched_note()
     v1_160 = next(c for c in check_all() if (SOURCES[c.row.source].short, c.row.model, c.row.resolution) ==
                   ("V1 paper", "mobilenet_v1", 160))
     assert (v1_160.macs, v1_160.macs_printed, v1_160.params_printed) == (v1_counts(1.0, 160)[1], "291", "4.2")
+
+
+def test_another_parameter_rule_is_counted_with_the_sources_own_channels():
+    """TF-Slim's V1 at 0.6 truncates its widths (19, 38, 76, ...): a row printing the parameters every
+    learnable value gives at those widths (V1's Table 1 by hand, 1001 classes: 1,784,112, "1.784")
+    names that rule; TF-Slim's own count (3 values per batch-norm channel) prints otherwise."""
+    slim = lambda v: max(int(v), 8)  # noqa: E731
+    p = v1_counts(0.6, 224, 1001, width=slim)[0]
+    row = _row(source="TF-Slim MobileNetV1 checkpoint table", alpha=0.6, classes=1001,
+               million_macs=printed(_slim_v1(0.6, 224), 0, "round"), million_params=printed(p, 3, "round"))
+    causes = check(row).causes
+    assert any(c.startswith("params reproduce counting every learnable parameter") and f"({p:,}; the pytorch "
+               "convention)" in c for c in causes), causes
