@@ -17,18 +17,20 @@ the published table it reproduces (``tests/core/test_published.py``).
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Callable, Optional
 
 from .walk import DEFAULT_CONVENTION, Analysis, LayerRow, Total, count_layers as _analyze, sum_counts
-from .costs import KIND_DESCRIPTIONS, MULTIPLY_ADD_KINDS
+from .costs import KIND_DESCRIPTIONS, MULTIPLY_ADD_KINDS, einsum_sizes
 from .spec import (BatchNorm2d, Conv2d, Linear, SpecError, elements)
-from .operations import ConvNd
+from .operations import AdaptivePool, ConvNd, Einsum, Resize
+from . import capture
 from .zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION
 
 # What a count is made of. The parameters and operations of every layer fall into exactly
 # one of these, so two conventions differ by a sum over causes (``flopcalc reconcile``).
-CAUSES = ("weights", "bias", "batchnorm", "activation", "pool", "add", "norm", "attention")
+CAUSES = ("weights", "bias", "batchnorm", "activation", "pool", "add", "norm", "attention", "other")
 CAUSE_TEXT = {
     "weights": "conv and fully connected weights and their multiply-adds",
     "bias": "conv and fully connected biases (one add per output element)",
@@ -120,8 +122,13 @@ def conv_linear(row: LayerRow) -> Parts:
 
 def _flop_counter_ops(row: LayerRow) -> Parts:
     # torch 2.13's FlopCounterMode registers the CUDA attention kernels; on CPU scaled dot-product
-    # attention runs _scaled_dot_product_flash_attention_for_cpu, which it has no formula for: 0
-    return {} if row.kind == "attention" else conv_linear(row)
+    # attention runs _scaled_dot_product_flash_attention_for_cpu, which it has no formula for: 0.
+    # An nn.MultiheadAttention with batch_first, in eval mode and without gradients, runs torch's
+    # fused _native_multi_head_attention instead of its projections: no formula either, so 0.
+    if row.kind == "attention" or (row.origin is not None and capture.nn_class(row) == "MultiheadAttention"
+                                   and row.origin.attr("batch_first", False)):
+        return {}
+    return conv_linear(row)
 
 
 def _fvcore_ops(row: LayerRow) -> Parts:
@@ -129,11 +136,33 @@ def _fvcore_ops(row: LayerRow) -> Parts:
         return {"batchnorm": (2 if _bn(row)[1] else 1) * elements(row.output_shape)}
     if row.kind == "pool":       # adaptive_avg_pool2d: one per input element; aten::mean it does not handle
         return {"pool": elements(row.input_shape)} if row.spec.reduction == "adaptive" else {}
+    if isinstance(row.spec, AdaptivePool) and row.spec.mode == "avg":  # to any size; max pooling has no handle
+        return {"other": elements(row.input_shape)}
+    if isinstance(row.spec, Resize) and len(row.spec.size) == 2 and row.spec.mode in ("nearest", "bilinear"):
+        return {"other": (1 if row.spec.mode == "nearest" else 4) * elements(row.output_shape)}
     if row.kind == "norm":       # its layer/group/instance norm handle: 5 per element with affine, else 4
         return {"norm": (5 if row.spec.affine else 4) * elements(row.input_shape)}
     if row.kind == "attention":  # aten::scaled_dot_product_attention: unsupported, so 0
         return {}
+    if isinstance(row.spec, Einsum):
+        return {"weights": _fvcore_einsum(row.spec)}
     return conv_linear(row)
+
+
+def _fvcore_einsum(s: Einsum) -> int:
+    """fvcore's einsum handle: two equations it knows (after renaming the indices a, b, c ... in
+    order of appearance) count every product; any other takes NumPy's einsum_path estimate of an
+    optimal contraction (2 per product where an index is summed) as NumPy prints it, to 4 digits,
+    halved and floored. An image at a time, as the tools are run."""
+    sizes, output = einsum_sizes(s.equation, s.operands)
+    eq = s.equation.replace(" ", "")
+    order = list(dict.fromkeys(c for c in eq if c.isalpha()))
+    canonical = eq.translate({ord(c): 97 + i for i, c in enumerate(order)})
+    product = math.prod(sizes.values())
+    if canonical in ("abc,abd->acd", "abc,adc->adb"):
+        return product
+    summed = any(c not in output for c in sizes)
+    return int(float(f"{product * (2 if summed else 1):.3e}") // 2)
 
 
 # ptflops' default backend counts module hooks *and* patched torch.nn.functional calls:
@@ -143,6 +172,8 @@ PTFLOPS_ACTIVATION = {"relu": 2, "relu6": 1, "silu": 1}
 
 
 def _ptflops_ops(row: LayerRow) -> Parts:
+    if row.origin is not None:
+        return capture.ptflops_ops(row)
     if row.kind in MULTIPLY_ADD_KINDS:
         return {"weights": row.macs, "bias": _bias_ops(row)}
     if row.kind == "batchnorm":
@@ -155,12 +186,16 @@ def _ptflops_ops(row: LayerRow) -> Parts:
 
 
 def _ptflops_aten_ops(row: LayerRow) -> Parts:
+    if row.origin is not None:
+        return capture.ptflops_aten_ops(row)
     if row.kind in MULTIPLY_ADD_KINDS:  # aten.convolution / aten.addmm, bias included
         return {"weights": row.macs, "bias": _bias_ops(row)}
     return {}
 
 
 def _thop_ops(row: LayerRow) -> Parts:
+    if row.origin is not None:
+        return capture.thop_ops(row)
     if row.kind == "batchnorm":  # thop's count_normalization: 2 per element, twice again if affine
         return {"batchnorm": (4 if _bn(row)[1] else 2) * elements(row.input_shape)}
     return conv_linear(row)      # bias ignored; modules without a rule (pool, add) count 0
@@ -170,11 +205,27 @@ def _torchinfo_ops(row: LayerRow) -> Parts:
     # torchinfo: for each parameter named weight or bias, numel * H_out * W_out in a module whose
     # class name contains "Conv", else numel: so a conv's bias counts per output element, a
     # linear's bias once per output, and batch norm its 2C parameters.
+    if row.origin is not None:
+        return capture.torchinfo_ops(row)
     if row.kind in MULTIPLY_ADD_KINDS:
         return {"weights": row.macs, "bias": _bias_ops(row)}
     if row.kind == "batchnorm":
         return {"batchnorm": row.params}
     return {}
+
+
+def _thop_params(row: LayerRow, model: str) -> Parts:
+    # thop counts the parameters of the modules it has a rule for, and no others
+    if row.origin is not None and not capture.thop_counted(row):
+        return {}
+    return learnable(row)
+
+
+def _calflops_ops(row: LayerRow) -> Parts:
+    # flopcalc's built MobileNets run nn.Conv2d and nn.Linear, which call F.conv2d and F.linear
+    if row.origin is not None:
+        return capture.calflops_ops(row)
+    return {"weights": row.macs} if row.kind in MULTIPLY_ADD_KINDS else {}
 
 
 # -------------------------------------------------------------------- conventions
@@ -270,7 +321,8 @@ CONVENTIONS: dict[str, Convention] = {c.name: c for c in (
         "fvcore", "fvcore 0.1.5 FlopCountAnalysis(model, x).total() and parameter_count(model)['']",
         "flops",
         "conv, linear and matmul multiply-adds; batch norm 2 per output element (1 without affine), "
-        "layer and group norm 5 (4); adaptive average pooling 1 per input element; ReLU ignored; ReLU6 "
+        "layer and group norm 5 (4); adaptive average pooling 1 per input element; nearest and bilinear "
+        "upsampling 1 and 4 per output element; ReLU ignored; ReLU6 "
         "(aten::hardtanh_), residual adds (aten::add), x.mean() and attention unsupported, so 0; biases "
         "not counted.",
         LEARNABLE + ".", _fvcore_ops, _per_row(learnable), live="fvcore"),
@@ -278,7 +330,8 @@ CONVENTIONS: dict[str, Convention] = {c.name: c for c in (
         "flop_counter", "torch.utils.flop_counter.FlopCounterMode().get_total_flops()",
         "flops",
         "2 flops per multiply-add of convolution and matrix multiply; nothing else (not even scaled "
-        "dot-product attention on CPU, whose kernel it has no formula for).",
+        "dot-product attention on CPU, or a batch-first nn.MultiheadAttention run without gradients, "
+        "whose fused kernels it has no formula for).",
         "none: FlopCounterMode counts no parameters.",
         _flop_counter_ops, None, flops_per_mac=2, live="flop_counter"),
     Convention(
@@ -299,7 +352,7 @@ CONVENTIONS: dict[str, Convention] = {c.name: c for c in (
         "conv and linear multiply-adds (biases ignored); batch norm 4 per element (2 without "
         "affine); activations, pooling, adds and modules it has no rule for 0.",
         LEARNABLE + " (of the modules thop has a rule for: here all of them).",
-        _thop_ops, _per_row(learnable), live="thop"),
+        _thop_ops, _thop_params, live="thop"),
     Convention(
         "torchinfo", "torchinfo 1.8.0 summary(model, input_size).total_mult_adds / .total_params",
         "mult-adds",
@@ -307,6 +360,18 @@ CONVENTIONS: dict[str, Convention] = {c.name: c for c in (
         "numel elsewhere; so conv multiply-adds plus one per output element of each conv bias, "
         "linear multiply-adds plus its bias, batch norm its 2C parameters; nothing else.",
         LEARNABLE + ".", _torchinfo_ops, _per_row(learnable), live="torchinfo"),
+    Convention(
+        "torchprofile", "torchprofile 0.1.0 profile_macs(model, x), over torch.jit's trace", "MACs",
+        "products of conv, linear, matmul, einsum and attention (biases not counted); every aten::mul 1 per "
+        "output element; affine batch, layer, group and instance norm 1 per output element; average pooling "
+        "and means 1 per output element; bilinear upsampling 4; the rest 0.",
+        "none: profile_macs counts no parameters.",
+        capture.torchprofile_ops, None, live="torchprofile"),
+    Convention(
+        "calflops", "calflops 0.3.2 calculate_flops(model, input_shape) MACs and params", "MACs",
+        "the products of the functions it replaces by name: F.linear, F.conv*, torch.matmul, addmm and "
+        "baddbmm (biases not counted); not torch.mm, torch.bmm, einsum, scaled dot-product attention or x @ y.",
+        LEARNABLE + ".", _calflops_ops, _per_row(learnable), live="calflops"),
 )}
 DEFAULT = DEFAULT_CONVENTION
 

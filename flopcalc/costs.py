@@ -23,7 +23,8 @@ from typing import NamedTuple
 from .registry import Registry
 from .spec import (SKIP_LAYERS, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, GlobalAvgPool, Linear,
                    ResidualAdd, Shape, SpecError)
-from .operations import Attention, ConvNd, Einsum, Elementwise, Embedding, MatMul, Normalization, Pool2d, Resize
+from .operations import (AdaptivePool, Attention, ConvNd, Einsum, Elementwise, Embedding, MatMul, Normalization, Pool2d,
+                         Reduction, Resize)
 
 
 class ShapeError(SpecError):
@@ -59,6 +60,8 @@ KIND_DESCRIPTIONS: dict[str, str] = {
     "window_pool": "Pooling (window)",
     "embedding": "Embedding",
     "resize": "Interpolation",
+    "reduction": "Reduction (sum, max, norm)",
+    "unused": "Parameters the forward never used",
 }
 
 # The kinds whose formulas have multiply-adds; every other kind has none.
@@ -280,12 +283,35 @@ def elementwise_cost(layer: Elementwise, x: Shape) -> LayerCost:
 def pool2d_cost(layer: Pool2d, x: Shape) -> LayerCost:
     """(C, H, W) -> (C, H_out, W_out) by max or average over windows; comparisons and sums only."""
     c, h, w = _feature_map("Pool2d", x)
-    h_out = out_size(h, layer.kernel, layer.stride, layer.padding)
-    w_out = out_size(w, layer.kernel, layer.stride, layer.padding)
+    h_out = pool_size(h, layer.kernel, layer.stride, layer.padding, layer.ceil)
+    w_out = pool_size(w, layer.kernel, layer.stride, layer.padding, layer.ceil)
     if h_out < 1 or w_out < 1:
         raise ShapeError(f"{layer.mode} pool {layer.kernel}x{layer.kernel}/{layer.stride} on a {h}x{w} map "
                          "leaves nothing")
     return "window_pool", (c, h_out, w_out), 0, 0
+
+
+def pool_size(d_in: int, kernel: int, stride: int, padding: int, ceil: bool) -> int:
+    """A pooling window's output length; with ``ceil``, rounded up, less a last window that would
+    start in the right padding (torch's ceil_mode)."""
+    if not ceil:
+        return out_size(d_in, kernel, stride, padding)
+    n = -(-(d_in + 2 * padding - kernel) // stride) + 1
+    return n - 1 if (n - 1) * stride >= d_in + padding else n
+
+
+@cost_formula(Reduction)
+def reduction_cost(layer: Reduction, x: Shape) -> LayerCost:
+    return "reduction", tuple(layer.out), 0, 0
+
+
+@cost_formula(AdaptivePool)
+def adaptive_pool_cost(layer: AdaptivePool, x: Shape) -> LayerCost:
+    """(C, ...) -> (C, *size) by max or average over adaptive windows; comparisons and sums only."""
+    if len(layer.size) != len(x) - 1:
+        raise ShapeError(f"adaptive {layer.mode} pool to {'x'.join(map(str, layer.size))} on a "
+                         f"{'x'.join(map(str, x))} input")
+    return "window_pool", (x[0], *layer.size), 0, 0
 
 
 @cost_formula(Resize)

@@ -67,6 +67,25 @@ class Pool2d:
     kernel: int
     stride: int
     padding: int = 0
+    ceil: bool = False  # ceil_mode: a last window that starts inside the map counts
+
+
+@dataclass(frozen=True, slots=True)
+class Reduction:
+    """A reduction (sum, max, a vector norm, a variance ...) of its input over some dimensions, to
+    ``out`` (per image): comparisons and sums, no multiply-adds of a layer."""
+
+    fn: str
+    out: tuple
+
+
+@dataclass(frozen=True, slots=True)
+class AdaptivePool:
+    """Adaptive max or average pooling of a (C, ...) map to the spatial size ``size`` (a global
+    average to 1x1 is the family's GlobalAvgPool)."""
+
+    mode: str
+    size: tuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,5 +115,5 @@ class Einsum:
     batched: bool = False  # the output's first index is the batch (its size 1 in ``operands``)
 
 
-OP_TYPES: tuple[type, ...] = (ConvNd, MatMul, Attention, Normalization, Elementwise, Pool2d, Embedding, Resize,
-                              Einsum)
+OP_TYPES: tuple[type, ...] = (ConvNd, MatMul, Attention, Normalization, Elementwise, Pool2d, AdaptivePool,
+                              Reduction, Embedding, Resize, Einsum)

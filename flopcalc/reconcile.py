@@ -37,6 +37,8 @@ REASON_TEXT = {
     "add": "residual adds per element",
     "norm": "a recorded model's layer and group norms, operations per element",
     "attention": "a recorded model's attention products (Q K^T and A V), which some tools do not see",
+    "other": "what else a tool charges a recorded model: softmax, interpolation, elementwise products, "
+             "reductions, pooling windows",
     "flops": "two flops per multiply-add",
 }
 

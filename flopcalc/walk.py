@@ -16,6 +16,29 @@ if TYPE_CHECKING:
     from fractions import Fraction
 
 
+class Origin(NamedTuple):
+    """How a recorded operation was reached: what a counter that hooks modules or patches Python
+    functions sees of it (thop, ptflops, torchinfo and calflops count by these, not by the operation).
+    A row the walk gives has none: its module is the one flopcalc's builders make for its spec."""
+
+    module: str           # the innermost module's qualified name ("" for the model itself)
+    type: str             # that module's class, qualified: "torch.nn.modules.conv.Conv2d"
+    leaf: bool            # it has no child modules
+    call: int             # which module call it ran in (one number per forward call)
+    first_row: bool       # the first counted row of that call (a per-call rule charges it once)
+    first_call: bool      # that call is the module's first (a per-module rule charges it once)
+    api: str              # the torch function the code called: "torch.nn.functional.relu", "torch.Tensor.add"
+    operator: bool        # called through a Python operator (x + y, x @ y), not by its name
+    aten: str             # the ATen operation: "convolution", "addmm", "bmm"
+    module_input: Shape   # the module call's first input, batch first
+    module_output: Shape  # its output (the first tensor of a tuple), batch first
+    module_params: tuple  # ((name, numel), ...): the module's own parameters, as named_parameters() gives
+    attrs: tuple          # ((name, value), ...): the module attributes the counters read (affine, num_heads...)
+
+    def attr(self, name: str, default=None):
+        return dict(self.attrs).get(name, default)
+
+
 class LayerRow(NamedTuple):
     """One layer: its dotted name (the module's qualified name in the built model)."""
 
@@ -26,6 +49,7 @@ class LayerRow(NamedTuple):
     output_shape: Shape
     params: int
     macs: int
+    origin: Origin | None = None  # a recorded module's rows only
 
 
 # flopcalc's own count: torchvision's modules, counted as the PyTorch tools count them; every other
@@ -137,7 +161,7 @@ def walk(node: Node, x: Shape) -> tuple[list[LayerRow], Shape]:
                 kind, out, params, macs = formulas[type(layer)](layer, x, rows[skip][3] if skip >= 0 else x)
         except ShapeError as e:
             raise ShapeError(f"{name or type(layer).__name__}: {e}") from None
-        append(new_row(LayerRow, (name, kind, layer, x, out, params, macs)))
+        append(new_row(LayerRow, (name, kind, layer, x, out, params, macs, None)))
         x = out
     return rows, x
 

@@ -25,8 +25,10 @@ from ..scaling import as_pair
 
 # tool -> the Python module that provides it ("flop_counter" is torch itself)
 MODULES = {"fvcore": "fvcore", "flop_counter": "torch", "ptflops": "ptflops", "ptflops_aten": "ptflops",
-           "thop": "thop", "torchinfo": "torchinfo", "keras": "keras"}
-EXTRA = f"{install_hint('peers')} (ptflops, thop, torchinfo, keras; fvcore comes with flopcalc[torch])"
+           "thop": "thop", "torchinfo": "torchinfo", "torchprofile": "torchprofile", "calflops": "calflops",
+           "keras": "keras"}
+EXTRA = (f"{install_hint('peers')} (ptflops, thop, torchinfo, torchprofile, calflops, keras; fvcore comes with "
+         "flopcalc[torch])")
 
 Measured = tuple  # (params | None, ops | None)
 
@@ -102,6 +104,21 @@ def torchinfo(net: torch.nn.Module, shape) -> Measured:
     return s.total_params, s.total_mult_adds
 
 
+def torchprofile(net: torch.nn.Module, shape) -> Measured:
+    with _quiet():
+        from torchprofile import profile_macs
+        return None, _exact(profile_macs(net, torch.zeros(shape)))
+
+
+def calflops(net: torch.nn.Module, shape) -> Measured:
+    """calflops' MACs (it prints FLOPs as two per MAC beside them) and parameters."""
+    with _quiet():
+        from calflops import calculate_flops
+        _, macs, params = calculate_flops(model=net, input_shape=tuple(shape), print_results=False,
+                                          print_detailed=False, output_as_string=False)
+    return _exact(params), _exact(macs)
+
+
 def keras(model, alpha, h, w, classes, rounding) -> Measured:
     """Keras' own model (keras.applications, weights=None): its architecture, not flopcalc's
     built one; the keras convention predicts it through Keras' channel rounding. A spec
@@ -121,7 +138,8 @@ def keras(model, alpha, h, w, classes, rounding) -> Measured:
 # the tools that count a PyTorch module handed to them (keras builds its own model)
 MODULE_TOOLS: dict[str, Callable[..., Measured]] = {
     "fvcore": fvcore, "flop_counter": flop_counter, "ptflops": _ptflops("pytorch"),
-    "ptflops_aten": _ptflops("aten"), "thop": thop, "torchinfo": torchinfo,
+    "ptflops_aten": _ptflops("aten"), "thop": thop, "torchinfo": torchinfo, "torchprofile": torchprofile,
+    "calflops": calflops,
 }
 
 

@@ -18,20 +18,24 @@ An operation with compute but no formula here is never a silent zero: it is list
 
 from __future__ import annotations
 
+import dis
 import math
+import os
+import sys
 import warnings
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode, resolve_name
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from ..costs import layer_cost
 from ..errors import UserError
 from ..spec import (Act, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, GlobalAvgPool, Linear, ResidualAdd)
-from ..operations import (Attention, ConvNd, Einsum, Elementwise, Embedding, MatMul, Normalization, Pool2d,
-                          Resize)
-from ..walk import DEFAULT_CONVENTION, Analysis, LayerRow, totals
+from ..operations import (AdaptivePool, Attention, ConvNd, Einsum, Elementwise, Embedding, MatMul, Normalization,
+                          Pool2d, Reduction, Resize)
+from ..walk import DEFAULT_CONVENTION, Analysis, LayerRow, Origin, totals
 
 # Operations that move or relabel data and compute nothing (views, copies, shape changes).
 FREE = {
@@ -42,13 +46,19 @@ FREE = {
     "unbind", "repeat", "arange", "full", "scalar_tensor", "type_as", "view_as", "reshape_as", "expand_as",
     "movedim", "swapaxes", "flatten_dense_tensors", "_reshape_alias", "as_strided", "index_select",
     "device", "layout", "dtype", "is_contiguous", "stride", "storage_offset",
+    "index", "gather", "roll", "pad", "constant_pad_nd", "zero_", "fill_", "new_ones", "new_full", "full_like",
+    "masked_select", "flip", "tile", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle",
 }
 # Elementwise functions of one tensor (no multiply-adds): rows of kind "activation".
 UNARY = {"gelu", "tanh", "softmax", "_softmax", "log_softmax", "_log_softmax", "exp", "erf", "sqrt", "rsqrt", "neg",
          "abs", "sin", "cos", "clamp", "clamp_min", "clamp_max", "leaky_relu", "elu", "mish", "logsigmoid",
          "reciprocal", "softplus", "hardtanh", "square", "log"}
 # Elementwise functions of two tensors, broadcast (what is neither a residual add nor a channel scale).
-BINARY = {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "rsub", "masked_fill", "where"}
+BINARY = {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "rsub", "masked_fill", "where", "eq", "ne", "lt",
+          "le", "gt", "ge"}
+# Reductions over some dimensions (what is not a global average pool): output of the op's shape.
+REDUCTIONS = {"sum", "amax", "amin", "max", "min", "linalg_vector_norm", "norm", "var", "std", "mean", "prod",
+              "logsumexp", "var_mean", "std_mean", "argmax", "argmin"}
 ACTIVATIONS = {"relu": Act.RELU, "relu6": Act.RELU6, "hardswish": Act.HARDSWISH, "hardsigmoid": Act.HARDSIGMOID,
                "silu": Act.SILU, "sigmoid": Act.SIGMOID}
 
@@ -67,6 +77,70 @@ class Op:
     args: tuple                 # tensor shapes, with the non-tensor arguments as they were given
     out: tuple | None           # the output's shape
     params: tuple[int, ...]     # ids of the module parameters among its arguments
+    api: str = ""               # the torch function the code called (the outermost one)
+    operator: bool = False      # through a Python operator (x + y), not by name
+
+
+@dataclass
+class Call:
+    """One forward call of a module, as the module hooks of the peer tools see it."""
+
+    module: str
+    type: str
+    leaf: bool
+    first: bool                 # the module's first call
+    input: tuple = ()
+    output: tuple = ()
+    params: tuple = ()          # ((name, numel), ...) of its own parameters
+    attrs: tuple = ()
+
+
+# Module attributes the hook-based counters read (thop's affine, ptflops' num_heads, ...).
+ATTRS = ("affine", "elementwise_affine", "num_heads", "batch_first", "in_features", "out_features", "dim", "mode",
+         "groups", "head_dim", "scale_factor", "size")
+# Tensor methods a Python operator also reaches (x + y runs Tensor.add): a tool that patches the
+# method by name does not see the operator, so the recorder tells them apart.
+OPERATOR_METHODS = {"add", "sub", "mul", "div", "matmul", "truediv", "pow", "__add__", "__mul__", "__matmul__",
+                    "__sub__", "__truediv__", "__radd__", "__rmul__", "__iadd__", "__imul__"}
+_TORCH_DIR = os.path.dirname(torch.__file__) + os.sep  # not torchvision beside it
+# torch functions written in Python that call others by name: what a tool that replaces those
+# others sees of the operations inside (multi-head attention's projections go through F.linear)
+INNER = {"torch.nn.functional.multi_head_attention_forward": {
+    "addmm": "torch.nn.functional.linear", "mm": "torch.nn.functional.linear", "linear": "torch.nn.functional.linear",
+    "baddbmm": "torch.baddbmm", "bmm": "torch.bmm", "_softmax": "torch.nn.functional.softmax",
+    "softmax": "torch.nn.functional.softmax",
+    "_scaled_dot_product_flash_attention_for_cpu": "torch.nn.functional.scaled_dot_product_attention",
+    "scaled_dot_product_attention": "torch.nn.functional.scaled_dot_product_attention"}}
+_OPERATOR_OPCODES = {"BINARY_OP", "BINARY_ADD", "BINARY_MULTIPLY", "BINARY_MATRIX_MULTIPLY", "BINARY_SUBTRACT",
+                     "BINARY_TRUE_DIVIDE", "INPLACE_ADD", "INPLACE_MULTIPLY"}
+
+
+def _by_operator() -> bool:
+    """Whether the code outside torch that led here was running a Python operator."""
+    f = sys._getframe(2)
+    while f is not None and f.f_code.co_filename.startswith(_TORCH_DIR):
+        f = f.f_back
+    if f is None or f.f_lasti < 0:
+        return False
+    return dis.opname[f.f_code.co_code[f.f_lasti]] in _OPERATOR_OPCODES
+
+
+class _Api(TorchFunctionMode):
+    """Which torch function the model's Python code called, for every operation it runs: torch's
+    own function mode sees the outermost call (what the code wrote), not those inside it."""
+
+    def __init__(self):
+        super().__init__()
+        self.current = ("", False)
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        outer = self.current
+        name = resolve_name(func) or getattr(func, "__name__", "")
+        self.current = (name, name.rsplit(".", 1)[-1] in OPERATOR_METHODS and _by_operator())
+        try:
+            return func(*args, **(kwargs or {}))
+        finally:
+            self.current = outer
 
 
 @dataclass
@@ -90,10 +164,9 @@ class Recording:
 
 
 class _Recorder(TorchDispatchMode):
-    def __init__(self, stack: list[str], param_ids: set[int]):
+    def __init__(self, stack: list[str], param_ids: set[int], api: _Api):
         super().__init__()
-        self.stack, self.param_ids, self.ops = stack, param_ids, []
-        self.outputs: dict[int, tuple] = {}  # call -> the module's output shape
+        self.stack, self.param_ids, self.ops, self.api = stack, param_ids, [], api
         self.carried: dict[int, tuple] = {}  # id of a free operation's output -> the parameters it holds
         self.alive: list = []
 
@@ -114,7 +187,8 @@ class _Recorder(TorchDispatchMode):
             shapes = tuple(tuple(a.shape) if isinstance(a, torch.Tensor) else _plain(a) for a in args)
             module, call = self.stack[-1]
             self.ops.append(Op(module, call, name, shapes,
-                               tuple(first.shape) if isinstance(first, torch.Tensor) else None, used))
+                               tuple(first.shape) if isinstance(first, torch.Tensor) else None, used,
+                               *self.api.current))
         return out
 
 
@@ -134,27 +208,55 @@ def _plain(a):
     return a if isinstance(a, (int, float, bool, str)) or a is None else repr(a)
 
 
-def record_ops(module: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[Op], dict[int, tuple]]:
+def _first_tensor(value):
+    for v in _flat(value if isinstance(value, (list, tuple)) else (value,)):
+        if isinstance(v, torch.Tensor):
+            return tuple(v.shape)
+    return ()
+
+
+def _attrs(mod: nn.Module) -> tuple:
+    out = []
+    for name in ATTRS:
+        v = getattr(mod, name, None)
+        if isinstance(v, (bool, int, float, str)) or (isinstance(v, tuple) and all(isinstance(x, int) for x in v)):
+            out.append((name, v))
+    for name in ("bias", "in_proj_bias"):  # present or None: the counters ask which
+        if hasattr(mod, name):
+            out.append((name, getattr(mod, name) is not None))
+    return tuple(out)
+
+
+def record_ops(module: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[Op], dict[int, Call]]:
     """Run ``module`` once on a fake input of ``input_shape``: every operation it ran, and each
-    module call's output shape."""
+    module call (call number -> :class:`Call`; 0 is the model's own forward)."""
     from torch._subclasses.fake_tensor import FakeTensorMode
     names = {id(m): n for n, m in module.named_modules()}
     param_ids = {id(p) for p in module.parameters()}
     stack = [("", 0)]
-    calls = [0]
+    counter = [0]
+    calls: dict[int, Call] = {}
+    seen: set[int] = set()
 
-    def enter(mod, _inputs):
-        calls[0] += 1
-        stack.append((names.get(id(mod), stack[-1][0]), calls[0]))
+    def enter(mod, inputs):
+        counter[0] += 1
+        name = names.get(id(mod), stack[-1][0])
+        stack.append((name, counter[0]))
+        cls = type(mod)
+        calls[counter[0]] = Call(name, f"{cls.__module__}.{cls.__qualname__}", not any(True for _ in mod.children()),
+                                 id(mod) not in seen, _first_tensor(inputs),
+                                 params=tuple((n, p.numel()) for n, p in mod.named_parameters(recurse=False)),
+                                 attrs=_attrs(mod))
+        seen.add(id(mod))
 
     def leave(mod, _inputs, output):
         _, call = stack.pop()
-        if isinstance(output, torch.Tensor):
-            recorder.outputs[call] = tuple(output.shape)
+        calls[call].output = _first_tensor(output)
 
     hooks = [nn.modules.module.register_module_forward_pre_hook(enter),
              nn.modules.module.register_module_forward_hook(leave)]
-    recorder = _Recorder(stack, param_ids)
+    api = _Api()
+    recorder = _Recorder(stack, param_ids, api)
     was_training = module.training
     module.eval()
     try:
@@ -163,7 +265,12 @@ def record_ops(module: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[Op
             x = torch.empty(input_shape, device=device)  # a module built on the meta device gets a meta input
             with recorder, torch.inference_mode(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the model's own warnings are about running it, which this is not
-                module(x)
+                calls[0] = Call("", f"{type(module).__module__}.{type(module).__qualname__}",
+                                not any(True for _ in module.children()), True, tuple(input_shape),
+                                params=tuple((n, p.numel()) for n, p in module.named_parameters(recurse=False)),
+                                attrs=_attrs(module))
+                with api:
+                    module(x)
     except Exception as e:  # noqa: BLE001  (any error of the user's forward, said in one line)
         where = stack[-1][0] or "the model"
         raise RecordError(f"running {where} on a fake input of shape {'x'.join(map(str, input_shape))} "
@@ -173,32 +280,42 @@ def record_ops(module: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[Op
         for h in hooks:
             h.remove()
         module.train(was_training)
-    return recorder.ops, recorder.outputs
+    return recorder.ops, calls
 
 
-def _spec(op: Op):
+def _spec(op: Op, batch: int = 1, whole: list | None = None):
     """The layer spec of one operation and the shapes its formula reads: (spec, x, block_input),
-    or None for an operation without a formula."""
+    or None for an operation without a formula. Shapes are per image: the batch dimension comes off.
+    A sequence-first tensor (multi-head attention's (L, N, E)) does not start with the batch; it keeps
+    its shape, and ``whole`` is told so (its cost is the batch's, divided by it afterwards)."""
     name = op.name.rstrip("_")
     a = op.args
+
+    def per(shape):
+        if shape and shape[0] == batch:
+            return tuple(shape[1:])
+        if whole is not None:
+            whole.append(True)
+        return tuple(shape)
+
     if name in CONVOLUTIONS:
         return _conv(name, a)
     if name == "linear":
         x, w = a[0], a[1]
-        return Linear(w[1], w[0], len(a) > 2 and a[2] is not None), x[1:], None
+        return Linear(w[1], w[0], len(a) > 2 and a[2] is not None), per(x), None
     if name in ("addmm", "mm") and op.params:  # a weight matrix: a fully connected layer
         x, w = (a[1], a[2]) if name == "addmm" else (a[0], a[1])
-        return Linear(w[0], w[1], name == "addmm"), x[1:], None
+        return Linear(w[0], w[1], name == "addmm"), per(x), None
     if name in ("matmul", "bmm", "mm", "baddbmm"):
         x, w = (a[1], a[2]) if name == "baddbmm" else (a[0], a[1])
         if len(x) < 3 or len(w) < 2:
             return None
-        return MatMul(tuple(w[1:]) if len(w) == len(x) else tuple(w)), x[1:], None
+        return MatMul(tuple(w[1:]) if len(w) == len(x) else tuple(w)), per(x), None
     if name in ("scaled_dot_product_attention", "_scaled_dot_product_flash_attention_for_cpu"):
         q, k, v = a[0], a[1], a[2]
         return Attention(tuple(k[1:]), tuple(v[1:])), q[1:], None
     if name in ("layer_norm", "native_layer_norm"):
-        return Normalization("layer", math.prod(a[1]), len(a) > 2 and a[2] is not None), a[0][1:], None
+        return Normalization("layer", math.prod(a[1]), len(a) > 2 and a[2] is not None), per(a[0]), None
     if name in ("group_norm", "native_group_norm"):
         return Normalization("group", a[0][1], len(a) > 2 and a[2] is not None), a[0][1:], None
     if name == "instance_norm":
@@ -207,9 +324,11 @@ def _spec(op: Op):
         k = _pair(a[1])
         stride = _pair(a[2]) if len(a) > 2 and a[2] else k
         padding = _pair(a[3]) if len(a) > 3 else (0, 0)
-        if k[0] != k[1] or stride[0] != stride[1] or padding[0] != padding[1] or (len(a) > 5 and a[5] is True):
-            return None  # rectangular windows and ceil mode: no formula here yet
-        return Pool2d("max" if name.startswith("max") else "avg", k[0], stride[0], padding[0]), a[0][1:], None
+        if k[0] != k[1] or stride[0] != stride[1] or padding[0] != padding[1]:
+            return None  # rectangular windows: no formula here yet
+        ceil = bool(a[5] if name.startswith("max") else a[4]) if len(a) > (5 if name.startswith("max") else 4) \
+            else False
+        return Pool2d("max" if name.startswith("max") else "avg", k[0], stride[0], padding[0], ceil), a[0][1:], None
     if name in ("upsample_nearest2d", "upsample_bilinear2d", "upsample_bicubic2d", "_upsample_nearest_exact2d",
                 "upsample_nearest1d", "upsample_linear1d", "upsample_nearest3d", "upsample_trilinear3d"):
         return Resize(name.replace("upsample_", "").replace("_upsample_", "").rstrip("123d") or name,
@@ -229,28 +348,34 @@ def _spec(op: Op):
         return Activation(Act.RELU6, op.name.endswith("_")), a[0][1:], None
     if name in ("adaptive_avg_pool2d", "_adaptive_avg_pool2d") and _pair(a[1]) == (1, 1):
         return GlobalAvgPool(keepdim=True), a[0][1:], None
+    if name in ADAPTIVE:
+        return AdaptivePool("max" if "max" in name else "avg", tuple(op.out[2:])), a[0][1:], None
     if name == "mean" and tuple(a[1]) in ((-1, -2), (2, 3), (-2, -1), (3, 2)):
         keep = len(a) > 2 and bool(a[2])
         return GlobalAvgPool(keepdim=keep, reduction="mean"), a[0][1:], None
     if name == "add" and len(a) >= 2 and isinstance(a[1], tuple) and a[0] == a[1]:
-        return ResidualAdd(), a[0][1:], a[1][1:]
+        return ResidualAdd(), per(a[0]), per(a[1])
     if name == "mul" and len(a) >= 2 and isinstance(a[1], tuple) and isinstance(a[0], tuple):
         gate, x = sorted((a[0], a[1]), key=lambda s: math.prod(s))
         if len(x) == 4 and gate == (x[0], x[1], 1, 1):
             return ChannelScale(), gate[1:], x[1:]
     if name in ("dropout", "native_dropout", "feature_dropout"):
-        return Dropout(float(a[1]) if len(a) > 1 else 0.5), a[0][1:], None
+        return Dropout(float(a[1]) if len(a) > 1 else 0.5), per(a[0]), None
+    if name in REDUCTIONS and op.out is not None and len(a) > 1:
+        return Reduction(name, per(op.out) if op.out else ()), per(a[0]), None
     tensors = [x for x in a if isinstance(x, tuple) and all(isinstance(d, int) for d in x)]
     if name in UNARY and tensors:
-        return Elementwise(name.lstrip("_")), tensors[0][1:], None
+        return Elementwise(name.lstrip("_")), per(tensors[0]), None
     if name in BINARY and tensors:
         if len(tensors) == 1:  # a tensor and a number: the attention scale, x * 0.5
-            return Elementwise(name), tensors[0][1:], None
+            return Elementwise(name), per(tensors[0]), None
         x, other = tensors[0], tensors[1]
-        return Elementwise(name, tuple(other[1:]) if len(other) == len(x) else tuple(other)), x[1:], None
+        return Elementwise(name, tuple(other[1:]) if len(other) == len(x) else tuple(other)), per(x), None
     return None
 
 
+ADAPTIVE = {"adaptive_avg_pool1d", "adaptive_avg_pool2d", "_adaptive_avg_pool2d", "adaptive_avg_pool3d",
+            "_adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d"}
 CONVOLUTIONS = {"conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
                 "convolution", "_convolution"}
 
@@ -311,10 +436,12 @@ def _pair(v) -> tuple:
 
 def record(module: nn.Module, input_shape: tuple[int, ...] = (1, 3, 224, 224), name: str | None = None) -> Recording:
     """``module`` run once on a fake ``input_shape`` (batch first), as the analyzer's rows."""
-    ops, outputs = record_ops(module, tuple(input_shape))
+    ops, calls = record_ops(module, tuple(input_shape))
     sizes = {id(p): p.numel() for p in module.parameters()}
     leaves = {n for n, m in module.named_modules() if not list(m.children())}
-    specs = [_spec(op) for op in ops]
+    batch = input_shape[0]
+    wholes = [[] for _ in ops]
+    specs = [_spec(op, batch, w) for op, w in zip(ops, wholes)]
     counted_in_call: dict[int, int] = {}
     uncounted: dict[str, dict] = {}
     for op, s in zip(ops, specs):
@@ -328,7 +455,8 @@ def record(module: nn.Module, input_shape: tuple[int, ...] = (1, 3, 224, 224), n
     rows: list[LayerRow] = []
     used: dict[str, int] = {}
     charged: set[int] = set()
-    for op, s in zip(ops, specs):
+    first_rows: set[int] = set()
+    for op, s, whole in zip(ops, specs, wholes):
         if s is None:  # its parameters are named with it, never silently dropped
             uncounted[op.name.rstrip("_")]["params"] += sum(sizes[i] for i in dict.fromkeys(op.params)
                                                               if i not in charged)
@@ -337,7 +465,7 @@ def record(module: nn.Module, input_shape: tuple[int, ...] = (1, 3, 224, 224), n
         spec, x, block_input = s
         if op.module in leaves and counted_in_call[op.call] == 1:
             base = op.module  # a leaf module running one operation: the module's own name
-            out = outputs.get(op.call)
+            out = calls[op.call].output
             if isinstance(spec, GlobalAvgPool) and out is not None and len(out) == 2:
                 spec = GlobalAvgPool(False, spec.reduction)  # the module flattens what it pooled
         else:
@@ -345,11 +473,45 @@ def record(module: nn.Module, input_shape: tuple[int, ...] = (1, 3, 224, 224), n
         n = used.get(base, 0)
         used[base] = n + 1
         cost = layer_cost(spec, x, block_input) if block_input is not None else layer_cost(spec, x)
+        if whole:  # the shape held the batch: its cost is the batch's
+            cost = cost._replace(macs=cost.macs // batch)
         params = sum(sizes[i] for i in dict.fromkeys(op.params) if i not in charged)
         charged.update(op.params)
+        c = calls[op.call]
+        api = INNER.get(op.api, {}).get(op.name.rstrip("_"), op.api)
+        origin = Origin(c.module, c.type, c.leaf, op.call, op.call not in first_rows, c.first, api, op.operator,
+                        op.name, c.input, c.output, c.params, c.attrs)
+        first_rows.add(op.call)
         rows.append(LayerRow(base if n == 0 else f"{base}.{n}", cost.kind, spec, tuple(x), tuple(cost.output_shape),
-                             params, cost.macs))
+                             params, cost.macs, origin))
+    rows.extend(_unused(module, charged))
     return Recording(name or type(module).__name__, tuple(input_shape), rows, uncounted)
+
+
+def _unused(module: nn.Module, charged: set[int]) -> list[LayerRow]:
+    """A row for each part of the model whose parameters the forward never read (GoogLeNet's
+    auxiliary classifiers in eval mode), so the parameter total is ``sum(p.numel())``: the largest
+    modules none of whose parameters ran, then any parameter left over, with its module."""
+    modules = dict(module.named_modules())
+    idle = {n for n, m in modules.items() if any(True for _ in m.parameters())
+            and all(id(p) not in charged for p in m.parameters())}
+    rows = []
+    for n, m in modules.items():
+        parent = n.rpartition(".")[0] if n else None
+        if n in idle and (parent is None or parent not in idle):
+            params = tuple((k, p.numel()) for k, p in m.named_parameters())
+        elif n not in idle and not any(n.startswith(i + ".") for i in idle if i):
+            params = tuple((k, p.numel()) for k, p in m.named_parameters(recurse=False) if id(p) not in charged)
+        else:
+            continue
+        if not params:
+            continue
+        cls = type(m)
+        origin = Origin(n, f"{cls.__module__}.{cls.__qualname__}", not any(True for _ in m.children()), -1, False,
+                        False, "", False, "", (), (), params, _attrs(m))
+        rows.append(LayerRow(f"{n or 'model'} (not run)", "unused", None, (), (), sum(v for _, v in params), 0,
+                             origin))
+    return rows
 
 
 def analyze_module(module: nn.Module, input_shape: tuple[int, ...] = (1, 3, 224, 224), *,

@@ -65,6 +65,8 @@ RECORDED = {
                       "flopcalc bench MODEL --batch B --per-layer --compare"),
     "bench_grid": Recorded("data/bench_grid.json", "bench", "flopcalc bench --grid --predict"),
     "experiment": Recorded("experiments/{name}/results.jsonl", "experiments", "flopcalc experiment NAME"),
+    "torchvision": Recorded("data/torchvision_counts.json", "torchvision",
+                            "python tools/torchvision_counts.py, where torchvision is installed (see the tool)"),
 }
 STEPS = tuple(dict.fromkeys(r.step for r in RECORDED.values()))
 

@@ -1,4 +1,4 @@
-"""The recorded pages: verification, training and experiments, latency. They read only the JSON
+"""The recorded pages: verification, training and experiments, latency, torchvision's models. They read only the JSON
 the slow commands wrote (:data:`.markdown.RECORDED`), never the torch side, so they regenerate
 anywhere."""
 
@@ -165,3 +165,72 @@ def latency_page(root: Path) -> Page:
             bench_grid_cols(), [flat(rec) for rec in grid["configs"]]) + "\n</details>\n")
         headline += [f"b{x['batch']} {100 * x['within_15']:.0f}% of grid within 15%" for x in grid["summary"]]
     return Page("latency.md", "Latency", "; ".join(headline), "\n".join(parts), plots)
+
+
+# the tools of reports/torchvision_counts.md, in its columns' order
+TV_TOOLS = ("fvcore", "flop_counter", "ptflops", "ptflops_aten", "thop", "torchinfo", "torchprofile", "calflops")
+TV_NOTE = """What is left is one cause, torchprofile's alone: it counts the operations of a torch.jit trace,
+and a trace records a model's arithmetic on sizes (`n_h * n_w` in torchvision's ViT, the window
+counts in Swin's shifted windows) as `aten::mul` of a one-element tensor, which it charges 1 each.
+Running on fake tensors, flopcalc's recording sees sizes as plain Python integers, so it cannot see
+those multiplications; the differences are those few units (1 on a ViT, 2 a Swin block). The four inside
+`nn.MultiheadAttention`'s own forward are reproduced (torch's code, the same in every model)."""
+
+
+def _torchvision_markdown(rec: dict) -> str:
+    v = rec["versions"]
+    lines = ["# Every torchvision classification model, against every tool",
+             "",
+             f"Written by `tools/torchvision_counts.py` (torch {v['torch']}, torchvision {v['torchvision']}). "
+             "Each cell is the tool's live total; `=` where flopcalc's convention of that tool prints the same "
+             "number exactly, else flopcalc's number beside it. `params` is `sum(p.numel())`; `pytorch` is "
+             "flopcalc's own count (multiply-adds of conv, linear, matmul and attention).",
+             "",
+             "## Exact, per tool", "",
+             "| tool | models it counts | flopcalc's convention prints the same total | params too |",
+             "|---|---:|---:|---:|"]
+    for tool in TV_TOOLS:
+        counted = [m["conventions"][tool] for m in rec["models"].values() if "error" not in m
+                   and tool in m["conventions"] and "error" not in m["conventions"][tool].get("live", {"error": 1})]
+        lines.append(f"| {tool} | {len(counted)} | {sum(bool(e.get('ops_equal')) for e in counted)} | "
+                     f"{sum(bool(e.get('params_equal')) for e in counted)} |")
+    lines += ["", TV_NOTE, "", "## Every model", "",
+             "| model | params | pytorch | uncounted | " + " | ".join(TV_TOOLS) + " |",
+             "|---|---:|---:|---|" + "---:|" * len(TV_TOOLS)]
+    for name, m in rec["models"].items():
+        if "error" in m:
+            lines.append(f"| {name} | {m['error']} |")
+            continue
+        cells = []
+        for tool in TV_TOOLS:
+            e = m["conventions"].get(tool)
+            if e is None or "live" not in e:
+                cells.append("")
+            elif "error" in e["live"]:
+                cells.append("fails")
+            elif "flopcalc" not in e:
+                cells.append(f"{e['live']['ops']:,} (no convention)")
+            elif e["ops_equal"] and e["params_equal"]:
+                cells.append(f"{e['live']['ops']:,} =")
+            else:
+                cells.append(f"{e['live']['ops']:,} vs {e['flopcalc']['ops']:,}"
+                             + ("" if e["params_equal"] else f" (params {e['live']['params']:,} vs "
+                                f"{e['flopcalc']['params']:,})"))
+        unc = ", ".join(f"{op} x{u['calls']}" for op, u in m["uncounted"].items()) or "none"
+        lines.append(f"| {name} | {m['numel']:,} | {m['macs']:,} | {unc} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def torchvision_page(root: Path) -> Page:
+    """Every torchvision classification model counted by each tool live and by flopcalc's convention of
+    it (tools/torchvision_counts.py records it, where torchvision is installed)."""
+    rec = load_recorded(root, "torchvision")
+    if rec is None:
+        return Page("torchvision_counts.md", "Every torchvision model, against every tool", "not recorded yet",
+                    "# Every torchvision classification model, against every tool\n\n(not recorded yet)\n")
+    n = len(rec["models"])
+    exact = [sum(bool(m.get("conventions", {}).get(t, {}).get("ops_equal")) for m in rec["models"].values())
+             for t in TV_TOOLS]
+    return Page("torchvision_counts.md", "Every torchvision model, against every tool",
+                f"{sum(e == n for e in exact)} of {len(TV_TOOLS)} tools reproduced exactly on all {n} models",
+                _torchvision_markdown(rec))

@@ -7,7 +7,8 @@ from ..costs import KIND_DESCRIPTIONS
 from ..output import Col, Document, Table, count_text, shape_str, share, si
 from ..spec import (Activation, ChannelScale, Conv2d, ConvBNAct, DepthwiseSeparable, Dropout, GlobalAvgPool,
                     InvertedResidual, Linear, MBConv, SqueezeExcite)
-from ..operations import Attention, ConvNd, Elementwise, Embedding, MatMul, Normalization, Pool2d
+from ..operations import (AdaptivePool, Attention, ConvNd, Elementwise, Embedding, MatMul, Normalization, Pool2d,
+                          Reduction)
 from .records import config_record
 from ..walk import DEFAULT_CONVENTION
 
@@ -77,7 +78,11 @@ def _operation(s) -> str:
     if isinstance(s, Elementwise):
         return s.fn
     if isinstance(s, Pool2d):
-        return f"{s.mode} {s.kernel}x{s.kernel}/{s.stride}"
+        return f"{s.mode} {s.kernel}x{s.kernel}/{s.stride}" + (" ceil" if s.ceil else "")
+    if isinstance(s, Reduction):
+        return s.fn
+    if isinstance(s, AdaptivePool):
+        return f"adaptive {s.mode} to {shape_str(s.size)}"
     if isinstance(s, Embedding):
         return f"{s.num}x{s.dim}"
     return ""

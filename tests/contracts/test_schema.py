@@ -156,6 +156,9 @@ def test_the_operation_count_is_named_for_what_it_is(cli):
         "ptflops_aten": mm + 1000,  # + the classifier's bias
         "thop": mm + 2 * fv["batch_norm"],  # 4 per batch-norm element
         "torchinfo": mm + 1000 + 2 * bn_channels,  # + classifier bias + batch norm's 2C parameters
+        # + affine batch norm 1 per output element; the 4x4 pool 1 per output element (fvcore's: per input)
+        "torchprofile": mm + bn_elements + fv["adaptive_avg_pool2d"] // (4 * 4),
+        "calflops": mm,  # F.conv2d and F.linear, biases left out
     }
     assert set(expected) == set(CONVENTIONS)
     for name, conv in CONVENTIONS.items():

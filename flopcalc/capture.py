@@ -1,0 +1,290 @@
+"""What the peer counters see of a recorded operation, by how each captures it.
+
+fvcore, torch's FlopCounterMode, ptflops' aten backend and torchprofile count ATen operations, so
+a row's operation is enough for them (:mod:`flopcalc.conventions`). The others count through
+Python: thop and torchinfo hook the modules of a few ``torch.nn`` classes and charge each call by a
+rule over the module's input, output and parameters; ptflops hooks modules *and* replaces a set of
+functions by name (``F.relu``, ``torch.matmul``, ``Tensor.add``), so a function called inside a
+hooked module counts twice and ``x + y`` not at all; calflops replaces functions only. A recorded
+row carries its :class:`~flopcalc.walk.Origin` (the module call it ran in, and the torch function
+the code called), and the rules here read it. Each returns the parts of one row by cause, in the
+tool's own unit, for one image. Rows the walk gives have no origin; their conventions' rules are the
+spec-based ones in :mod:`flopcalc.conventions`.
+
+Every rule was read from the tool's source (thop 0.1.1, ptflops 0.7.5, torchinfo 1.8.0,
+torchprofile 0.1.0, calflops 0.3.2) and is checked against the tool run live
+(``tests/nn/test_capture.py``; ``tools/torchvision_counts.py`` over torchvision's models).
+"""
+
+from __future__ import annotations
+
+import math
+
+from .operations import (AdaptivePool, Attention, ConvNd, Einsum, Elementwise, MatMul, Normalization, Pool2d,
+                         Reduction, Resize)
+from .spec import BatchNorm2d, ChannelScale, Conv2d, GlobalAvgPool, Linear
+
+NN = "torch.nn.modules."
+F = "torch.nn.functional."
+
+
+def nn_class(row) -> str | None:
+    """The ``torch.nn`` class of the module a row ran in (``"Conv2d"``), or None for any other class
+    (a subclass of ``nn.Linear`` is not ``nn.Linear``: the tools look classes up exactly)."""
+    t = row.origin.type
+    return t.rsplit(".", 1)[-1] if t.startswith(NN) else None
+
+
+def per_image(shape) -> int:
+    return math.prod(shape[1:]) if shape else 0
+
+
+def _kernel(spec) -> int:
+    if isinstance(spec, Conv2d):
+        return spec.kernel * spec.kernel
+    return math.prod(spec.kernel)
+
+
+def _groups(spec) -> int:
+    return spec.groups
+
+
+def _cause(row) -> str:
+    """The cause a row's operations fall under when a tool charges them."""
+    if row.kind in ("pointwise", "depthwise", "conv", "linear", "matmul"):
+        return "weights"
+    if row.kind in ("batchnorm", "activation", "pool", "add", "norm", "attention"):
+        return row.kind
+    return "other"
+
+
+CONVS = {"Conv1d", "Conv2d", "Conv3d"}
+CONV_TRANSPOSED = {"ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"}
+BATCH_NORMS = {"BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm"}
+INSTANCE_NORMS = {"InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"}
+UPSAMPLES = {"Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"}
+
+# ------------------------------------------------------------------------------------------ thop
+
+THOP_ZERO = {"ZeroPad2d", "ReLU", "ReLU6", "LeakyReLU", "MaxPool1d", "MaxPool2d", "MaxPool3d", "AdaptiveMaxPool1d",
+             "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "Dropout", "PixelShuffle"}
+THOP_RULES = (CONVS | CONV_TRANSPOSED | BATCH_NORMS | INSTANCE_NORMS | UPSAMPLES | THOP_ZERO
+              | {"LayerNorm", "PReLU", "Softmax", "AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d",
+                 "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "Linear"})
+THOP_UPSAMPLE = {"nearest": 1, "linear": 5, "bilinear": 11, "bicubic": 224 + 35}
+
+
+def thop_counted(row) -> bool:
+    """thop hooks the leaf modules of the classes it has a rule for, and only those count."""
+    return row.origin.leaf and row.origin.call >= 0 and nn_class(row) in THOP_RULES
+
+
+def thop_ops(row) -> dict:
+    """thop's charge for a module call, on the call's first row: its rule over the module's input
+    ``x`` and output ``y``."""
+    o, t = row.origin, nn_class(row)
+    if not thop_counted(row) or not o.first_row or t in THOP_ZERO:
+        return {}
+    x, y = o.module_input, o.module_output
+    if t in CONVS or t in CONV_TRANSPOSED:  # output elements x input channels / groups x kernel
+        return {"weights": per_image(y) * (x[1] // _groups(row.spec)) * _kernel(row.spec)}
+    if t in BATCH_NORMS or t in INSTANCE_NORMS or t == "LayerNorm":
+        affine = o.attr("affine", False) or o.attr("elementwise_affine", False)
+        return {_cause(row): 2 * per_image(x) * (2 if affine else 1)}
+    if t == "Linear":
+        return {"weights": o.attr("in_features") * per_image(y)}
+    if t in ("AvgPool1d", "AvgPool2d", "AvgPool3d"):
+        return {"pool": per_image(y)}
+    if t.startswith("AdaptiveAvgPool"):  # (the window's size + 1) per output element, in floats as thop does
+        window = 1.0
+        for i, j in zip(x[2:], y[2:]):
+            window *= float(i) / float(j)
+        return {"pool": int((window + 1) * per_image(y))}
+    if t in UPSAMPLES:
+        return {"other": THOP_UPSAMPLE.get(o.attr("mode"), 0) * per_image(y)}
+    if t == "Softmax":
+        n = x[o.attr("dim")]
+        return {"other": per_image(x) // n * (3 * n - 1)}
+    if t == "PReLU":
+        return {"activation": per_image(x)}
+    return {}
+
+
+# --------------------------------------------------------------------------------------- ptflops
+
+PTFLOPS_ACTIVATIONS = {"ReLU", "PReLU", "ELU", "LeakyReLU", "ReLU6", "GELU"}
+PTFLOPS_POOLS = {"MaxPool1d", "AvgPool1d", "AvgPool2d", "MaxPool2d", "MaxPool3d", "AvgPool3d", "AdaptiveMaxPool1d",
+                 "AdaptiveAvgPool1d", "AdaptiveMaxPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool3d",
+                 "AdaptiveAvgPool3d"}
+PTFLOPS_NORMS = BATCH_NORMS - {"SyncBatchNorm"} | INSTANCE_NORMS | {"GroupNorm", "LayerNorm"}
+PTFLOPS_MODULES = (CONVS | CONV_TRANSPOSED | PTFLOPS_ACTIVATIONS | PTFLOPS_POOLS | PTFLOPS_NORMS
+                   | {"Linear", "Upsample", "MultiheadAttention"})
+# The functions ptflops replaces while it counts: each call charges its input's elements.
+PTFLOPS_NUMEL = {F + n for n in ("relu", "prelu", "elu", "relu6", "gelu", "silu", "softmax", "avg_pool1d",
+                                 "avg_pool2d", "avg_pool3d", "max_pool1d", "max_pool2d", "max_pool3d",
+                                 "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
+                                 "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d")}
+PTFLOPS_RESIZE = {F + "interpolate", F + "upsample"}
+PTFLOPS_PRODUCTS = {"torch.matmul", "torch.Tensor.matmul", "torch.mm", "torch.Tensor.mm", "torch.bmm",
+                    "torch.Tensor.bmm"}
+PTFLOPS_ADDMM = {"torch.addmm", "torch.Tensor.addmm", "torch.baddbmm"}
+PTFLOPS_ELEMENTWISE = {"torch.mul", "torch.Tensor.mul", "torch.add", "torch.Tensor.add"}
+
+
+def ptflops_module(row) -> dict:
+    """ptflops' module hook, on the first row of a call of a module of a class it maps."""
+    o, t = row.origin, nn_class(row)
+    if t not in PTFLOPS_MODULES or not o.first_row:
+        return {}
+    x, y = o.module_input, o.module_output
+    if t in CONVS or t in CONV_TRANSPOSED:
+        s = row.spec
+        per_position = _kernel(s) * s.in_c * (s.out_c // s.groups)
+        positions = math.prod(x[2:]) if t in CONV_TRANSPOSED else math.prod(y[2:])
+        return {"weights": per_position * positions, "bias": per_image(y) if s.bias else 0}
+    if t in PTFLOPS_ACTIVATIONS:
+        return {"activation": per_image(y)}
+    if t in PTFLOPS_POOLS:
+        return {"pool": per_image(x)}
+    if t in PTFLOPS_NORMS:  # ``module.affine``: a layer norm has none (elementwise_affine), so 1
+        return {_cause(row): per_image(x) * (2 if o.attr("affine", False) else 1)}
+    if t == "Linear":
+        out = y[-1]
+        return {"weights": x[-1] * out * math.prod(x[1:-1]),
+                "bias": (out if o.attr("bias") else 0) * math.prod(x[1:-1])}
+    if t == "Upsample":
+        return {"other": per_image(y)}
+    if t == "MultiheadAttention":  # self-attention: q, k and v of one shape
+        first = o.attr("batch_first", False)
+        length, dim = (x[1], x[2]) if first else (x[0], x[2])
+        heads = o.attr("num_heads")
+        flops = length * dim + 3 * length * dim * dim
+        if o.attr("in_proj_bias"):
+            flops += 3 * length * dim
+        flops += heads * (length * length * (dim // heads) * 2 + length * length)
+        flops += length * dim * (dim + 1)
+        batch = x[0] if first else x[1]
+        return {"attention": flops * batch // x[0]}
+    return {}
+
+
+def ptflops_function(row) -> dict:
+    """What ptflops' replaced functions charge for a row the code reached by calling one of them by
+    name (``x + y`` and ``x @ y`` do not go through them)."""
+    o = row.origin
+    if o.operator:
+        return {}
+    if o.api in PTFLOPS_NUMEL:
+        return {_cause(row): per_image((1, *row.input_shape))}
+    if o.api in PTFLOPS_RESIZE:
+        return {"other": per_image((1, *row.output_shape))}
+    if o.api in PTFLOPS_PRODUCTS:
+        return {"weights": row.macs}
+    if o.api in PTFLOPS_ADDMM:
+        return {"weights": row.macs, "bias": per_image((1, *row.output_shape))}
+    if o.api in PTFLOPS_ELEMENTWISE:
+        return {_cause(row): per_image((1, *row.output_shape))}
+    return {}
+
+
+def ptflops_ops(row) -> dict:
+    parts = ptflops_module(row)
+    for k, v in ptflops_function(row).items():
+        parts[k] = parts.get(k, 0) + v
+    return parts
+
+
+# The ATen operations ptflops' aten backend counts: aten.mm, addmm (with its bias), bmm and convolution,
+# as autograd leaves them (flopcalc records above autograd: linear, matmul and einsum come to those).
+PTFLOPS_ATEN = {"mm", "addmm", "bmm", "matmul", "linear", "einsum", "convolution", "_convolution", "conv1d",
+                "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"}
+
+
+def ptflops_aten_ops(row) -> dict:
+    o = row.origin
+    if o.aten not in PTFLOPS_ATEN:
+        return {}
+    bias = isinstance(row.spec, (Conv2d, ConvNd, Linear)) and row.spec.bias
+    return {"weights": row.macs, "bias": per_image((1, *row.output_shape)) if bias else 0}
+
+
+# ------------------------------------------------------------------------------------- torchinfo
+
+
+def torchinfo_ops(row) -> dict:
+    """torchinfo, for each call of a leaf module, on its first row: every parameter tensor named
+    ``weight`` or ``bias`` charges its size times the output's positions in a class whose name has
+    "Conv", else its size once per image; one with "weight" or "bias" inside its name, its size
+    per output channel (or token)."""
+    o = row.origin
+    if not (o.leaf and o.first_row and o.call >= 0):
+        return {}
+    conv = "Conv" in o.type.rsplit(".", 1)[-1]
+    y = o.module_output
+    total = 0
+    for name, numel in o.module_params:
+        if name in ("weight", "bias"):
+            total += numel * math.prod(y[2:]) if conv else numel
+        elif "weight" in name or "bias" in name:
+            total += numel * (y[1] if len(y) > 1 else 1)
+    return {_cause(row): total} if total else {}
+
+
+# ---------------------------------------------------------------------------------- torchprofile
+
+
+def torchprofile_ops(row) -> dict:
+    """torchprofile counts operations of torch.jit's trace: products without biases, ``aten::mul``
+    (every element of its output), an affine norm (one per output element), average pooling and
+    means (one per output element), bilinear upsampling (4 per output element); nothing else."""
+    s = row.spec
+    out = per_image((1, *row.output_shape))
+    if row.origin is not None and nn_class(row) == "MultiheadAttention" and row.origin.first_row:
+        # its forward multiplies sizes (bsz * num_heads) four times; the trace records each as an
+        # aten::mul of one element, and torchprofile charges it 1
+        parts = torchprofile_ops(row._replace(origin=None))
+        parts["other"] = parts.get("other", 0) + 4
+        return parts
+    if isinstance(s, ConvNd) and s.transposed:  # its weight's first dimension taken as the input channels
+        return {"weights": out * s.in_c * math.prod(s.kernel)}
+    if isinstance(s, Einsum) and "..." in s.equation:
+        return {}
+    if isinstance(s, (Conv2d, ConvNd, Linear, MatMul, Einsum)):
+        return {"weights": row.macs}
+    if isinstance(s, Attention):
+        return {"attention": row.macs}
+    if isinstance(s, (BatchNorm2d, Normalization)):
+        return {_cause(row): out} if s.affine else {}
+    if isinstance(s, GlobalAvgPool) or (isinstance(s, (Pool2d, AdaptivePool)) and s.mode == "avg"):
+        return {"pool" if isinstance(s, GlobalAvgPool) else "other": out}
+    if isinstance(s, ChannelScale) or (isinstance(s, Elementwise) and s.fn == "mul"):
+        return {_cause(row): out}
+    if isinstance(s, Elementwise) and s.fn == "leaky_relu":
+        return {"activation": out}
+    if isinstance(s, Reduction) and s.fn == "mean":
+        return {"other": out}
+    if isinstance(s, Resize) and s.mode == "bilinear":
+        return {"other": 4 * out}
+    return {}
+
+
+# -------------------------------------------------------------------------------------- calflops
+
+CALFLOPS_LINEAR = {F + "linear"}
+CALFLOPS_CONVS = {F + n for n in ("conv1d", "conv2d", "conv3d")}
+CALFLOPS_CONV_TRANSPOSED = {F + n for n in ("conv_transpose1d", "conv_transpose2d", "conv_transpose3d")}
+CALFLOPS_PRODUCTS = {"torch.matmul", "torch.Tensor.matmul", "torch.addmm", "torch.Tensor.addmm", "torch.baddbmm"}
+
+
+def calflops_ops(row) -> dict:
+    """calflops' MACs: the functions it replaces by name that have products (F.linear, the
+    convolutions, torch.matmul, addmm, baddbmm); not torch.mm, torch.bmm, einsum or attention."""
+    o, s = row.origin, row.spec
+    if o.operator:
+        return {}
+    if o.api in CALFLOPS_LINEAR or o.api in CALFLOPS_CONVS or o.api in CALFLOPS_PRODUCTS:
+        return {"weights": row.macs}
+    if o.api in CALFLOPS_CONV_TRANSPOSED:  # positions of the input x kernel x in x out / groups
+        return {"weights": per_image((1, 1, *row.input_shape[1:])) * math.prod(s.kernel) * s.in_c
+                * (s.out_c // s.groups)}
+    return {}

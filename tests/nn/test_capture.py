@@ -1,0 +1,205 @@
+"""Every peer tool, run live on models written here (none of them flopcalc's), prints exactly what its
+convention predicts over the recorded rows: the module hooks (thop, torchinfo, ptflops), the functions
+replaced by name (ptflops, calflops: ``F.relu`` inside ``nn.ReLU`` counted twice, ``x + y`` not at all,
+``x.add(y)`` yes), the ATen operations (fvcore, FlopCounterMode, ptflops' aten backend, torchprofile)
+and the parameters each counts. The expected numbers are the tools' own live totals; nothing here is
+hard-coded. Skipped per tool when it is not installed (CI installs flopcalc[peers]).
+
+The same check over every torchvision classification model is tools/torchvision_counts.py, whose table
+is reports/torchvision_counts.md."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from flopcalc.conventions import CONVENTIONS
+from flopcalc.nn import peers
+from flopcalc.nn.record import analyze_module, record
+
+HERE = peers.available()
+
+
+class ResNetLike(nn.Module):
+    """A stem with a ceil-mode max pool, a block with ``+=`` and ``torch.add`` and ``x.add``, ReLU as a
+    module and as F.relu, an adaptive average pool module and a classifier."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 7, 2, 3, bias=False), nn.BatchNorm2d(16), nn.ReLU(inplace=True),
+                                  nn.MaxPool2d(3, 2, ceil_mode=True))
+        self.conv1 = nn.Conv2d(16, 16, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        self.conv2 = nn.Conv2d(16, 16, 3, padding=1)
+        self.bn2 = nn.BatchNorm2d(16, affine=False)
+        self.relu = nn.ReLU()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x):
+        x = self.stem(x)
+        y = self.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        y += x
+        y = F.relu(torch.add(y, x))
+        y = y.add(x)
+        return self.fc(torch.flatten(self.pool(y), 1))
+
+
+class ViTLike(nn.Module):
+    """Patches, a class token and position embedding (parameters of the model itself), nn.LayerNorm,
+    nn.MultiheadAttention (batch first), nn.GELU, a hand-written attention with torch.matmul, F.softmax
+    and ``@``, and a token mean."""
+
+    def __init__(self, dim=32, heads=4):
+        super().__init__()
+        self.patch = nn.Conv2d(3, dim, 8, 8)
+        self.cls = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos = nn.Parameter(torch.zeros(1, 17, dim))
+        self.ln1 = nn.LayerNorm(dim)
+        self.mha = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.ln2 = nn.LayerNorm(dim, elementwise_affine=False)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
+        self.head = nn.Linear(dim, 10)
+        self.heads = heads
+
+    def forward(self, x):
+        x = self.patch(x).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls.expand(x.shape[0], -1, -1), x], 1) + self.pos
+        h = self.ln1(x)
+        x = x + self.mha(h, h, h, need_weights=False)[0]
+        b, n, c = x.shape
+        q, k, v = self.qkv(self.ln2(x)).reshape(b, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        attn = F.softmax(torch.matmul(q, k.transpose(-2, -1)) * (c // self.heads) ** -0.5, dim=-1)
+        x = x + (attn @ v).transpose(1, 2).reshape(b, n, c)
+        x = x + self.mlp(x)
+        return self.head(x.mean(1))
+
+
+class ConvNeXtLike(nn.Module):
+    """A depthwise 7x7, channels-last layer norm, an MLP of nn.Linear, a layer scale (``gamma * x``) and
+    an upsampling module."""
+
+    def __init__(self, dim=16):
+        super().__init__()
+        self.stem = nn.Conv2d(3, dim, 4, 4)
+        self.dw = nn.Conv2d(dim, dim, 7, padding=3, groups=dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.pw1 = nn.Linear(dim, 4 * dim)
+        self.act = nn.GELU()
+        self.pw2 = nn.Linear(4 * dim, dim)
+        self.gamma = nn.Parameter(torch.ones(dim))
+        self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
+        self.head = nn.Linear(dim, 10)
+
+    def forward(self, x):
+        x = self.stem(x)
+        y = self.norm(self.dw(x).permute(0, 2, 3, 1))
+        y = self.gamma * self.pw2(self.act(self.pw1(y)))
+        x = x + y.permute(0, 3, 1, 2)
+        x = self.up(x)
+        return self.head(F.adaptive_avg_pool2d(x, 1).flatten(1))
+
+
+class EfficientNetLike(nn.Module):
+    """SiLU and Hardswish modules, squeeze-and-excitation (an adaptive pool module, two convs, a
+    sigmoid and a product), a grouped conv, a group norm and an average pool."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1, bias=False), nn.BatchNorm2d(16), nn.SiLU())
+        self.grouped = nn.Conv2d(16, 32, 3, padding=1, groups=4)
+        self.gn = nn.GroupNorm(4, 32)
+        self.hs = nn.Hardswish()
+        self.se = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(32, 8, 1), nn.ReLU(), nn.Conv2d(8, 32, 1),
+                                nn.Sigmoid())
+        self.avg = nn.AvgPool2d(2)
+        self.head = nn.Linear(32 * 4 * 4, 10)
+
+    def forward(self, x):
+        x = self.hs(self.gn(self.grouped(self.stem(x))))
+        x = x * self.se(x)
+        return self.head(self.avg(x).flatten(1))
+
+
+class Shared(nn.Module):
+    """One nn.Linear called three times, and a functional-only path: F.conv2d and F.linear on the
+    model's own parameters, F.interpolate, F.avg_pool2d, torch.mul."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(8, 3, 3, 3))
+        self.fc_w = nn.Parameter(torch.zeros(16, 8 * 4 * 4))
+        self.block = nn.Linear(16, 16)
+
+    def forward(self, x):
+        x = F.relu(F.conv2d(x, self.w, padding=1))
+        x = F.interpolate(x, scale_factor=0.5, mode="bilinear", align_corners=False)
+        x = torch.mul(F.avg_pool2d(x, 2), 2.0)
+        x = F.linear(x.flatten(1), self.fc_w)
+        for _ in range(3):
+            x = self.block(x)
+        return x
+
+
+MODELS = {"resnet_like": (ResNetLike, (1, 3, 64, 64)), "vit_like": (ViTLike, (1, 3, 32, 32)),
+          "convnext_like": (ConvNeXtLike, (1, 3, 32, 32)), "efficientnet_like": (EfficientNetLike, (1, 3, 16, 16)),
+          "shared": (Shared, (1, 3, 16, 16))}
+LIVE = [c for c in CONVENTIONS.values() if c.live and c.live != "keras"]
+
+
+@pytest.mark.peers
+@pytest.mark.parametrize("conv", LIVE, ids=lambda c: c.name)
+@pytest.mark.parametrize("name", MODELS)
+def test_every_tool_prints_its_conventions_total_on_models_nobody_wrote_for_it(conv, name):
+    if not HERE[conv.live]:
+        pytest.skip(f"{conv.live} is not installed")
+    make, shape = MODELS[name]
+    torch.manual_seed(0)
+    params, ops = peers.measure_module(conv.live, make, shape)
+    a = analyze_module(make(), shape, convention=conv.name)
+    assert a.uncounted == {}
+    assert params == a.total.params
+    assert ops == (None if a.total.macs is None else a.total.macs * conv.flops_per_mac)
+
+
+def test_what_each_mechanism_sees_is_recorded():
+    """The origin of each row: the module's class, the torch function called, and whether a Python
+    operator reached it (x + y runs Tensor.add, which ptflops and calflops replace by name and so never
+    see through the operator)."""
+    rows = {r.name: r for r in record(ResNetLike(), (1, 3, 64, 64)).rows}
+    assert rows["stem.2"].origin.type == "torch.nn.modules.activation.ReLU"
+    assert rows["stem.2"].origin.api == "torch.nn.functional.relu"
+    adds = [r for r in rows.values() if r.kind in ("add", "elementwise")]
+    assert [(r.origin.api, r.origin.operator) for r in adds] == [
+        ("torch.Tensor.add_", False), ("torch.add", False), ("torch.Tensor.add", False)]
+    vit = record(ViTLike(), (1, 3, 32, 32)).rows
+    ops = [(r.origin.api, r.origin.operator) for r in vit if r.kind == "matmul"]
+    assert ops == [("torch.matmul", False), ("torch.Tensor.matmul", True)]
+    # inside F.multi_head_attention_forward the projections go through F.linear, by name
+    assert {r.origin.api for r in vit if r.origin.type.endswith("MultiheadAttention") and r.kind == "linear"} == {
+        "torch.nn.functional.linear"}
+
+
+def test_parameters_the_forward_never_uses_are_a_row_of_their_own():
+    """An auxiliary head that eval mode skips (GoogLeNet's): its parameters are one row, so the
+    parameter total is sum(p.numel()); thop, which counts only the modules it saw run, leaves it out."""
+
+    class Aux(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Conv2d(3, 4, 3)
+            self.aux = nn.Sequential(nn.Conv2d(4, 4, 1), nn.Linear(4, 2))
+
+        def forward(self, x):
+            return self.body(x)
+
+    m = Aux()
+    a = analyze_module(m, (1, 3, 8, 8))
+    unused = [r for r in a.layers if r.kind == "unused"]
+    assert [(r.name, r.params) for r in unused] == [("aux (not run)", 4 * 4 + 4 + 4 * 2 + 2)]
+    assert a.total.params == sum(p.numel() for p in m.parameters())
+    assert analyze_module(m, (1, 3, 8, 8), convention="thop").total.params == 4 * 3 * 9 + 4
