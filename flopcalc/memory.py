@@ -75,6 +75,8 @@ def memory(a: Analysis, dtype: str = "float32") -> Memory:
     """The traffic of every layer of ``a`` (at its batch) and the peak activation memory."""
     size = check_dtype(dtype)
     batch = a.batch
+    if a.spec is None:
+        return _recorded_memory(a, size, dtype)
     flat = flatten(a.spec)
     # a block input is held from the row that reads it first until the last skip layer that reads it again
     last_reader = {skip: i for i, (_, _, skip) in enumerate(flat) if skip >= 0}
@@ -95,3 +97,34 @@ def memory(a: Analysis, dtype: str = "float32") -> Memory:
             del waiting[skip]
     peak, peak_at = max(alive, key=lambda t: t[0])  # the first layer where the most is alive
     return Memory(dtype, size, tuple(traffic), peak, peak_at)
+
+
+def _recorded_memory(a: Analysis, size: int, dtype: str) -> Memory:
+    """A recorded model's traffic: each operation reads its input (and a second operand: a residual
+    add's other map, a broadcast operand) and its stored values, and writes its output. The peak is
+    from the tensors' own lifetimes as the run kept them (:attr:`Analysis.alive`: a tensor lives from
+    the operation that writes it to the last one that reads it; views share their buffer); without
+    them (an ONNX file's rows), each operation's input and output."""
+    from .operations import Elementwise
+    from .spec import ChannelScale, ResidualAdd
+    batch = a.batch
+    traffic = []
+    for row in a.layers:
+        if row.kind == "unused":
+            traffic.append(Traffic(row.name, 0, 0, 0, 0))
+            continue
+        x_in = elements(row.input_shape) * batch * size
+        x_out = elements(row.output_shape) * batch * size
+        if isinstance(row.spec, (ResidualAdd, ChannelScale)):  # the block input, its output's size
+            extra = elements(row.output_shape) * batch * size
+        elif isinstance(row.spec, Elementwise) and row.spec.other:
+            extra = elements(row.spec.other) * size
+        else:
+            extra = 0
+        stored = stored_values(row) * size
+        traffic.append(Traffic(row.name, x_in + extra + stored, x_out, stored, row.macs or 0))
+    if a.alive:
+        i = max(range(len(a.layers)), key=lambda k: a.alive[k])
+        return Memory(dtype, size, tuple(traffic), a.alive[i] * size, a.layers[i].name)
+    peak, at = max(((t.bytes_read - t.stored_bytes + t.bytes_written, t.name) for t in traffic), default=(0, ""))
+    return Memory(dtype, size, tuple(traffic), peak, at)

@@ -69,12 +69,61 @@ def model_arg(text: str) -> tuple[str, object]:
         return key, value
 
 
-def input_shape(text: str) -> tuple[int, ...]:
-    """``--input 1x3x224x224``: the input's shape, batch first, each dimension an integer >= 1."""
+# The dtypes an --input may name (after a colon): what a module's inputs are made of.
+DTYPES = ("float32", "float16", "bfloat16", "float64", "int64", "int32", "int16", "int8", "uint8", "bool")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One input of a recorded model: its shape, batch first, and its dtype."""
+
+    shape: tuple
+    dtype: str = "float32"
+
+    def __str__(self) -> str:
+        text = "x".join(map(str, self.shape))
+        return text if self.dtype == "float32" else f"{text}:{self.dtype}"
+
+
+def input_spec(text: str) -> InputSpec:
+    """``--input 1x3x224x224`` or ``--input 1x128:int64``: an input's shape, batch first (each dimension
+    an integer >= 1), and its dtype (default float32)."""
+    shape_text, _, dtype = text.partition(":")
     try:
-        dims = tuple(int(d) for d in text.lower().split("x"))
+        dims = tuple(int(d) for d in shape_text.lower().split("x"))
     except ValueError:
         dims = ()
-    if len(dims) < 2 or min(dims) < 1:
-        raise SourceError(f"--input {text!r}: give the input's shape, batch first, such as 1x3x224x224")
-    return dims
+    if len(dims) < 1 or min(dims) < 1:
+        raise SourceError(f"--input {text!r}: give the input's shape, batch first, such as 1x3x224x224 "
+                          "(and a dtype after a colon, such as 1x128:int64)")
+    if dtype and dtype not in DTYPES:
+        raise SourceError(f"--input {text!r}: unknown dtype {dtype!r}; known: {', '.join(DTYPES)}")
+    return InputSpec(dims, dtype or "float32")
+
+
+def input_specs(inputs) -> tuple[InputSpec, ...]:
+    """Inputs as the API takes them: one shape ``(1, 3, 224, 224)``, an InputSpec, or a list of
+    either (or of ``(shape, dtype)`` pairs), one per positional input of the model."""
+    if isinstance(inputs, InputSpec):
+        return (inputs,)
+    if isinstance(inputs, str):
+        return (input_spec(inputs),)
+    items = list(inputs)
+    if items and all(isinstance(d, int) for d in items):
+        return (InputSpec(tuple(items)),)
+    out = []
+    for item in items:
+        if isinstance(item, InputSpec):
+            out.append(item)
+        elif isinstance(item, str):
+            out.append(input_spec(item))
+        elif isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[1], str):
+            out.append(InputSpec(tuple(item[0]), item[1]))
+        elif isinstance(item, (tuple, list)) and all(isinstance(d, int) for d in item):
+            out.append(InputSpec(tuple(item)))
+        else:
+            raise SourceError(f"input {item!r}: give a shape such as (1, 3, 224, 224), or (shape, dtype)")
+    if not out or any(not s.shape or min(s.shape) < 1 or s.dtype not in DTYPES for s in out):
+        raise SourceError(f"inputs {inputs!r}: each a shape of integers >= 1, batch first, with a dtype of "
+                          f"{', '.join(DTYPES)}")
+    return tuple(out)

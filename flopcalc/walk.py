@@ -77,6 +77,9 @@ class Analysis:
     convention: str = DEFAULT_CONVENTION  # how params and macs are counted (flopcalc.conventions)
     # a recorded module's operations without a formula: op -> {"calls": n, "modules": [...]}
     uncounted: dict = field(default_factory=dict)
+    # a recorded module's activation values alive while each row runs (its batch included), from the
+    # tensors' own lifetimes; None for a walked spec (flopcalc.memory reads the spec's skips instead)
+    alive: tuple | None = None
 
     @property
     def batch(self) -> int:

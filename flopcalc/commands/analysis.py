@@ -122,7 +122,7 @@ def run_table(args: argparse.Namespace) -> int:
     from ..family import Family
     from ..views.layers import table_document
     if not isinstance(args.model, (str, Family)):  # a sources.ModuleSource: a module recorded on fake tensors
-        a = recorded_analysis(args, memory=args.memory, full_conv=args.full_conv, small_input=args.small_input)
+        a = recorded_analysis(args, full_conv=args.full_conv, small_input=args.small_input)
     else:
         if args.input is not None or args.model_arg:
             raise UsageError("flopcalc table: error: --input and --model-arg are for a recorded module "
@@ -133,8 +133,10 @@ def run_table(args: argparse.Namespace) -> int:
     if args.memory:
         from ..walk import count_layers as plain
         from ..memory import memory
-        # the architecture analyzed, with every stored value (a convention may count fewer)
-        mem = memory(plain(a.spec, resolution=resolution_of(args), batch=args.batch), args.dtype)
+        # the architecture analyzed, with every stored value (a convention may count fewer); a recorded
+        # model's own rows, with its tensors' lifetimes
+        mem = memory(a if a.spec is None else plain(a.spec, resolution=resolution_of(args), batch=args.batch),
+                     args.dtype)
     if args.depth is not None:
         doc = table_document(a, block_rows(a, args.depth), shown=f"blocks to depth {args.depth}", memory=mem,
                              view={"depth": args.depth})

@@ -8,7 +8,7 @@ import sys
 from ..errors import UsageError
 from ..output import emit, render
 from ..zoo import MODELS
-from .args import (MODEL_HELP, add_config_args, add_format,
+from .args import (MODEL_HELP, add_config_args, add_format, argument,
                    add_machine_args, add_model, add_runtime_args, alpha_of, integer,
                    list_of, model_type, resolution_of)
 from .runtime import progress_of, say_load, torch_door
@@ -34,7 +34,7 @@ def add_bench(sub) -> None:
                                    "roofline max(2 macs / peak, bytes / bandwidth) and the calibrated prediction "
                                    "of flopcalc machine; per layer with --per-layer; the grid with --grid --predict.")
     add_model(p, optional=True, grid_help=" (with --grid: that model over the grid's alphas and resolutions; "
-                                          "left out: V1 and V2)")
+                                          "left out: V1 and V2)", sources=True)
     add_config_args(p, conventions=False)
     p.add_argument("--batch", type=list_of(integer("batch", 1), "--batch"), default=None, metavar="N[,N]",
                    help="images per forward pass (default 1; with --grid: 1,32)")
@@ -69,6 +69,10 @@ def add_export(sub) -> None:
     p.add_argument("--onnx", required=True, metavar="FILE", help="the ONNX file to write")
     p.add_argument("--batch", type=integer("batch", 1), default=None, metavar="N",
                    help="a fixed batch of N (default: a dynamic batch dimension)")
+    p.add_argument("--input", type=argument("input_spec"), action="append", default=None, metavar="SHAPE",
+                   help="a module source's input, batch first (default 1x3x224x224; repeat for several)")
+    p.add_argument("--model-arg", type=argument("model_arg"), action="append", default=[], metavar="KEY=VALUE",
+                   help="a keyword argument for a module source's builder (repeatable)")
     add_runtime_args(p, progress=False)
     add_format(p)
 
@@ -127,6 +131,12 @@ def run_latency(args: argparse.Namespace) -> int:
         sys.stderr.write("flopcalc bench: no machine profile; measured peak and bandwidth now (roofline only). "
                          "Run 'flopcalc machine' once for predicted times.\n")
     meter = LoadMeter()
+    from ..family import Family
+    if args.model is not None and not isinstance(args.model, (str, Family)):
+        return _bench_module(args, machine, meter)
+    if args.input or args.model_arg:
+        raise UsageError("flopcalc bench: error: --input and --model-arg are for a recorded module "
+                         "(torchvision:NAME, module:callable, file.py:callable)")
     if args.grid:
         with progress_of(args, "bench --grid") as progress:
             results = bench.grid(machine, batches, progress, models=[args.model] if args.model else None)
@@ -149,6 +159,35 @@ def run_latency(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_module(args: argparse.Namespace, machine, meter) -> int:
+    """A module source timed as it is (eager, or ONNX Runtime on it exported) beside its rows' roofline."""
+    from dataclasses import replace
+    from ..nn import bench
+    from ..nn.load import analyze_recorded, load_module
+    from ..views.latency import bench_document
+    from .runtime import recorded_input
+    for flag, value in (("--grid", args.grid), ("--compile", args.compile), ("--eager", args.eager),
+                        ("--alpha", args.alpha), ("--resolution", args.resolution), ("--rho", args.rho),
+                        ("--classes", args.classes)):
+        if value:
+            raise UsageError(f"flopcalc bench: error: {flag} is for a zoo model; a module source is timed as it is "
+                             "(eager, or --backend onnxruntime), on --input")
+    if args.batch and args.input:
+        raise UsageError("flopcalc bench: error: --batch with --input: give the batch as --input's first dimension")
+    args.batch = args.batch[0] if args.batch else 1
+    if args.model.kind == "onnx":
+        raise UsageError("flopcalc bench: error: an ONNX file is timed by onnxruntime directly, not by flopcalc")
+    inputs = recorded_input(args)
+    net = load_module(replace(args.model, kwargs=dict(args.model_arg)), meta=False)
+    a = analyze_recorded(net, inputs)
+    backends = ["torch", "onnxruntime"] if args.compare else [args.backend]
+    runs = [bench.bench_module(net, a, inputs, args.model.name, machine=machine, backend=b,
+                               per_layer=args.per_layer and b == "torch") for b in backends]
+    load = say_load(meter, args.command)
+    emit(render(bench_document(runs, machine, args.top, load), args.format))
+    return 1 if args.strict and a.uncounted else 0
+
+
 def _cache():
     from ..latency import cache_path
     return cache_path()
@@ -162,6 +201,13 @@ def _export(args: argparse.Namespace) -> int:
     from ..views.latency import export_document
     target = Path(args.onnx)
     check_writable(target)
+    from ..sources import parse_source
+    module_source = parse_source(args.model) if not args.model.lower().endswith(".onnx") else None
+    if module_source is not None:
+        return _export_module(args, module_source, target)
+    if args.input or args.model_arg:
+        raise UsageError("flopcalc export: error: --input and --model-arg are for a module source "
+                         "(torchvision:NAME, module:callable, file.py:callable)")
     from ..nn.load import is_model, load_model
     if is_model(args.model):
         model_type(args.model)  # a bad spec file is one line naming it
@@ -177,6 +223,37 @@ def _export(args: argparse.Namespace) -> int:
     emit(render(doc, args.format))
     return 0 if doc.data["equal"] else 1
 
+
+
+def _export_module(args: argparse.Namespace, source, target) -> int:
+    """A module source written as ONNX, and the file counted by flopcalc's ONNX reader: its
+    multiply-adds, node by node, must add up to the module's recorded count."""
+    import os
+    from dataclasses import replace
+    from ..files import file_target
+    from ..nn.load import analyze_recorded, load_module
+    from ..nn.onnx_export import export_module
+    from ..nn.onnx_record import record_onnx
+    from ..sources import InputSpec
+    from ..views.latency import export_document
+    given = [f for f, v in (("--alpha", args.alpha), ("--resolution", args.resolution), ("--rho", args.rho),
+                            ("--classes", args.classes)) if v]
+    if given:
+        raise UsageError(f"flopcalc export: error: {', '.join(given)} describe a zoo model; a module source is "
+                         "built by its own code: give --input and --model-arg instead")
+    if args.input and args.batch:
+        raise UsageError("flopcalc export: error: --batch with --input: give the batch as --input's first dimension")
+    inputs = tuple(args.input) if args.input else (InputSpec((args.batch or 1, 3, 224, 224)),)
+    net = load_module(replace(source, kwargs=dict(args.model_arg)), meta=False)
+    a = analyze_recorded(net, inputs)
+    with file_target(target) as tmp:
+        export_module(net, inputs, tmp, dynamic_batch=args.batch is None and not args.input)
+        onnx_rows = record_onnx(tmp, [i.shape for i in inputs]).analysis()
+        size = os.path.getsize(tmp)
+    graph = {r.name: r.macs for r in onnx_rows.layers if r.macs}
+    doc = export_document(source.name, a, target, size, graph, a.total.macs, args.batch)
+    emit(render(doc, args.format))
+    return 0 if doc.data["equal"] else 1
 
 
 PARSERS = {"machine": add_machine, "bench": add_bench, "export": add_export}

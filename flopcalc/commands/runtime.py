@@ -55,23 +55,22 @@ def recorded_analysis(args: argparse.Namespace, convention: str | None = None, *
                          "module is built by its own code: give --input SHAPE and --model-arg KEY=VALUE instead")
     from dataclasses import replace
     batch = getattr(args, "batch", 1)
-    if args.input is not None and batch != 1:
+    if args.input and batch != 1:
         raise UsageError(f"{command}: error: --batch with --input: give the batch as --input's first dimension")
     source = replace(args.model, kwargs=dict(args.model_arg))
-    from ..conventions import counted_as
     if source.kind == "onnx":
         if args.model_arg:
             raise UsageError(f"{command}: error: --model-arg is for a module's builder, not an ONNX file")
         torch_door(args, "onnx", needs=("onnx",))
-        from ..nn.onnx_record import record_onnx
-        return counted_as(record_onnx(source.target, args.input).analysis(), convention or args.convention)
-    torch_door(args)
-    from ..nn.load import load_module
-    from ..nn.record import record
-    shape = recorded_input(args)
-    return counted_as(record(load_module(source), shape, source.name).analysis(), convention or args.convention)
+    else:
+        torch_door(args)
+    from ..nn.load import analyze_recorded
+    inputs = args.input if source.kind == "onnx" else recorded_input(args)
+    return analyze_recorded(source, inputs, convention or args.convention)
 
 
-def recorded_input(args: argparse.Namespace) -> tuple[int, ...]:
-    """A recorded module's input shape: --input, else a batch of 3 x 224 x 224 images."""
-    return args.input or (getattr(args, "batch", 1), 3, DEFAULT_RESOLUTION, DEFAULT_RESOLUTION)
+def recorded_input(args: argparse.Namespace):
+    """A recorded module's inputs: each --input (a shape and dtype), else a batch of 3 x 224 x 224 images."""
+    from ..sources import InputSpec
+    return tuple(args.input) if args.input else (
+        InputSpec((getattr(args, "batch", 1), 3, DEFAULT_RESOLUTION, DEFAULT_RESOLUTION)),)

@@ -48,10 +48,13 @@ class BenchRun:
     rank_correlation: float | None = None
     rank_correlation_calibrated: float | None = None
     num_classes: int = DEFAULT_CLASSES
+    inputs: tuple | None = None     # a recorded module's inputs (InputSpec); alpha and resolution then None
 
     @property
     def config(self) -> dict:
         """The config timed, as every command's JSON gives it."""
+        if self.inputs is not None:
+            return {"inputs": [str(i) for i in self.inputs], "batch": self.batch}
         return {"alpha": self.alpha, "resolution": list(self.resolution), "num_classes": self.num_classes,
                 "batch": self.batch}
 
@@ -173,6 +176,62 @@ def bench(model, alpha: float = 1.0, resolution=DEFAULT_RESOLUTION, batch: int =
                     res.rank_correlation_calibrated = spearman([r["predicted_s"] for r in res.layers],
                                                                [r["measured_s"] for r in res.layers])
     return res
+
+
+def bench_module(net: torch.nn.Module, a, inputs, name: str, *, machine: MachineProfile | None = None,
+                 backend: str = "torch", per_layer: bool = False, min_time: float = 0.5) -> BenchRun:
+    """Measure any module (``a``: its recorded analysis) on ``inputs``, as it is: eager PyTorch (flopcalc's
+    inference optimizations are for its own models) or ONNX Runtime on the module exported. Beside it,
+    the roofline of its rows; the calibrated prediction covers the family's layers only, so none."""
+    from ..sources import input_specs
+    specs = input_specs(inputs)
+    xs = [torch.randn(i.shape) if i.dtype.startswith(("float", "bfloat")) else torch.zeros(i.shape, dtype=getattr(
+        torch, i.dtype)) for i in specs]
+    threads = torch.get_num_threads()
+    net = net.eval()
+    if backend == "onnxruntime":
+        if per_layer:
+            raise LatencyError("--per-layer times the torch model's modules; use it without --backend onnxruntime")
+        measured, mode = _time_module_onnx(net, specs, xs, threads, min_time), "onnxruntime"
+    else:
+        with torch.inference_mode():
+            measured = median_seconds(lambda: net(*xs), 5, min_time, warmup=3)
+        mode = "eager"
+    res = BenchRun(name, None, None, specs[0].shape[0], threads, backend, mode, measured, a.total.macs or 0,
+                   inputs=specs)
+    if machine is not None:
+        rows = layer_times(a, machine)
+        res.roofline_s = sum(r.roofline_s for r in rows)
+        if per_layer:
+            seconds = per_layer_seconds(net, xs[0]) if len(xs) == 1 else {}
+            for r in rows:
+                if r.name in seconds:
+                    res.layers.append({"name": r.name, "kind": r.kind, "macs": r.macs, "bytes": r.bytes,
+                                       "bound": r.bound, "measured_s": seconds[r.name],
+                                       "roofline_s": r.roofline_s, "predicted_s": None})
+            if len(res.layers) > 1:
+                res.rank_correlation = spearman([r["roofline_s"] for r in res.layers],
+                                                [r["measured_s"] for r in res.layers])
+    return res
+
+
+def _time_module_onnx(net, specs, xs, threads: int, min_time: float) -> float:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise LatencyError(f"--backend onnxruntime needs onnx and onnxruntime: {install_hint('onnx')}") from None
+    from .onnx_export import export_module
+    fd, path = tempfile.mkstemp(suffix=".onnx")
+    os.close(fd)
+    try:
+        export_module(net, specs, path)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+        session = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    finally:
+        os.unlink(path)
+    feed = {i.name: x.numpy() for i, x in zip(session.get_inputs(), xs)}
+    return median_seconds(lambda: session.run(None, feed), 5, min_time, warmup=3)
 
 
 def _predictions(res: BenchRun, a, machine: MachineProfile):

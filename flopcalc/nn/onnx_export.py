@@ -34,6 +34,28 @@ def export(model: nn.Module, resolution, path: str | Path, *, dynamic_batch: boo
     return Path(path)
 
 
+def export_module(model: nn.Module, inputs, path: str | Path, *, dynamic_batch: bool = True) -> Path:
+    """Write any module (eval mode) as ONNX: zeros of ``inputs`` (:func:`flopcalc.sources.input_specs`)
+    as its inputs ``input`` (``input0``, ``input1``, ... for several), its outputs ``output...``."""
+    from ..sources import input_specs
+    specs = input_specs(inputs)
+    xs = tuple(torch.zeros(i.shape, dtype=getattr(torch, i.dtype)) for i in specs)
+    names = ["input"] if len(xs) == 1 else [f"input{k}" for k in range(len(xs))]
+    axes = {n: {0: "batch"} for n in names} if dynamic_batch else None
+    # with gradients on, as training runs it: without them an nn.MultiheadAttention takes torch's fused
+    # kernel, which the exporter cannot write
+    with warnings.catch_warnings(), torch.enable_grad():
+        warnings.simplefilter("ignore")
+        try:
+            torch.onnx.export(model.eval(), xs, str(path), input_names=names, dynamic_axes=axes,
+                              opset_version=OPSET, do_constant_folding=True, dynamo=False)
+        except Exception as e:  # noqa: BLE001  (the exporter's own refusal, in one line)
+            from ..errors import UserError
+            first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            raise UserError(f"exporting to ONNX failed: {type(e).__name__}: {first}") from None
+    return Path(path)
+
+
 def graph_macs(path: str | Path, batch: int = 1) -> dict[str, int]:
     """Multiply-adds of each Conv and Gemm/MatMul node of an ONNX file, for ``batch`` inputs,
     from its initializers' shapes and its shape-inferred outputs."""

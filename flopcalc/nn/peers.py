@@ -61,60 +61,70 @@ def _exact(value) -> int:
     return int(value)
 
 
-# Each tool counts a module it is handed, fed a zeros input of ``shape`` (batch first), as its users
-# run it: (params | None, ops | None).
+# Each tool counts a module it is handed, fed zeros of ``inputs`` (a shape, batch first, or the
+# InputSpecs of a model with several inputs or another dtype), as its users run it: (params | None, ops | None).
 
-def fvcore(net: torch.nn.Module, shape) -> Measured:
+def _tensors(inputs) -> list:
+    from ..sources import input_specs
+    return [torch.zeros(i.shape, dtype=getattr(torch, i.dtype)) for i in input_specs(inputs)]
+
+
+def fvcore(net: torch.nn.Module, inputs) -> Measured:
     with _quiet():
         from fvcore.nn import FlopCountAnalysis, parameter_count
-        flops = FlopCountAnalysis(net, torch.zeros(shape))
+        flops = FlopCountAnalysis(net, tuple(_tensors(inputs)))
         flops.unsupported_ops_warnings(False)
         flops.uncalled_modules_warnings(False)
         return parameter_count(net)[""], _exact(flops.total())
 
 
-def flop_counter(net: torch.nn.Module, shape) -> Measured:
+def flop_counter(net: torch.nn.Module, inputs) -> Measured:
     from torch.utils.flop_counter import FlopCounterMode
+    xs = _tensors(inputs)
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        net(torch.zeros(shape))
+        net(*xs)
     return None, counter.get_total_flops()
 
 
 def _ptflops(backend: str) -> Callable:
-    def run(net: torch.nn.Module, shape) -> Measured:
+    def run(net: torch.nn.Module, inputs) -> Measured:
+        xs = _tensors(inputs)
+        if len(xs) != 1:  # its input constructor gives one positional input (or keyword arguments)
+            return None, None
         with _quiet():
             from ptflops import get_model_complexity_info
-            macs, params = get_model_complexity_info(net, tuple(shape[1:]), as_strings=False, backend=backend,
+            macs, params = get_model_complexity_info(net, tuple(xs[0].shape[1:]), as_strings=False, backend=backend,
+                                                     input_constructor=lambda _: torch.zeros_like(xs[0]),
                                                      print_per_layer_stat=False, ost=io.StringIO())
         return _exact(params), _exact(macs)
     return run
 
 
-def thop(net: torch.nn.Module, shape) -> Measured:
+def thop(net: torch.nn.Module, inputs) -> Measured:
     with _quiet():
         import thop as _thop
-        macs, params = _thop.profile(net, inputs=(torch.zeros(shape),), verbose=False)
+        macs, params = _thop.profile(net, inputs=tuple(_tensors(inputs)), verbose=False)
     return _exact(params), _exact(macs)
 
 
-def torchinfo(net: torch.nn.Module, shape) -> Measured:
+def torchinfo(net: torch.nn.Module, inputs) -> Measured:
     with _quiet():
         from torchinfo import summary
-        s = summary(net, input_size=tuple(shape), verbose=0)
+        s = summary(net, input_data=_tensors(inputs), verbose=0)
     return s.total_params, s.total_mult_adds
 
 
-def torchprofile(net: torch.nn.Module, shape) -> Measured:
+def torchprofile(net: torch.nn.Module, inputs) -> Measured:
     with _quiet():
         from torchprofile import profile_macs
-        return None, _exact(profile_macs(net, torch.zeros(shape)))
+        return None, _exact(profile_macs(net, tuple(_tensors(inputs))))
 
 
-def calflops(net: torch.nn.Module, shape) -> Measured:
+def calflops(net: torch.nn.Module, inputs) -> Measured:
     """calflops' MACs (it prints FLOPs as two per MAC beside them) and parameters."""
     with _quiet():
         from calflops import calculate_flops
-        _, macs, params = calculate_flops(model=net, input_shape=tuple(shape), print_results=False,
+        _, macs, params = calculate_flops(model=net, args=_tensors(inputs), print_results=False,
                                           print_detailed=False, output_as_string=False)
     return _exact(params), _exact(macs)
 
@@ -151,12 +161,13 @@ def measure(tool: str, model: str, alpha: float, resolution, classes: int, round
     return MODULE_TOOLS[tool](_uncounted_model(model, alpha, classes, rounding), (1, 3, h, w))
 
 
-def measure_module(tool: str, make: Callable[[], torch.nn.Module], shape) -> Measured:
+def measure_module(tool: str, make: Callable[[], torch.nn.Module], inputs) -> Measured:
     """What ``tool`` reports for a module (built afresh by ``make``: the tools add hooks and
-    buffers) fed ``shape``; (None, None) for a tool that counts only its own models (keras)."""
+    buffers) fed ``inputs``; (None, None) for a tool that counts only its own models (keras) or
+    cannot be given such inputs (ptflops, several)."""
     if tool not in MODULE_TOOLS:
         return None, None
-    return MODULE_TOOLS[tool](make().eval(), tuple(shape))
+    return MODULE_TOOLS[tool](make().eval(), inputs)
 
 
 def measure_all(r, progress=None) -> dict:

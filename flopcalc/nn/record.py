@@ -49,6 +49,9 @@ FREE = {
     "index", "gather", "roll", "pad", "constant_pad_nd", "zero_", "fill_", "new_ones", "new_full", "full_like",
     "masked_select", "flip", "tile", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle",
 }
+# Operations whose output has their first input's shape and dtype, which fake tensors would still
+# run through a decomposition (batch norm's, over a dozen operations): the recorder makes the output.
+SAME_SHAPE = {"batch_norm", "layer_norm", "group_norm", "instance_norm"}
 # Elementwise functions of one tensor (no multiply-adds): rows of kind "activation".
 UNARY = {"gelu", "tanh", "softmax", "_softmax", "log_softmax", "_log_softmax", "exp", "erf", "sqrt", "rsqrt", "neg",
          "abs", "sin", "cos", "clamp", "clamp_min", "clamp_max", "leaky_relu", "elu", "mish", "logsigmoid",
@@ -132,10 +135,13 @@ class _Api(TorchFunctionMode):
     def __init__(self):
         super().__init__()
         self.current = ("", False)
+        self.names: dict = {}
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         outer = self.current
-        name = resolve_name(func) or getattr(func, "__name__", "")
+        name = self.names.get(func)
+        if name is None:  # torch's resolve_name sets up a warnings filter on each call: once per function
+            name = self.names[func] = resolve_name(func) or getattr(func, "__name__", "")
         self.current = (name, name.rsplit(".", 1)[-1] in OPERATOR_METHODS and _by_operator())
         try:
             return func(*args, **(kwargs or {}))
@@ -151,34 +157,55 @@ class Recording:
     input_shape: tuple[int, ...]
     rows: list[LayerRow]
     uncounted: dict[str, dict] = field(default_factory=dict)  # op -> {"calls", "modules", "params"}
+    inputs: tuple = ()  # every input (InputSpec) where there is more than one, or one not float32
+    alive: tuple | None = None  # activation values alive while each row ran (a module's; not an ONNX file's)
 
     def analysis(self) -> Analysis:
         batch = self.input_shape[0]
         rows = [r._replace(macs=r.macs * batch) for r in self.rows]
         total, by_kind = totals(rows)
         config = {"input": list(self.input_shape), "batch": batch}
+        if self.inputs:
+            config["inputs"] = [str(i) for i in self.inputs]
         if len(self.input_shape) == 4:
             config["resolution"] = list(self.input_shape[2:])
         return Analysis(self.model, config, tuple(self.input_shape[1:]), tuple(rows), total, by_kind, None,
-                        uncounted=self.uncounted)
+                        uncounted=self.uncounted, alive=self.alive)
 
 
 class _Recorder(TorchDispatchMode):
     def __init__(self, stack: list[str], param_ids: set[int], api: _Api):
         super().__init__()
         self.stack, self.param_ids, self.ops, self.api = stack, param_ids, [], api
+        self.base: dict[int, tuple] = {}   # id of a tensor -> the buffer it views: (operation, output)
+        self.size: dict[tuple, int] = {}   # buffer -> its values
+        self.born: dict[tuple, int] = {}   # buffer -> the operation (index among all) that wrote it
+        self.last: dict[tuple, int] = {}   # buffer -> the last operation that read it
+        self.counted_at: list[int] = []    # for each Op kept, its index among all operations
+        self.n = 0
+        self.keep: list = []               # every output lives as long as the run: ids stay unique
         self.carried: dict[int, tuple] = {}  # id of a free operation's output -> the parameters it holds
         self.alive: list = []
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
         name = func.overloadpacket.__name__
+        out = None
+        if name in SAME_SHAPE and args and isinstance(args[0], torch.Tensor):
+            out = torch.empty_like(args[0])  # its output is its input's shape: no need to run it, even on fakes
+        elif name in CONVOLUTIONS and not kwargs:
+            out = _convolved(name, args)  # the output's shape from flopcalc's own formula
+        elif name == "linear" and len(args) >= 2 and isinstance(args[0], torch.Tensor) and args[0].dim() >= 1:
+            x, w = args[0], args[1]
+            out = torch.empty((*x.shape[:-1], w.shape[0]), dtype=x.dtype, device=x.device)
+        if out is None:
+            out = func(*args, **(kwargs or {}))
         tensors = [a for a in _flat(args) if isinstance(a, torch.Tensor)]
         # parameters this operation reads: its own arguments, and those a free operation (expand,
         # cat, reshape) passed on in its output, so a class token or a reshaped weight is counted
         used = tuple(dict.fromkeys([id(a) for a in tensors if id(a) in self.param_ids]
                                    + [p for a in tensors for p in self.carried.get(id(a), ())]))
         first = out[0] if isinstance(out, (tuple, list)) and out else out
+        self._lifetimes(name, tensors, out)
         if name in FREE:
             if used and isinstance(first, torch.Tensor):
                 self.carried[id(first)] = used
@@ -189,7 +216,41 @@ class _Recorder(TorchDispatchMode):
             self.ops.append(Op(module, call, name, shapes,
                                tuple(first.shape) if isinstance(first, torch.Tensor) else None, used,
                                *self.api.current))
+            self.counted_at.append(self.n - 1)
         return out
+
+    def _lifetimes(self, name: str, tensors: list, out) -> None:
+        """Which buffers this operation reads and writes: a free operation's output views its input's
+        buffer (a reshape, a slice); any other writes a new one."""
+        i = self.n
+        self.n += 1
+        for t in tensors:
+            b = self.base.get(id(t))
+            if b is not None:
+                self.last[b] = i
+        outs = [o for o in _flat(out if isinstance(out, (tuple, list)) else (out,)) if isinstance(o, torch.Tensor)]
+        self.keep.extend(outs)
+        source = next((self.base[id(t)] for t in tensors if id(t) in self.base), None)
+        for j, o in enumerate(outs):
+            if name in FREE and source is not None and name not in ("cat", "stack", "clone", "_to_copy", "repeat"):
+                self.base[id(o)] = source
+            else:  # a new buffer, an in-place one too (counted as written anew, as the walk counts it)
+                self.base[id(o)] = (i, j)
+                self.size[(i, j)] = o.numel()
+                self.born[(i, j)] = self.last[(i, j)] = i
+
+    def alive_values(self) -> list[int]:
+        """Activation values alive during each kept operation (the model's inputs included): every
+        buffer adds its size from the operation that writes it and takes it off after its last reader."""
+        delta = [0] * (self.n + 2)  # index i + 1 for operation i; the inputs are born at -1
+        for b, size in self.size.items():
+            delta[self.born[b] + 1] += size
+            delta[self.last[b] + 2] -= size
+        alive, running = [], 0
+        for i in range(self.n + 1):
+            running += delta[i]
+            alive.append(running)  # alive[i]: during operation i - 1
+        return [alive[i + 1] for i in self.counted_at]
 
 
 def _flat(args):
@@ -209,6 +270,10 @@ def _plain(a):
 
 
 def _first_tensor(value):
+    if isinstance(value, torch.Tensor):
+        return tuple(value.shape)
+    if isinstance(value, (list, tuple)) and value and isinstance(value[0], torch.Tensor):
+        return tuple(value[0].shape)
     for v in _flat(value if isinstance(value, (list, tuple)) else (value,)):
         if isinstance(v, torch.Tensor):
             return tuple(v.shape)
@@ -227,9 +292,13 @@ def _attrs(mod: nn.Module) -> tuple:
     return tuple(out)
 
 
-def record_ops(module: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[Op], dict[int, Call]]:
-    """Run ``module`` once on a fake input of ``input_shape``: every operation it ran, and each
-    module call (call number -> :class:`Call`; 0 is the model's own forward)."""
+def record_ops(module: nn.Module, inputs) -> tuple[list[Op], dict[int, Call], list[int]]:
+    """Run ``module`` once on fake inputs (:func:`flopcalc.sources.input_specs`: a shape, batch first,
+    or several with their dtypes): every operation it ran, each module call (call number ->
+    :class:`Call`; 0 is the model's own forward), and the activation values alive as each operation ran."""
+    from ..sources import input_specs
+    specs = input_specs(inputs)
+    input_shape = specs[0].shape
     from torch._subclasses.fake_tensor import FakeTensorMode
     names = {id(m): n for n, m in module.named_modules()}
     param_ids = {id(p) for p in module.parameters()}
@@ -262,25 +331,31 @@ def record_ops(module: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[Op
     try:
         device = next(iter(module.parameters()), next(iter(module.buffers()), torch.empty(0))).device
         with FakeTensorMode(allow_non_fake_inputs=True):
-            x = torch.empty(input_shape, device=device)  # a module built on the meta device gets a meta input
+            # a module built on the meta device gets meta inputs
+            xs = [torch.zeros(i.shape, dtype=getattr(torch, i.dtype), device=device) for i in specs]
             with recorder, torch.inference_mode(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the model's own warnings are about running it, which this is not
                 calls[0] = Call("", f"{type(module).__module__}.{type(module).__qualname__}",
                                 not any(True for _ in module.children()), True, tuple(input_shape),
                                 params=tuple((n, p.numel()) for n, p in module.named_parameters(recurse=False)),
                                 attrs=_attrs(module))
+                for j, x_ in enumerate(xs):
+                    recorder.base[id(x_)] = (-1, j)
+                    recorder.size[(-1, j)] = x_.numel()
+                    recorder.born[(-1, j)] = recorder.last[(-1, j)] = -1
+                recorder.keep.extend(xs)
                 with api:
-                    module(x)
+                    module(*xs)
     except Exception as e:  # noqa: BLE001  (any error of the user's forward, said in one line)
         where = stack[-1][0] or "the model"
-        raise RecordError(f"running {where} on a fake input of shape {'x'.join(map(str, input_shape))} "
+        raise RecordError(f"running {where} on a fake input of shape {', '.join(map(str, specs))} "
                           f"failed: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}") \
             from None
     finally:
         for h in hooks:
             h.remove()
         module.train(was_training)
-    return recorder.ops, calls
+    return recorder.ops, calls, recorder.alive_values()
 
 
 def _spec(op: Op, batch: int = 1, whole: list | None = None):
@@ -420,6 +495,21 @@ def _conv(name: str, a: tuple):
                   tuple(output_padding)), x[1:], None
 
 
+def _convolved(name: str, args: tuple):
+    """An empty output of a convolution's shape, by the formula the rows use (fake tensors' own shape
+    computation is the slowest part of a recording); None where that formula does not apply."""
+    x, w = args[0], args[1]
+    if not (isinstance(x, torch.Tensor) and isinstance(w, torch.Tensor)) or x.dim() != w.dim():
+        return None
+    s = _conv(name, tuple(_plain(a) for a in args))
+    if s is None:
+        return None
+    shape = layer_cost(s[0], s[1]).output_shape
+    fmt = torch.channels_last if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) \
+        and not x.is_contiguous() else torch.contiguous_format
+    return torch.empty((x.shape[0], *shape), dtype=x.dtype, device=x.device, memory_format=fmt)
+
+
 def _einsum(equation: str, operands: tuple):
     """A two-operand einsum, per input: the batch (the output's first index, first in every
     operand too) taken as 1."""
@@ -434,9 +524,14 @@ def _pair(v) -> tuple:
     return tuple(v) * (2 if len(tuple(v)) == 1 else 1) if isinstance(v, (list, tuple)) else (v, v)
 
 
-def record(module: nn.Module, input_shape: tuple[int, ...] = (1, 3, 224, 224), name: str | None = None) -> Recording:
-    """``module`` run once on a fake ``input_shape`` (batch first), as the analyzer's rows."""
-    ops, calls = record_ops(module, tuple(input_shape))
+def record(module: nn.Module, input_shape=(1, 3, 224, 224), name: str | None = None) -> Recording:
+    """``module`` run once on a fake input of ``input_shape`` (batch first; or several inputs, with their
+    dtypes: :func:`flopcalc.sources.input_specs`), as the analyzer's rows."""
+    from ..sources import input_specs
+    given = input_specs(input_shape)
+    input_shape = given[0].shape
+    ops, calls, alive_at = record_ops(module, given)
+    alive: list[int] = []
     sizes = {id(p): p.numel() for p in module.parameters()}
     leaves = {n for n, m in module.named_modules() if not list(m.children())}
     batch = input_shape[0]
@@ -456,7 +551,7 @@ def record(module: nn.Module, input_shape: tuple[int, ...] = (1, 3, 224, 224), n
     used: dict[str, int] = {}
     charged: set[int] = set()
     first_rows: set[int] = set()
-    for op, s, whole in zip(ops, specs, wholes):
+    for op, s, whole, held in zip(ops, specs, wholes, alive_at):
         if s is None:  # its parameters are named with it, never silently dropped
             uncounted[op.name.rstrip("_")]["params"] += sum(sizes[i] for i in dict.fromkeys(op.params)
                                                               if i not in charged)
@@ -484,8 +579,12 @@ def record(module: nn.Module, input_shape: tuple[int, ...] = (1, 3, 224, 224), n
         first_rows.add(op.call)
         rows.append(LayerRow(base if n == 0 else f"{base}.{n}", cost.kind, spec, tuple(x), tuple(cost.output_shape),
                              params, cost.macs, origin))
-    rows.extend(_unused(module, charged))
-    return Recording(name or type(module).__name__, tuple(input_shape), rows, uncounted)
+        alive.append(held)
+    unused = _unused(module, charged)
+    rows.extend(unused)
+    alive.extend(0 for _ in unused)
+    several = given if len(given) > 1 or given[0].dtype != "float32" else ()
+    return Recording(name or type(module).__name__, tuple(input_shape), rows, uncounted, several, tuple(alive))
 
 
 def _unused(module: nn.Module, charged: set[int]) -> list[LayerRow]:
@@ -514,7 +613,7 @@ def _unused(module: nn.Module, charged: set[int]) -> list[LayerRow]:
     return rows
 
 
-def analyze_module(module: nn.Module, input_shape: tuple[int, ...] = (1, 3, 224, 224), *,
+def analyze_module(module: nn.Module, input_shape=(1, 3, 224, 224), *,
                    convention: str = DEFAULT_CONVENTION, name: str | None = None) -> Analysis:
     """``module`` recorded and counted as ``convention`` counts (flopcalc's own by default): the
     same :class:`~flopcalc.walk.Analysis` a zoo model gives, for every view and format."""

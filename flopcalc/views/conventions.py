@@ -62,6 +62,8 @@ def reconcile_document(r, live: dict | None = None) -> Document:
     used = lambda rows: [k for k in RECONCILE_REASONS if any(row.get(k) for row in rows)]  # noqa: E731
     ops_reasons = [k for k in RECONCILE_REASONS if k != "weights"]
     ops_reasons[-1:-1] = [k for k in RECORDED_REASONS if any(row.get(k) for row in ops_rows)]
+    # a recorded model's products a tool leaves out or charges its own way (thop's, torchinfo's)
+    ops_reasons[2:2] = [k for k in ("weights",) if any(row.get(k) for row in ops_rows)]
     param_reasons = [k for k in ("classes", "rounding", "bias", "batchnorm") if k in used(param_rows) or k in
                      ("bias", "batchnorm")]
     # a recorded model's norms and embeddings are weights some conventions leave out: shown where they differ

@@ -54,7 +54,6 @@ def fraction_of_peak(r, machine) -> float:
 def bench_document(runs, machine, top: int = 5, load=None) -> Document:
     main = next((r for r in runs if r.mode == "optimized"), runs[0])
     eager = next((r for r in runs if r.mode == "eager"), None)
-    h, w = main.resolution
     run_rows = [{"backend": r.backend, "mode": r.mode, "measured_ms": ms(r.measured_s),
                  "images_per_second": r.images_per_second, "fraction_of_peak": fraction_of_peak(r, machine),
                  "speedup": eager.measured_s / r.measured_s if eager else None} for r in runs]
@@ -72,9 +71,12 @@ def bench_document(runs, machine, top: int = 5, load=None) -> Document:
     if eager:
         cols.append(Col("speedup", "float", digits=2, show=lambda v: f"{v:.2f}x"))
     tables = [Table(cols, run_rows)]
-    res = str(h) if h == w else f"{h}x{w}"
-    heading = (f"{main.model} alpha {main.alpha:g} at {res}, batch {main.batch}, {main.threads} threads: "
-               f"{main.images_per_second:,.1f} images/s")
+    if main.inputs is not None:
+        what = f"{main.model} input {', '.join(map(str, main.inputs))}"
+    else:
+        h, w = main.resolution
+        what = f"{main.model} alpha {main.alpha:g} at {h if h == w else f'{h}x{w}'}"
+    heading = f"{what}, batch {main.batch}, {main.threads} threads: {main.images_per_second:,.1f} images/s"
     notes = [f"whole model: measured {ms(main.measured_s):.2f} ms"
              + (f", predicted {ms(main.predicted_s):.2f} ms ({100 * (main.predicted_s / main.measured_s - 1):+.1f}%)"
                 if main.predicted_s else "")
@@ -145,16 +147,22 @@ def bench_grid_document(results, machine, predicted: bool = True, load=None) -> 
 
 
 def export_document(source: str, a, path, size: int, graph: dict, expected_macs: int, batch) -> Document:
-    h, w = a.config["resolution"]
+    recorded = "alpha" not in a.config  # a module source: its graph counted by flopcalc's ONNX reader
     total = sum(graph.values())
     data = {"model": source, "config": {**config_record(a.config), "batch": batch}, "onnx": str(path),
             "bytes": size, "opset": 17, "nodes": len(graph),
             "graph_macs": total, "macs": expected_macs, "equal": total == expected_macs}
-    rows = [{"check": "Conv and Gemm nodes", "value": f"{len(graph)}"},
+    nodes = "nodes with multiply-adds" if recorded else "Conv and Gemm nodes"
+    rows = [{"check": nodes, "value": f"{len(graph)}"},
             {"check": "macs from the graph's own shapes", "value": f"{total:,}"},
-            {"check": "macs from the analyzer", "value": f"{expected_macs:,}"},
+            {"check": "macs from the " + ("recorded module" if recorded else "analyzer"),
+             "value": f"{expected_macs:,}"},
             {"check": "equal", "value": "yes" if total == expected_macs else "NO"}]
-    res = str(h) if h == w else f"{h}x{w}"
-    heading = (f"wrote {path} ({data['bytes']:,} bytes, opset 17, batch {batch if batch else 'dynamic'}): "
-               f"{source} alpha {a.config['alpha']:g} at {res}")
+    if recorded:
+        what = f"{source} input {' '.join(a.config.get('inputs', ['x'.join(map(str, a.config['input']))]))}"
+    else:
+        h, w = a.config["resolution"]
+        res = str(h) if h == w else f"{h}x{w}"
+        what = f"{source} alpha {a.config['alpha']:g} at {res}"
+    heading = (f"wrote {path} ({data['bytes']:,} bytes, opset 17, batch {batch if batch else 'dynamic'}): {what}")
     return Document("export", data, heading, [Table([Col("check"), Col("value")], rows)])

@@ -102,10 +102,13 @@ def test_nothing_below_the_command_line_imports_it():
 
 def test_only_the_command_layer_reaches_the_torch_side():
     """Torch lives behind one door: nn/, training/ and experiments/ are imported only by commands/
-    (and by each other), never by the core, the views or the reports."""
+    (and by each other), never by the core, the views or the reports. The package face is the Python
+    API's door, as commands/ is the command line's: ``flopcalc.analyze`` reaches the torch side inside
+    the function, only when handed a model it records (an nn.Module, a source, an ONNX file)."""
     torch_side = tuple(f"flopcalc.{t}" for t in TORCH_SIDE)
+    assert GRAPH["flopcalc"] & {"flopcalc.nn.load"}  # the scan sees the face's lazy door
     for m, deps in GRAPH.items():
-        if m.startswith(torch_side) or m.startswith("flopcalc.commands"):
+        if m.startswith(torch_side) or m.startswith("flopcalc.commands") or m == "flopcalc":
             continue
         reached = tuple(sorted(d for d in deps if d.startswith(torch_side)))
         assert not reached or (m, reached) in KNOWN_LEAKS, (m, reached)

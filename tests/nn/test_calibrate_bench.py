@@ -202,3 +202,25 @@ def test_machine_profile_through_a_link(cli, tmp_path):
     code, out, err = cli("machine", "--quick", "--profile", str(link), "--quiet")
     assert code == 0, err
     assert link.is_symlink() and load_machine(real).peak_flops > 0
+
+
+def test_bench_of_a_module_source_times_it_as_it_is(cli, profile):
+    """A module source timed eager and, with --compare, through ONNX Runtime on it exported; its
+    recorded multiply-adds and rows' roofline beside (the calibration covers the family's layers
+    only, so no prediction); per layer, its leaf modules."""
+    from support import ROOT, schema_errors
+    source = str(ROOT / "examples" / "tiny_vit.py") + ":make"
+    code, out, err = cli("bench", source, "--input", "2x3x32x32", "--compare", "--per-layer", "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert not schema_errors(doc)
+    assert doc["config"] == {"inputs": ["2x3x32x32"], "batch": 2}
+    assert doc["macs"] == flopcalc.analyze(source, input_shape=(2, 3, 32, 32)).total.macs
+    assert [(r["backend"], r["mode"]) for r in doc["runs"]] == [("torch", "eager"), ("onnxruntime", "onnxruntime")]
+    assert doc["predicted_ms"] is None and doc["roofline_ms"] > 0 and doc["images_per_second"] > 0
+    assert {x["name"] for x in doc["layers"]} >= {"patch", "head", "blocks.0.mlp.0", "blocks.1.ln_2"}
+    for argv, words in ((["--alpha", "0.5"], "--alpha is for a zoo model"),
+                        (["--eager"], "--eager is for a zoo model"),
+                        (["--input", "1x3x32x32", "--batch", "2"], "--batch with --input")):
+        code, out, err = cli("bench", source, *argv)
+        assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err

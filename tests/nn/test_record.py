@@ -35,6 +35,9 @@ def test_the_mobilenets_recorded_are_their_analytical_rows(model, alpha, resolut
     assert (r.total, r.by_kind) == (a.total, a.by_kind)
     for conv in CONVENTIONS.values():
         assert count(r, conv).total == count(a, conv).total, conv.name
+    # memory: the recorded tensors' own lifetimes give the walk's traffic and peak exactly
+    from flopcalc.memory import memory
+    assert memory(r) == memory(a)
 
 
 class Basic(nn.Module):
