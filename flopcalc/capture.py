@@ -288,3 +288,50 @@ def calflops_ops(row) -> dict:
         return {"weights": per_image((1, 1, *row.input_shape[1:])) * math.prod(s.kernel) * s.in_c
                 * (s.out_c // s.groups)}
     return {}
+
+
+# ------------------------------------------------------------------------------------- onnx-tool
+
+# onnx-tool 1.0.1 charges a node per output element by its kind (its own constants, in "MACs":
+# a comparison or an add 1, a division 4, a square root 24, an exponential or a power 32, a log 43).
+ONNX_TOOL_ELEMENTWISE = {"add": 1, "sub": 1, "mul": 1, "div": 4, "mod": 1, "neg": 1, "max": 1, "min": 1,
+                         "pow": 32, "sqrt": 24, "exp": 32, "softmax": 36, "softplus": 76, "tanh": 76, "gelu": 34,
+                         "leakyrelu": 2, "leaky_relu": 2, "elu": 35, "reciprocal": 4, "log": 43, "sin": 39,
+                         "cos": 39, "equal": 1, "less": 1, "greater": 1, "erf": 0, "where": 0}
+ONNX_TOOL_ACTIVATIONS = {"relu": 1, "relu6": 2, "hardswish": 5, "hardsigmoid": 4, "sigmoid": 32}
+ONNX_TOOL_BATCHNORM = 1 + 24 + 4 + 1 + 1  # add, sqrt, div, add, mul per element
+
+
+def onnx_tool_ops(row) -> dict:
+    """onnx-tool's MACs of a graph node (its ``profile``): products plus one add per output of a bias;
+    every other node by its per-element constant; a batch norm 31 per element; a layer norm 7 per
+    element and 29 per normalized row; a global average 1 per input and 4 per output element."""
+    from .spec import Activation, ResidualAdd
+    if row.origin is not None and row.origin.type.startswith("onnx.") and not row.origin.module_output:
+        return {}  # a scalar (a scale computed from sizes): its volume is 0 to onnx-tool
+    s = row.spec
+    out = per_image((1, *row.output_shape))
+    x = per_image((1, *row.input_shape))
+    if isinstance(s, (Conv2d, ConvNd, Linear)):
+        return {"weights": row.macs, "bias": out if s.bias else 0}
+    if isinstance(s, (MatMul, Einsum)):
+        return {"weights": row.macs}
+    if isinstance(s, BatchNorm2d):
+        return {"batchnorm": ONNX_TOOL_BATCHNORM * out}
+    if isinstance(s, Normalization) and s.kind == "layer":
+        return {"norm": 7 * x + (1 + 24 + 4) * (x // s.channels)}
+    if isinstance(s, Activation):
+        return {"activation": ONNX_TOOL_ACTIVATIONS.get(s.fn.value, 0) * out}
+    if isinstance(s, GlobalAvgPool):
+        return {"pool": x if s.reduction == "mean" else x + 4 * out}
+    if isinstance(s, (ResidualAdd, ChannelScale)):
+        return {_cause(row): out}
+    if isinstance(s, Elementwise):
+        return {_cause(row): ONNX_TOOL_ELEMENTWISE.get(s.fn, 0) * out}
+    if isinstance(s, Reduction):
+        return {"other": x}
+    if isinstance(s, Pool2d):
+        return {"other": s.kernel * s.kernel * out}
+    if isinstance(s, Resize):
+        return {"other": {"linear": 4, "bilinear": 4, "cubic": 8, "bicubic": 8}.get(s.mode, 0) * out}
+    return {}

@@ -372,6 +372,17 @@ CONVENTIONS: dict[str, Convention] = {c.name: c for c in (
         "the products of the functions it replaces by name: F.linear, F.conv*, torch.matmul, addmm and "
         "baddbmm (biases not counted); not torch.mm, torch.bmm, einsum, scaled dot-product attention or x @ y.",
         LEARNABLE + ".", _calflops_ops, _per_row(learnable), live="calflops"),
+    Convention(
+        "onnx_tool", "onnx-tool 1.0.1 Model(path).graph: shape_infer(), profile(), graph.macs and graph.params "
+        "(an ONNX file's graph)", "MACs",
+        "per node: conv and Gemm/MatMul multiply-adds plus one add per output element of a bias; every "
+        "other node by its per-element constant (an add, a comparison or a ReLU 1, a Clip 2, a division 4, "
+        "a square root 24, an exponential or a sigmoid 32); batch norm 31 per element, layer norm 7 per "
+        "element and 29 per row, a global average pool 1 per input and 4 per output element. Over the "
+        "layers as they are: flopcalc export folds batch norm into the convs, so count the exported file "
+        "for that graph's number.",
+        "the graph's initializers (the file's own parameters).",
+        capture.onnx_tool_ops, _per_row(learnable), live="onnx_tool"),
 )}
 DEFAULT = DEFAULT_CONVENTION
 

@@ -59,11 +59,11 @@ def run_reconcile(args: argparse.Namespace) -> int:
     from ..reconcile import reconcile, reconcile_analysis
     from ..views.conventions import reconcile_document
     if not isinstance(args.model, (str, Family)):  # a module or ONNX file, recorded
-        if args.live and args.model.kind == "onnx":
-            raise UsageError("flopcalc reconcile: error: --live runs the peer tools on a PyTorch module; an ONNX "
-                             "file is read, not run (give its module's source to run them)")
         r = reconcile_analysis(recorded_analysis(args, convention="pytorch"))
-        live = _live_module(r, args) if args.live else None
+        if args.live and args.model.kind == "onnx":  # read, not run: the tools that read a file (onnx-tool)
+            live = _live_file(r, args)
+        else:
+            live = _live_module(r, args) if args.live else None
         emit(render(reconcile_document(r, live), args.format))
         return _verdict(r, live)
     else:
@@ -78,7 +78,7 @@ def run_reconcile(args: argparse.Namespace) -> int:
 
 def _verdict(r, live) -> int:
     """1 when a live count differs from its convention's prediction, else 0."""
-    differs = live and any(live.get(line.convention.name) is not None and not line.agrees(live[line.convention.name])
+    differs = live and any(live.get(line.convention.name) and not line.agrees(live[line.convention.name])
                            for line in r.lines)
     return ExitStatus.NO if differs else ExitStatus.OK
 
@@ -93,7 +93,9 @@ def _live_module(r, args: argparse.Namespace) -> dict:
     source, shape = replace(args.model, kwargs=dict(args.model_arg)), recorded_input(args)
     here = peers.available()
     lines = [line for line in r.lines if line.convention.live in peers.MODULE_TOOLS]
-    out = {}
+    # the tools that cannot count a module handed to them: keras (its own models), onnx-tool (files)
+    out = {line.convention.name: False for line in r.lines
+           if line.convention.live and line.convention.live not in peers.MODULE_TOOLS}
     with progress_of(args, "reconcile --live", len(lines)) as progress:
         for line in lines:
             tool = line.convention.live
@@ -101,6 +103,17 @@ def _live_module(r, args: argparse.Namespace) -> dict:
                                          if here[tool] else None)
             progress.advance()
     return out
+
+
+def _live_file(r, args: argparse.Namespace) -> dict:
+    """The counters that read an ONNX file (onnx-tool) run on it; the others cannot count a file."""
+    from ..nn import peers
+    here = peers.available()
+    shapes = args.input or [(1, *r.base.input_shape)]
+    return {line.convention.name: (False if line.convention.live not in peers.FILE_TOOLS else
+                                   peers.FILE_TOOLS[line.convention.live](args.model.target, shapes)
+                                   if here[line.convention.live] else None)
+            for line in r.lines if line.convention.live}
 
 
 def _live(r, args: argparse.Namespace) -> dict:

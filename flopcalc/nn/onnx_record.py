@@ -17,7 +17,7 @@ from ..costs import layer_cost
 from ..errors import UserError
 from ..spec import (Act, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, GlobalAvgPool, Linear, ResidualAdd)
 from ..operations import ConvNd, Elementwise, MatMul, Normalization, Reduction, Resize
-from ..walk import DEFAULT_CONVENTION, LayerRow
+from ..walk import DEFAULT_CONVENTION, LayerRow, Origin
 
 # Nodes that move or relabel data and compute nothing.
 FREE = {"Flatten", "Reshape", "Identity", "Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Constant",
@@ -131,8 +131,13 @@ def record_onnx(path: str | Path, input_shape=None):
         name = node.name or f"{node.op_type}_{len(rows)}"
         n = used.get(name, 0)
         used[name] = n + 1
+        # its origin: the node (what onnx-tool counts by); no module call, so no hook-based tool sees it
+        full_in = tuple(shapes.get(node.input[0]) or ()) if node.input else ()
+        full_out = tuple(shapes.get(node.output[0]) or ()) if node.output else ()
+        origin = Origin(node.name, f"onnx.{node.op_type}", True, -2, True, True, "", False, node.op_type, full_in,
+                        full_out, (), (("inputs", len(node.input)),))
         rows.append(LayerRow(name if n == 0 else f"{name}.{n}", cost.kind, spec, tuple(x),
-                             tuple(cost.output_shape), params, cost.macs))
+                             tuple(cost.output_shape), params, cost.macs, origin))
     from ..sources import InputSpec
     several = tuple(InputSpec(shape) for shape in shapes_in) if len(shapes_in) > 1 else ()
     return Recording(path.name, tuple(input_shape), rows, uncounted, several)

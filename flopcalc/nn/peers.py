@@ -26,9 +26,9 @@ from ..scaling import as_pair
 # tool -> the Python module that provides it ("flop_counter" is torch itself)
 MODULES = {"fvcore": "fvcore", "flop_counter": "torch", "ptflops": "ptflops", "ptflops_aten": "ptflops",
            "thop": "thop", "torchinfo": "torchinfo", "torchprofile": "torchprofile", "calflops": "calflops",
-           "keras": "keras"}
-EXTRA = (f"{install_hint('peers')} (ptflops, thop, torchinfo, torchprofile, calflops, keras; fvcore comes with "
-         "flopcalc[torch])")
+           "onnx_tool": "onnx_tool", "keras": "keras"}
+EXTRA = (f"{install_hint('peers')} (ptflops, thop, torchinfo, torchprofile, calflops, onnx-tool, keras; fvcore "
+         "comes with flopcalc[torch])")
 
 Measured = tuple  # (params | None, ops | None)
 
@@ -153,11 +153,31 @@ MODULE_TOOLS: dict[str, Callable[..., Measured]] = {
 }
 
 
+def onnx_tool(path, inputs) -> Measured:
+    """onnx-tool's parameters and MACs of an ONNX file, its inputs given their shapes (one per graph
+    input, in order), as its README shows: shape_infer, then profile."""
+    import numpy as np
+    from ..sources import input_specs
+    with _quiet():
+        from onnx_tool import Model
+        g = Model(str(path)).graph
+        g.shape_infer({name: np.zeros(i.shape, dtype=np.float32) for name, i in zip(g.input, input_specs(inputs))})
+        g.profile()
+    return _exact(float(g.params)), _exact(float(g.macs[0]))
+
+
+# the tools that count an ONNX file handed to them
+FILE_TOOLS: dict[str, Callable[..., Measured]] = {"onnx_tool": onnx_tool}
+
+
 def measure(tool: str, model: str, alpha: float, resolution, classes: int, rounding: str) -> Measured:
-    """What ``tool`` reports for the config, ``(params, ops)``."""
+    """What ``tool`` reports for the config, ``(params, ops)``; (None, None) for a tool that counts
+    ONNX files (onnx-tool: its number is for the model's export, a graph of its own)."""
     h, w = as_pair(resolution)
     if tool == "keras":
         return keras(model, alpha, h, w, classes, rounding)
+    if tool in FILE_TOOLS:
+        return None, None
     return MODULE_TOOLS[tool](_uncounted_model(model, alpha, classes, rounding), (1, 3, h, w))
 
 
@@ -175,8 +195,9 @@ def measure_all(r, progress=None) -> dict:
     measured, or None where the tool is not installed; ``progress(done, total)`` after each tool."""
     here = available()
     base = r.base
-    lines = [line for line in r.lines if line.convention.live]
-    out = {}
+    lines = [line for line in r.lines if line.convention.live and line.convention.live not in FILE_TOOLS]
+    # a tool that reads ONNX files cannot count the model itself (its number is for the export's graph)
+    out = {line.convention.name: False for line in r.lines if line.convention.live in FILE_TOOLS}
     for i, line in enumerate(lines, 1):
         tool = line.convention.live
         out[line.convention.name] = None if not here[tool] else measure(

@@ -159,6 +159,12 @@ def test_the_operation_count_is_named_for_what_it_is(cli):
         # + affine batch norm 1 per output element; the 4x4 pool 1 per output element (fvcore's: per input)
         "torchprofile": mm + bn_elements + fv["adaptive_avg_pool2d"] // (4 * 4),
         "calflops": mm,  # F.conv2d and F.linear, biases left out
+        # onnx-tool over these layers: + the classifier's bias adds, batch norm 31 per element, ReLU6 (a Clip)
+        # 2, the pool 1 per input and 4 per output element (1280 of them), each residual add 1 per element:
+        # the repeated blocks of stride 1 keep their input's shape (2, 3, 4, 3, 3 blocks at 32, 16, 8, 8
+        # and 4 pixels, 16, 16, 32, 48 and 80 channels), so one add fewer than blocks in each stage
+        "onnx_tool": mm + 1000 + 31 * bn_elements + 2 * (bn_elements - projections) + fv["adaptive_avg_pool2d"]
+        + 4 * 1280 + (16 * 32**2 + 2 * 16 * 16**2 + 3 * 32 * 8**2 + 2 * 48 * 8**2 + 2 * 80 * 4**2),
     }
     assert set(expected) == set(CONVENTIONS)
     for name, conv in CONVENTIONS.items():

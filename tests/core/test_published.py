@@ -266,7 +266,8 @@ def test_more_single_changes_and_what_a_check_carries():
     p = v1_counts()[0]
     c = check(_row(million_params=printed(p, 3, "round")))
     assert [cause.rsplit("the ", 1)[1] for cause in c.causes] == [
-        "pytorch convention)", "fvcore convention)", "ptflops convention)", "thop convention)"]
+        "pytorch convention)", "fvcore convention)", "ptflops convention)", "thop convention)",
+        "onnx_tool convention)"]
     assert all(f"({p:,};" in cause for cause in c.causes)
     assert c.causes[1] == f"params reproduce counting {CONVENTIONS['fvcore'].params_rule.rstrip('.')} ({p:,}; the " \
                           "fvcore convention)"

@@ -148,7 +148,7 @@ class Shared(nn.Module):
 MODELS = {"resnet_like": (ResNetLike, (1, 3, 64, 64)), "vit_like": (ViTLike, (1, 3, 32, 32)),
           "convnext_like": (ConvNeXtLike, (1, 3, 32, 32)), "efficientnet_like": (EfficientNetLike, (1, 3, 16, 16)),
           "shared": (Shared, (1, 3, 16, 16))}
-LIVE = [c for c in CONVENTIONS.values() if c.live and c.live != "keras"]
+LIVE = [c for c in CONVENTIONS.values() if c.live in peers.MODULE_TOOLS]
 
 
 @pytest.mark.peers

@@ -33,6 +33,38 @@ def test_an_exported_file_counts_as_its_torch_model(model, alpha, resolution, tm
     assert [x.macs for x in r.layers if x.kind in MULTIPLY_ADD] == [x.macs for x in a.layers if x.kind in MULTIPLY_ADD]
     # parameters: the file's initializers, read independently of flopcalc
     assert r.total.params == sum(math.prod(t.dims) for t in onnx.load(str(path)).graph.initializer)
+    # onnx-tool, run live on the file, prints the onnx_tool convention's numbers exactly
+    from flopcalc.conventions import counted_as
+    from flopcalc.nn import peers
+    if peers.available()["onnx_tool"]:
+        c = counted_as(r, "onnx_tool")
+        assert peers.onnx_tool(path, (1, 3, resolution, resolution)) == (c.total.params, c.total.macs)
+
+
+@pytest.mark.parametrize("source, shape", [("tiny_resnet.py:make", (1, 3, 64, 64)),
+                                           ("tiny_vit.py:make", (1, 3, 32, 32))])
+def test_onnx_tool_on_files_of_models_nobody_wrote_for_it(cli, tmp_path, source, shape):
+    """A ResNet and a vision transformer exported, and examples/tiny_resnet.onnx as committed: onnx-tool's live
+    total is the onnx_tool convention's over the file's rows (a division 4 per element, a square root 24, an
+    exponential 32, a layer norm 7 per element and 29 per row, a scalar computed from sizes 0), and reconcile
+    --live on the file runs it and agrees."""
+    from flopcalc.nn import peers
+    from support import ROOT
+    if not peers.available()["onnx_tool"]:
+        pytest.skip("onnx-tool is not installed")
+    path = tmp_path / "m.onnx"
+    code, out, err = cli("export", str(ROOT / "examples" / source), "--input", "x".join(map(str, shape)),
+                         "--onnx", str(path))
+    assert code == 0, err
+    for file in (path, ROOT / "examples" / "tiny_resnet.onnx"):
+        file_shape = shape if file == path else (1, 3, 64, 64)
+        from flopcalc.nn.onnx_record import analyze_onnx
+        a = analyze_onnx(file, file_shape, convention="onnx_tool")
+        assert peers.onnx_tool(file, file_shape) == (a.total.params, a.total.macs)
+    code, out, err = cli("reconcile", str(path), "--input", "x".join(map(str, shape)), "--live", "--format", "json")
+    assert code == 0, err
+    line = {c["name"]: c for c in json.loads(out)["conventions"]}["onnx_tool"]
+    assert line["live"] == {"params": line["params"], "reported": line["reported"], "ok": True}
 
 
 def test_the_table_of_an_onnx_file(cli, tmp_path):
