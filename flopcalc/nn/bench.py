@@ -80,8 +80,9 @@ def time_torch(net, x: torch.Tensor, min_time: float = 0.5, min_reps: int = 5) -
         return median_seconds(lambda: net(x), min_reps, min_time, warmup=3)
 
 
-def onnx_session(net: torch.nn.Module, resolution, threads: int):
-    """An ONNX Runtime session of ``net`` (exported to a temporary file, then read back)."""
+def onnx_session(net: torch.nn.Module, resolution, threads: int, write=None):
+    """An ONNX Runtime session of ``net`` (exported to a temporary file, then read back); ``write(path)``
+    exports it another way (a module source on its own inputs)."""
     try:
         import onnxruntime as ort
     except ImportError:
@@ -90,7 +91,10 @@ def onnx_session(net: torch.nn.Module, resolution, threads: int):
     fd, path = tempfile.mkstemp(suffix=".onnx")
     os.close(fd)
     try:
-        export(net, resolution, path)
+        if write is None:
+            export(net, resolution, path)
+        else:
+            write(path)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -216,20 +220,8 @@ def bench_module(net: torch.nn.Module, a, inputs, name: str, *, machine: Machine
 
 
 def _time_module_onnx(net, specs, xs, threads: int, min_time: float) -> float:
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise LatencyError(f"--backend onnxruntime needs onnx and onnxruntime: {install_hint('onnx')}") from None
     from .onnx_export import export_module
-    fd, path = tempfile.mkstemp(suffix=".onnx")
-    os.close(fd)
-    try:
-        export_module(net, specs, path)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
-        session = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
-    finally:
-        os.unlink(path)
+    session = onnx_session(net, None, threads, write=lambda path: export_module(net, specs, path))
     feed = {i.name: x.numpy() for i, x in zip(session.get_inputs(), xs)}
     return median_seconds(lambda: session.run(None, feed), 5, min_time, warmup=3)
 

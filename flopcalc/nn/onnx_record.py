@@ -18,6 +18,7 @@ from ..errors import UserError
 from ..spec import (Act, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, GlobalAvgPool, Linear, ResidualAdd)
 from ..operations import ConvNd, Elementwise, MatMul, Normalization, Reduction, Resize
 from ..walk import DEFAULT_CONVENTION, LayerRow, Origin
+from .record import per_image_shape
 
 # Nodes that move or relabel data and compute nothing.
 FREE = {"Flatten", "Reshape", "Identity", "Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Constant",
@@ -156,11 +157,7 @@ def _spec(node, shapes, init, const, batch: int = 1, whole: list | None = None):
     x = ins[0][1:] if ins and ins[0] else None
 
     def per(shape):
-        if shape and shape[0] == batch:
-            return tuple(shape[1:])
-        if whole is not None:
-            whole.append(True)
-        return tuple(shape)
+        return per_image_shape(shape, batch, whole)
 
     if op in ("Conv", "ConvTranspose"):
         w = ins[1]

@@ -358,6 +358,17 @@ def record_ops(module: nn.Module, inputs) -> tuple[list[Op], dict[int, Call], li
     return recorder.ops, calls, recorder.alive_values()
 
 
+def per_image_shape(shape, batch: int, whole: list | None = None) -> tuple:
+    """A shape per image: the batch dimension off. A tensor that does not start with the batch (sequence
+    first: multi-head attention's (L, N, E)) keeps its shape, and ``whole`` is told so: the cost of an
+    operation on it is the whole batch's, to be divided by the batch."""
+    if shape and shape[0] == batch:
+        return tuple(shape[1:])
+    if whole is not None:
+        whole.append(True)
+    return tuple(shape)
+
+
 def _spec(op: Op, batch: int = 1, whole: list | None = None):
     """The layer spec of one operation and the shapes its formula reads: (spec, x, block_input),
     or None for an operation without a formula. Shapes are per image: the batch dimension comes off.
@@ -367,11 +378,7 @@ def _spec(op: Op, batch: int = 1, whole: list | None = None):
     a = op.args
 
     def per(shape):
-        if shape and shape[0] == batch:
-            return tuple(shape[1:])
-        if whole is not None:
-            whole.append(True)
-        return tuple(shape)
+        return per_image_shape(shape, batch, whole)
 
     if name in CONVOLUTIONS:
         return _conv(name, a)
