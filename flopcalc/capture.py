@@ -45,10 +45,6 @@ def _kernel(spec) -> int:
     return math.prod(spec.kernel)
 
 
-def _groups(spec) -> int:
-    return spec.groups
-
-
 def _cause(row) -> str:
     """The cause a row's operations fall under when a tool charges them."""
     if row.kind in ("pointwise", "depthwise", "conv", "linear", "matmul"):
@@ -87,7 +83,7 @@ def thop_ops(row) -> dict:
         return {}
     x, y = o.module_input, o.module_output
     if t in CONVS or t in CONV_TRANSPOSED:  # output elements x input channels / groups x kernel
-        return {"weights": per_image(y) * (x[1] // _groups(row.spec)) * _kernel(row.spec)}
+        return {"weights": per_image(y) * (x[1] // row.spec.groups) * _kernel(row.spec)}
     if t in BATCH_NORMS or t in INSTANCE_NORMS or t == "LayerNorm":
         affine = o.attr("affine", False) or o.attr("elementwise_affine", False)
         return {_cause(row): 2 * per_image(x) * (2 if affine else 1)}

@@ -99,8 +99,7 @@ class Call:
 
 
 # Module attributes the hook-based counters read (thop's affine, ptflops' num_heads, ...).
-ATTRS = ("affine", "elementwise_affine", "num_heads", "batch_first", "in_features", "out_features", "dim", "mode",
-         "groups", "head_dim", "scale_factor", "size")
+ATTRS = ("affine", "elementwise_affine", "num_heads", "batch_first", "in_features", "dim", "mode")
 # Tensor methods a Python operator also reaches (x + y runs Tensor.add): a tool that patches the
 # method by name does not see the operator, so the recorder tells them apart.
 OPERATOR_METHODS = {"add", "sub", "mul", "div", "matmul", "truediv", "pow", "__add__", "__mul__", "__matmul__",
@@ -185,7 +184,6 @@ class _Recorder(TorchDispatchMode):
         self.n = 0
         self.keep: list = []               # every output lives as long as the run: ids stay unique
         self.carried: dict[int, tuple] = {}  # id of a free operation's output -> the parameters it holds
-        self.alive: list = []
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         name = func.overloadpacket.__name__
@@ -208,8 +206,7 @@ class _Recorder(TorchDispatchMode):
         self._lifetimes(name, tensors, out)
         if name in FREE:
             if used and isinstance(first, torch.Tensor):
-                self.carried[id(first)] = used
-                self.alive.append(first)  # its id must not be reused while the run lasts
+                self.carried[id(first)] = used  # its id stays its own: self.keep holds every output
         else:
             shapes = tuple(tuple(a.shape) if isinstance(a, torch.Tensor) else _plain(a) for a in args)
             module, call = self.stack[-1]
