@@ -35,8 +35,17 @@ def nn_class(row) -> str | None:
     return t.rsplit(".", 1)[-1] if t.startswith(NN) else None
 
 
-def per_image(shape) -> int:
-    return math.prod(shape[1:]) if shape else 0
+def per_image(shape, batch: int = 1) -> int:
+    """Elements per image of a module's input or output (a whole shape: the batch's; its first
+    dimension may hold more than the batch, windows of each image)."""
+    return math.prod(shape) // batch if shape else 0
+
+
+def row_elements(row, shape) -> int:
+    """Elements per image of one of a row's own shapes (per image already, unless the row's shapes
+    are the whole batch's)."""
+    o = row.origin
+    return math.prod(shape) // (o.batch if o is not None and o.whole else 1)
 
 
 def _kernel(spec) -> int:
@@ -83,26 +92,26 @@ def thop_ops(row) -> dict:
         return {}
     x, y = o.module_input, o.module_output
     if t in CONVS or t in CONV_TRANSPOSED:  # output elements x input channels / groups x kernel
-        return {"weights": per_image(y) * (x[1] // row.spec.groups) * _kernel(row.spec)}
+        return {"weights": per_image(y, o.batch) * (x[1] // row.spec.groups) * _kernel(row.spec)}
     if t in BATCH_NORMS or t in INSTANCE_NORMS or t == "LayerNorm":
         affine = o.attr("affine", False) or o.attr("elementwise_affine", False)
-        return {_cause(row): 2 * per_image(x) * (2 if affine else 1)}
+        return {_cause(row): 2 * per_image(x, o.batch) * (2 if affine else 1)}
     if t == "Linear":
-        return {"weights": o.attr("in_features") * per_image(y)}
+        return {"weights": o.attr("in_features") * per_image(y, o.batch)}
     if t in ("AvgPool1d", "AvgPool2d", "AvgPool3d"):
-        return {"pool": per_image(y)}
+        return {"pool": per_image(y, o.batch)}
     if t.startswith("AdaptiveAvgPool"):  # (the window's size + 1) per output element, in floats as thop does
         window = 1.0
         for i, j in zip(x[2:], y[2:]):
             window *= float(i) / float(j)
-        return {"pool": int((window + 1) * per_image(y))}
+        return {"pool": int((window + 1) * per_image(y, o.batch))}
     if t in UPSAMPLES:
-        return {"other": THOP_UPSAMPLE.get(o.attr("mode"), 0) * per_image(y)}
+        return {"other": THOP_UPSAMPLE.get(o.attr("mode"), 0) * per_image(y, o.batch)}
     if t == "Softmax":
         n = x[o.attr("dim")]
-        return {"other": per_image(x) // n * (3 * n - 1)}
+        return {"other": per_image(x, o.batch) // n * (3 * n - 1)}
     if t == "PReLU":
-        return {"activation": per_image(x)}
+        return {"activation": per_image(x, o.batch)}
     return {}
 
 
@@ -136,20 +145,20 @@ def ptflops_module(row) -> dict:
     if t in CONVS or t in CONV_TRANSPOSED:
         s = row.spec
         per_position = _kernel(s) * s.in_c * (s.out_c // s.groups)
-        positions = math.prod(x[2:]) if t in CONV_TRANSPOSED else math.prod(y[2:])
-        return {"weights": per_position * positions, "bias": per_image(y) if s.bias else 0}
+        positions = per_image(x, o.batch) // x[1] if t in CONV_TRANSPOSED else per_image(y, o.batch) // y[1]
+        return {"weights": per_position * positions, "bias": per_image(y, o.batch) if s.bias else 0}
     if t in PTFLOPS_ACTIVATIONS:
-        return {"activation": per_image(y)}
+        return {"activation": per_image(y, o.batch)}
     if t in PTFLOPS_POOLS:
-        return {"pool": per_image(x)}
+        return {"pool": per_image(x, o.batch)}
     if t in PTFLOPS_NORMS:  # ``module.affine``: a layer norm has none (elementwise_affine), so 1
-        return {_cause(row): per_image(x) * (2 if o.attr("affine", False) else 1)}
+        return {_cause(row): per_image(x, o.batch) * (2 if o.attr("affine", False) else 1)}
     if t == "Linear":
         out = y[-1]
-        return {"weights": x[-1] * out * math.prod(x[1:-1]),
-                "bias": (out if o.attr("bias") else 0) * math.prod(x[1:-1])}
+        rows_ = math.prod(x[:-1]) // o.batch  # every position of the input, per image
+        return {"weights": x[-1] * out * rows_, "bias": (out if o.attr("bias") else 0) * rows_}
     if t == "Upsample":
-        return {"other": per_image(y)}
+        return {"other": per_image(y, o.batch)}
     if t == "MultiheadAttention":  # self-attention: q, k and v of one shape
         first = o.attr("batch_first", False)
         length, dim = (x[1], x[2]) if first else (x[0], x[2])
@@ -171,23 +180,16 @@ def ptflops_function(row) -> dict:
     if o.operator:
         return {}
     if o.api in PTFLOPS_NUMEL:
-        return {_cause(row): per_image((1, *row.input_shape))}
+        return {_cause(row): row_elements(row, row.input_shape)}
     if o.api in PTFLOPS_RESIZE:
-        return {"other": per_image((1, *row.output_shape))}
+        return {"other": row_elements(row, row.output_shape)}
     if o.api in PTFLOPS_PRODUCTS:
         return {"weights": row.macs}
     if o.api in PTFLOPS_ADDMM:
-        return {"weights": row.macs, "bias": per_image((1, *row.output_shape))}
+        return {"weights": row.macs, "bias": row_elements(row, row.output_shape)}
     if o.api in PTFLOPS_ELEMENTWISE:
-        return {_cause(row): per_image((1, *row.output_shape))}
+        return {_cause(row): row_elements(row, row.output_shape)}
     return {}
-
-
-def ptflops_ops(row) -> dict:
-    parts = ptflops_module(row)
-    for k, v in ptflops_function(row).items():
-        parts[k] = parts.get(k, 0) + v
-    return parts
 
 
 # The ATen operations ptflops' aten backend counts: aten.mm, addmm (with its bias), bmm and convolution,
@@ -197,11 +199,13 @@ PTFLOPS_ATEN = {"mm", "addmm", "bmm", "matmul", "linear", "einsum", "convolution
 
 
 def ptflops_aten_ops(row) -> dict:
+    """Products, and biases where they are part of one (a linear's input that is not contiguous gets
+    a matrix product and then an add, which it does not count)."""
     o = row.origin
     if o.aten not in PTFLOPS_ATEN:
         return {}
-    bias = isinstance(row.spec, (Conv2d, ConvNd, Linear)) and row.spec.bias
-    return {"weights": row.macs, "bias": per_image((1, *row.output_shape)) if bias else 0}
+    bias = isinstance(row.spec, (Conv2d, ConvNd, Linear)) and row.spec.bias and o.folded
+    return {"weights": row.macs, "bias": row_elements(row, row.output_shape) if bias else 0}
 
 
 # ------------------------------------------------------------------------------------- torchinfo
@@ -210,8 +214,8 @@ def ptflops_aten_ops(row) -> dict:
 def torchinfo_ops(row) -> dict:
     """torchinfo, for each call of a leaf module, on its first row: every parameter tensor named
     ``weight`` or ``bias`` charges its size times the output's positions in a class whose name has
-    "Conv", else its size once per image; one with "weight" or "bias" inside its name, its size
-    per output channel (or token)."""
+    "Conv", else its size times the output's first dimension (the batch, or windows of it); one with
+    "weight" or "bias" inside its name, its size times the output's first two dimensions."""
     o = row.origin
     if not (o.leaf and o.first_row and o.call >= 0):
         return {}
@@ -220,10 +224,10 @@ def torchinfo_ops(row) -> dict:
     total = 0
     for name, numel in o.module_params:
         if name in ("weight", "bias"):
-            total += numel * math.prod(y[2:]) if conv else numel
+            total += numel * (y[0] * math.prod(y[2:]) if conv else y[0])
         elif "weight" in name or "bias" in name:
-            total += numel * (y[1] if len(y) > 1 else 1)
-    return {_cause(row): total} if total else {}
+            total += numel * math.prod(y[:2])
+    return {_cause(row): total // o.batch} if total else {}
 
 
 # ---------------------------------------------------------------------------------- torchprofile
@@ -234,13 +238,13 @@ def torchprofile_ops(row) -> dict:
     (every element of its output), an affine norm (one per output element), average pooling and
     means (one per output element), bilinear upsampling (4 per output element); nothing else."""
     s = row.spec
-    out = per_image((1, *row.output_shape))
-    if row.origin is not None and nn_class(row) == "MultiheadAttention" and row.origin.first_row:
-        # its forward multiplies sizes (bsz * num_heads) four times; the trace records each as an
-        # aten::mul of one element, and torchprofile charges it 1
-        parts = torchprofile_ops(row._replace(origin=None))
-        parts["other"] = parts.get("other", 0) + 4
-        return parts
+    out = row_elements(row, row.output_shape)
+    o = row.origin
+    sizes = o.size_products if o is not None else 0  # the code's products of sizes: in a trace, each
+    if o is not None and nn_class(row) == "MultiheadAttention" and o.first_row:  # an aten::mul of one
+        sizes += 4  # element, charged 1 (per run); torch's multi-head attention multiplies sizes four times
+    if sizes:
+        return {**torchprofile_ops(row._replace(origin=None)), "sizes": sizes}
     if isinstance(s, ConvNd) and s.transposed:  # its weight's first dimension taken as the input channels
         return {"weights": out * s.in_c * math.prod(s.kernel)}
     if isinstance(s, Einsum) and "..." in s.equation:
@@ -281,7 +285,7 @@ def calflops_ops(row) -> dict:
     if o.api in CALFLOPS_LINEAR or o.api in CALFLOPS_CONVS or o.api in CALFLOPS_PRODUCTS:
         return {"weights": row.macs}
     if o.api in CALFLOPS_CONV_TRANSPOSED:  # positions of the input x kernel x in x out / groups
-        return {"weights": per_image((1, 1, *row.input_shape[1:])) * math.prod(s.kernel) * s.in_c
+        return {"weights": math.prod(row.input_shape[1:]) * math.prod(s.kernel) * s.in_c
                 * (s.out_c // s.groups)}
     return {}
 
@@ -306,8 +310,8 @@ def onnx_tool_ops(row) -> dict:
     if row.origin is not None and row.origin.type.startswith("onnx.") and not row.origin.module_output:
         return {}  # a scalar (a scale computed from sizes): its volume is 0 to onnx-tool
     s = row.spec
-    out = per_image((1, *row.output_shape))
-    x = per_image((1, *row.input_shape))
+    out = row_elements(row, row.output_shape)
+    x = row_elements(row, row.input_shape)
     if isinstance(s, (Conv2d, ConvNd, Linear)):
         return {"weights": row.macs, "bias": out if s.bias else 0}
     if isinstance(s, (MatMul, Einsum)):

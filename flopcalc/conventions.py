@@ -30,7 +30,9 @@ from .zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION
 
 # What a count is made of. The parameters and operations of every layer fall into exactly
 # one of these, so two conventions differ by a sum over causes (``flopcalc reconcile``).
-CAUSES = ("weights", "bias", "batchnorm", "activation", "pool", "add", "norm", "attention", "other")
+CAUSES = ("weights", "bias", "batchnorm", "activation", "pool", "add", "norm", "attention", "other", "sizes")
+# causes counted once per run, not per image: a trace's arithmetic on sizes does not grow with the batch
+PER_RUN = {"sizes"}
 CAUSE_TEXT = {
     "weights": "conv and fully connected weights and their multiply-adds",
     "bias": "conv and fully connected biases (one add per output element)",
@@ -168,20 +170,35 @@ def _fvcore_einsum(s: Einsum) -> int:
 # ptflops' default backend counts module hooks *and* patched torch.nn.functional calls:
 # nn.ReLU's forward calls F.relu, so ReLU is counted twice; nn.ReLU6 goes through
 # F.hardtanh, which is not patched, so once; F.silu is patched.
-PTFLOPS_ACTIVATION = {"relu": 2, "relu6": 1, "silu": 1}
+# flopcalc's built activations ptflops charges 1 per element for: by a module hook (nn.ReLU, nn.ReLU6),
+# by a replaced function (F.relu inside nn.ReLU, F.silu); hard-swish and hard-sigmoid by neither
+PTFLOPS_MODULES = {"relu", "relu6"}
+PTFLOPS_FUNCTIONS = {"relu", "silu"}
 
 
 def _ptflops_ops(row: LayerRow) -> Parts:
+    """What ptflops' replaced functions charge (summed over the batch): F.relu (inside nn.ReLU too),
+    F.silu, and flopcalc's pool's F.adaptive_avg_pool2d, one per input element."""
     if row.origin is not None:
-        return capture.ptflops_ops(row)
+        return capture.ptflops_function(row)
+    if row.kind == "activation" and row.spec.fn.value in PTFLOPS_FUNCTIONS:
+        return {"activation": elements(row.input_shape)}
+    if row.kind == "pool":
+        return {"pool": elements(row.input_shape)}
+    return {}
+
+
+def _ptflops_module_ops(row: LayerRow) -> Parts:
+    """What ptflops' module hooks charge, which it averages over the batch: conv and linear with their
+    biases, batch norm, and the nn.ReLU and nn.ReLU6 modules, one per element."""
+    if row.origin is not None:
+        return capture.ptflops_module(row)
     if row.kind in MULTIPLY_ADD_KINDS:
         return {"weights": row.macs, "bias": _bias_ops(row)}
     if row.kind == "batchnorm":
         return {"batchnorm": (2 if _bn(row)[1] else 1) * elements(row.input_shape)}
-    if row.kind == "activation":
-        return {"activation": PTFLOPS_ACTIVATION.get(row.spec.fn.value, 0) * elements(row.input_shape)}
-    if row.kind == "pool":  # flopcalc's pool calls F.adaptive_avg_pool2d: one per input element
-        return {"pool": elements(row.input_shape)}
+    if row.kind == "activation" and row.spec.fn.value in PTFLOPS_MODULES:
+        return {"activation": elements(row.input_shape)}
     return {}
 
 
@@ -248,6 +265,8 @@ class Convention:
     classes: int = DEFAULT_CLASSES
     rounding: str = "torchvision"
     live: Optional[str] = None  # the installed tool that reports it (flopcalc reconcile --live)
+    # the part of its count the tool divides by the batch (ptflops' module hooks: averaged over the images)
+    averaged: Optional[Callable[[LayerRow], Parts]] = None
 
     def row_parts(self, row: LayerRow, model: str) -> tuple[Parts | None, Parts | None]:
         return (None if self.params is None else self.params(row, model),
@@ -278,7 +297,10 @@ class Convention:
 
     def count(self, row: LayerRow) -> int:
         """The operations this counter prints for one layer of a batch-1 analysis."""
-        return 0 if self.ops is None else self.flops_per_mac * sum(self.ops(row).values())
+        if self.ops is None:
+            return 0
+        return self.flops_per_mac * (sum(self.ops(row).values())
+                                     + (sum(self.averaged(row).values()) if self.averaged else 0))
 
     def total(self, rows) -> int:
         return sum(self.count(r) for r in rows)
@@ -340,8 +362,10 @@ CONVENTIONS: dict[str, Convention] = {c.name: c for c in (
         "conv and linear multiply-adds plus one per output element of each bias; batch norm 2 per "
         "element (1 without affine); ReLU 2 per element (the nn.ReLU module hook and the patched "
         "F.relu inside it both count), ReLU6 1 (F.hardtanh is not patched), SiLU 1; global average "
-        "pooling 1 per input element; residual adds 0.",
-        LEARNABLE + " (those with requires_grad).", _ptflops_ops, _per_row(learnable), live="ptflops"),
+        "pooling 1 per input element; residual adds 0. What its module hooks count is divided by the "
+        "batch (averaged over the images); what its replaced functions count is not.",
+        LEARNABLE + " (those with requires_grad).", _ptflops_ops, _per_row(learnable), live="ptflops",
+        averaged=_ptflops_module_ops),
     Convention(
         "ptflops_aten", "ptflops 0.7.5 get_model_complexity_info(..., backend='aten')", "MACs",
         "aten.convolution and aten.addmm/aten.mm only: conv and linear multiply-adds plus one per "
@@ -414,17 +438,24 @@ class Counted:
         return None if m is None else m * self.convention.flops_per_mac
 
 
-def count(a: Analysis, convention: str | Convention = DEFAULT) -> Counted:
+def count(a: Analysis, convention: str | Convention = DEFAULT, *, averaged: bool = True) -> Counted:
     """``a``'s rows under a convention. The architecture is ``a``'s own: use :func:`analyze`
-    for the convention's architecture (its classes and channel rounding)."""
+    for the convention's architecture (its classes and channel rounding). The operations are the
+    whole batch's, but for the part a tool averages over the images (ptflops' module hooks), per image
+    as it prints it (``averaged``) or over the batch too (reconcile's causes)."""
     conv = convention if isinstance(convention, Convention) else get_convention(convention)
     batch = a.batch
     rows, parts = [], []
     for r in a.layers:
-        p, o = conv.row_parts(r._replace(macs=r.macs // batch), a.model)
+        one = r._replace(macs=r.macs // batch)
+        p, o = conv.row_parts(one, a.model)
+        if o is not None:  # the operations of the whole batch
+            o = {k: v if k in PER_RUN else batch * v for k, v in o.items()}
+            for k, v in (conv.averaged(one) if conv.averaged else {}).items():
+                o[k] = o.get(k, 0) + (v if averaged else batch * v)
         parts.append((p, o))
         rows.append(r._replace(params=None if p is None else sum(p.values()),
-                               macs=None if o is None else batch * sum(o.values())))
+                               macs=None if o is None else sum(o.values())))
     kinds: dict[str, list] = {}
     for r in rows:
         kinds.setdefault(r.kind, []).append(r)

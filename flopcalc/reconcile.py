@@ -25,7 +25,7 @@ from .conventions import CAUSES, CONVENTIONS, DEFAULT, Convention, architecture,
 from .zoo import DEFAULT_CLASSES
 from .scaling import DEFAULT_RESOLUTION
 
-REASONS = ("classes", "rounding") + tuple(c for c in CAUSES) + ("flops",)
+REASONS = ("classes", "rounding") + tuple(c for c in CAUSES) + ("batch", "flops")
 REASON_TEXT = {
     "classes": "a classifier of another width (TF-Slim: 1001 classes, background included)",
     "rounding": "another channel rounding rule for the width multiplier",
@@ -39,6 +39,8 @@ REASON_TEXT = {
     "attention": "a recorded model's attention products (Q K^T and A V), which some tools do not see",
     "other": "what else a tool charges a recorded model: softmax, interpolation, elementwise products, "
              "reductions, pooling windows",
+    "sizes": "the model's own arithmetic on tensor sizes (n_h * n_w): one operation each in a torch.jit trace",
+    "batch": "one image's count printed for a batch (the total divided by the batch)",
     "flops": "two flops per multiply-add",
 }
 
@@ -102,13 +104,16 @@ def _line(conv: Convention, classes: int, base: Analysis, a1: Analysis, a2: Anal
     (``a1``), the channel rounding (``a2``), then each cause it counts differently."""
     default = CONVENTIONS[DEFAULT]
     mine, theirs = count(a2, conv), count(a2, default)
-    mine_p, dflt_p = _by_cause(mine.parts, 0), _by_cause(theirs.parts, 0)
-    mine_o, dflt_o = _by_cause(mine.parts, 1), _by_cause(theirs.parts, 1)
+    # the causes over the whole batch; a tool that prints one image's count differs by that step too
+    whole = count(a2, conv, averaged=False) if conv.averaged else mine
+    mine_p, dflt_p = _by_cause(whole.parts, 0), _by_cause(theirs.parts, 0)
+    mine_o, dflt_o = _by_cause(whole.parts, 1), _by_cause(theirs.parts, 1)
 
     def steps(pick, mine_c, dflt_c, flops: int | None) -> dict[str, int]:
         d = {"classes": pick(a1) - pick(base), "rounding": pick(a2) - pick(a1)}
         d.update({c: mine_c.get(c, 0) - dflt_c.get(c, 0) for c in CAUSES})
         if flops is not None:
+            d["batch"] = mine.total.macs - whole.total.macs
             d["flops"] = flops
         return d
 

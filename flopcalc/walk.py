@@ -34,6 +34,12 @@ class Origin(NamedTuple):
     module_output: Shape  # its output (the first tensor of a tuple), batch first
     module_params: tuple  # ((name, numel), ...): the module's own parameters, as named_parameters() gives
     attrs: tuple          # ((name, value), ...): the module attributes the counters read (affine, num_heads...)
+    size_products: int = 0  # products of tensor sizes the model's Python code computed and fed to this
+    #                         operation (``n_h * n_w``): a torch.jit trace records each as an operation
+    batch: int = 1        # the run's batch: a module's shapes hold it, their first dimension a multiple of it
+    whole: bool = False   # the row's own shapes hold the batch too (sequence first; windows of B * n)
+    folded: bool = True   # a linear layer's bias is added in its matrix product (torch does so when the
+    #                       input is 2-D or contiguous; else a product, then an add)
 
     def attr(self, name: str, default=None):
         return dict(self.attrs).get(name, default)

@@ -136,7 +136,7 @@ def record_onnx(path: str | Path, input_shape=None):
         full_in = tuple(shapes.get(node.input[0]) or ()) if node.input else ()
         full_out = tuple(shapes.get(node.output[0]) or ()) if node.output else ()
         origin = Origin(node.name, f"onnx.{node.op_type}", True, -2, True, True, "", False, node.op_type, full_in,
-                        full_out, (), (("inputs", len(node.input)),))
+                        full_out, (), (("inputs", len(node.input)),), 0, batch, bool(whole))
         rows.append(LayerRow(name if n == 0 else f"{name}.{n}", cost.kind, spec, tuple(x),
                              tuple(cost.output_shape), params, cost.macs, origin))
     from ..sources import InputSpec

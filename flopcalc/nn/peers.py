@@ -170,7 +170,8 @@ def onnx_tool(path, inputs) -> Measured:
 FILE_TOOLS: dict[str, Callable[..., Measured]] = {"onnx_tool": onnx_tool}
 
 
-def measure(tool: str, model: str, alpha: float, resolution, classes: int, rounding: str) -> Measured:
+def measure(tool: str, model: str, alpha: float, resolution, classes: int, rounding: str,
+            batch: int = 1) -> Measured:
     """What ``tool`` reports for the config, ``(params, ops)``; (None, None) for a tool that counts
     ONNX files (onnx-tool: its number is for the model's export, a graph of its own)."""
     h, w = as_pair(resolution)
@@ -178,7 +179,7 @@ def measure(tool: str, model: str, alpha: float, resolution, classes: int, round
         return keras(model, alpha, h, w, classes, rounding)
     if tool in FILE_TOOLS:
         return None, None
-    return MODULE_TOOLS[tool](_uncounted_model(model, alpha, classes, rounding), (1, 3, h, w))
+    return MODULE_TOOLS[tool](_uncounted_model(model, alpha, classes, rounding), (batch, 3, h, w))
 
 
 def measure_module(tool: str, make: Callable[[], torch.nn.Module], inputs) -> Measured:

@@ -23,7 +23,7 @@ import math
 import os
 import sys
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import nn
@@ -82,6 +82,8 @@ class Op:
     params: tuple[int, ...]     # ids of the module parameters among its arguments
     api: str = ""               # the torch function the code called (the outermost one)
     operator: bool = False      # through a Python operator (x + y), not by name
+    size_products: int = 0      # products of sizes the code fed to it (or to free operations just before)
+    folded: bool = True         # a linear's bias goes into its matrix product (a 2-D or contiguous input)
 
 
 @dataclass
@@ -127,25 +129,128 @@ def _by_operator() -> bool:
     return dis.opname[f.f_code.co_code[f.f_lasti]] in _OPERATOR_OPCODES
 
 
+class _Size(int):
+    """A tensor's size as the model's Python code read it (``x.shape``, ``x.size(1)``, ``x.numel()``),
+    remembering the products of sizes it came from. A torch.jit trace records sizes as tensors and
+    the code's arithmetic on them as operations (``n_h * n_w`` becomes an ``aten::mul`` that
+    torchprofile charges 1); the recorder counts a product when it reaches an operation's arguments,
+    not when it only steered Python (a range, a comparison), which the trace drops as dead code."""
+
+    products: frozenset = frozenset()
+
+    def _with(self, other, value, product: bool):
+        made = self.products | getattr(other, "products", frozenset())
+        if product and _SIZES:
+            made = made | {_SIZES[-1].product()}
+        out = _Size(value)
+        out.products = made
+        return out
+
+    def __mul__(self, other):
+        if type(other) is bool or not isinstance(other, int):
+            return NotImplemented
+        return self._with(other, int(self) * int(other), True)
+
+    __rmul__ = __mul__
+
+    def __floordiv__(self, other):
+        if type(other) is bool or not isinstance(other, int):
+            return NotImplemented
+        return self._with(other, int(self) // int(other), False)
+
+    def __rfloordiv__(self, other):
+        if type(other) is bool or not isinstance(other, int):
+            return NotImplemented
+        return self._with(other, int(other) // int(self), False)
+
+    def __add__(self, other):
+        if type(other) is bool or not isinstance(other, int):
+            return NotImplemented
+        return self._with(other, int(self) + int(other), False)
+
+    __radd__ = __add__
+
+    def __sub__(self, other):
+        if type(other) is bool or not isinstance(other, int):
+            return NotImplemented
+        return self._with(other, int(self) - int(other), False)
+
+    def __rsub__(self, other):
+        if type(other) is bool or not isinstance(other, int):
+            return NotImplemented
+        return self._with(other, int(other) - int(self), False)
+
+
+_SIZES: list = []  # the recording under way, whose sizes count their products
+# the torch functions that give a tensor's sizes, as a trace records them
+SIZE_FUNCTIONS = {"torch.Tensor.shape.__get__", "torch.Tensor.size", "torch.Tensor.numel"}
+
+
+def _sizes(value):
+    if isinstance(value, torch.Size):
+        return torch.Size([_Size(v) for v in value])
+    return _Size(value) if type(value) is int else value
+
+
+def _products(args, into: set) -> None:
+    for a in args:
+        if isinstance(a, _Size):
+            into |= a.products
+        elif isinstance(a, (list, tuple)):
+            _products(a, into)
+        elif isinstance(a, slice):
+            _products((a.start, a.stop, a.step), into)
+        elif isinstance(a, dict):
+            _products(a.values(), into)
+
+
 class _Api(TorchFunctionMode):
     """Which torch function the model's Python code called, for every operation it runs: torch's
-    own function mode sees the outermost call (what the code wrote), not those inside it."""
+    own function mode sees the outermost call (what the code wrote), not those inside it. It hands
+    the code sizes that count their products (:class:`_Size`) and counts those that reach an operation."""
 
     def __init__(self):
         super().__init__()
         self.current = ("", False)
         self.names: dict = {}
+        self.made = 0            # products of sizes made so far
+        self.open: set = set()   # those not yet fed to an operation
+        self.fed = 0             # products fed to operations since the last operation recorded took them
+
+    def product(self) -> int:
+        self.made += 1
+        self.open.add(self.made)
+        return self.made
+
+    def take(self) -> int:
+        fed, self.fed = self.fed, 0
+        return fed
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         outer = self.current
         name = self.names.get(func)
         if name is None:  # torch's resolve_name sets up a warnings filter on each call: once per function
             name = self.names[func] = resolve_name(func) or getattr(func, "__name__", "")
+        if self.open:
+            reached: set = set()
+            _products((args, kwargs or {}), reached)
+            reached &= self.open
+            self.fed += len(reached)
+            self.open -= reached
         self.current = (name, name.rsplit(".", 1)[-1] in OPERATOR_METHODS and _by_operator())
         try:
-            return func(*args, **(kwargs or {}))
+            out = func(*args, **(kwargs or {}))
         finally:
             self.current = outer
+        return _sizes(out) if name in SIZE_FUNCTIONS else out
+
+    def __enter__(self):
+        _SIZES.append(self)
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        _SIZES.pop()
+        return super().__exit__(*exc)
 
 
 @dataclass
@@ -189,7 +294,9 @@ class _Recorder(TorchDispatchMode):
         name = func.overloadpacket.__name__
         out = None
         if name in SAME_SHAPE and args and isinstance(args[0], torch.Tensor):
-            out = torch.empty_like(args[0])  # its output is its input's shape: no need to run it, even on fakes
+            x = args[0]  # its output is its input's shape: no need to run it, even on fakes (a layer or
+            out = torch.empty(x.shape, dtype=x.dtype, device=x.device) if name in ("layer_norm", "instance_norm") \
+                else torch.empty_like(x)  # instance norm's is contiguous; the others keep the input's format)
         elif name in CONVOLUTIONS and not kwargs:
             out = _convolved(name, args)  # the output's shape from flopcalc's own formula
         elif name == "linear" and len(args) >= 2 and isinstance(args[0], torch.Tensor) and args[0].dim() >= 1:
@@ -212,7 +319,8 @@ class _Recorder(TorchDispatchMode):
             module, call = self.stack[-1]
             self.ops.append(Op(module, call, name, shapes,
                                tuple(first.shape) if isinstance(first, torch.Tensor) else None, used,
-                               *self.api.current))
+                               *self.api.current, self.api.take(),
+                               name != "linear" or args[0].dim() <= 2 or args[0].is_contiguous()))
             self.counted_at.append(self.n - 1)
         return out
 
@@ -260,20 +368,18 @@ def _flat(args):
 
 def _plain(a):
     if isinstance(a, torch.Tensor):
-        return tuple(a.shape)
+        return tuple(map(int, a.shape))
+    if isinstance(a, _Size):
+        return int(a)
     if isinstance(a, (list, tuple)):
         return tuple(_plain(x) for x in a)
     return a if isinstance(a, (int, float, bool, str)) or a is None else repr(a)
 
 
 def _first_tensor(value):
-    if isinstance(value, torch.Tensor):
-        return tuple(value.shape)
-    if isinstance(value, (list, tuple)) and value and isinstance(value[0], torch.Tensor):
-        return tuple(value[0].shape)
     for v in _flat(value if isinstance(value, (list, tuple)) else (value,)):
         if isinstance(v, torch.Tensor):
-            return tuple(v.shape)
+            return tuple(map(int, v.shape))
     return ()
 
 
@@ -343,6 +449,10 @@ def record_ops(module: nn.Module, inputs) -> tuple[list[Op], dict[int, Call], li
                 recorder.keep.extend(xs)
                 with api:
                     module(*xs)
+                left = api.take()  # products fed to free operations after the last one recorded
+                if left and recorder.ops:
+                    last = recorder.ops[-1]
+                    recorder.ops[-1] = replace(last, size_products=last.size_products + left)
     except Exception as e:  # noqa: BLE001  (any error of the user's forward, said in one line)
         where = stack[-1][0] or "the model"
         raise RecordError(f"running {where} on a fake input of shape {', '.join(map(str, specs))} "
@@ -555,7 +665,9 @@ def record(module: nn.Module, input_shape=(1, 3, 224, 224), name: str | None = N
     used: dict[str, int] = {}
     charged: set[int] = set()
     first_rows: set[int] = set()
+    products = 0  # products of sizes fed to operations without a row: the next row's
     for op, s, whole, held in zip(ops, specs, wholes, alive_at):
+        products += op.size_products
         if s is None:  # its parameters are named with it, never silently dropped
             uncounted[op.name.rstrip("_")]["params"] += sum(sizes[i] for i in dict.fromkeys(op.params)
                                                               if i not in charged)
@@ -579,11 +691,16 @@ def record(module: nn.Module, input_shape=(1, 3, 224, 224), name: str | None = N
         c = calls[op.call]
         api = INNER.get(op.api, {}).get(op.name.rstrip("_"), op.api)
         origin = Origin(c.module, c.type, c.leaf, op.call, op.call not in first_rows, c.first, api, op.operator,
-                        op.name, c.input, c.output, c.params, c.attrs)
+                        op.name, c.input, c.output, c.params, c.attrs, products, batch, bool(whole),
+                        op.folded)
+        products = 0
         first_rows.add(op.call)
         rows.append(LayerRow(base if n == 0 else f"{base}.{n}", cost.kind, spec, tuple(x), tuple(cost.output_shape),
                              params, cost.macs, origin))
         alive.append(held)
+    if products and rows:  # fed to the last operations, which have no row
+        rows[-1] = rows[-1]._replace(origin=rows[-1].origin._replace(
+            size_products=rows[-1].origin.size_products + products))
     unused = _unused(module, charged)
     rows.extend(unused)
     alive.extend(0 for _ in unused)

@@ -169,12 +169,12 @@ def latency_page(root: Path) -> Page:
 
 # the tools of reports/torchvision_counts.md, in its columns' order
 TV_TOOLS = ("fvcore", "flop_counter", "ptflops", "ptflops_aten", "thop", "torchinfo", "torchprofile", "calflops")
-TV_NOTE = """What is left is one cause, torchprofile's alone: it counts the operations of a torch.jit trace,
-and a trace records a model's arithmetic on sizes (`n_h * n_w` in torchvision's ViT, the window
-counts in Swin's shifted windows) as `aten::mul` of a one-element tensor, which it charges 1 each.
-Running on fake tensors, flopcalc's recording sees sizes as plain Python integers, so it cannot see
-those multiplications; the differences are those few units (1 on a ViT, 2 a Swin block). The four inside
-`nn.MultiheadAttention`'s own forward are reproduced (torch's code, the same in every model)."""
+TV_NOTE = """torchprofile counts the operations of a torch.jit trace, and a trace records a model's own
+arithmetic on sizes (`n_h * n_w` in torchvision's ViT, the window counts in Swin's shifted windows) as
+`aten::mul` of a one-element tensor, which it charges 1 each. flopcalc's recording hands the model sizes
+that remember the products they came from, and counts those that reach an operation (its `sizes`
+cause); the four inside `nn.MultiheadAttention`'s own forward (torch's code, which a function mode does
+not see into) are charged to each call."""
 
 
 def _torchvision_markdown(rec: dict) -> str:

@@ -8,7 +8,7 @@ from .records import config_record, flat, fraction
 
 RECONCILE_REASONS = ("classes", "rounding", "bias", "batchnorm", "activation", "pool", "add", "flops")
 # the causes only a recorded model has (layer norms, attention): shown where they are not zero
-RECORDED_REASONS = ("norm", "attention", "other")
+RECORDED_REASONS = ("norm", "attention", "other", "sizes", "batch")
 
 
 def _reasons(causes: dict) -> dict:

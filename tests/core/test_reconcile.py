@@ -75,7 +75,7 @@ def test_v2_differences_are_the_live_tools_components():
     assert lines["tfslim"].ops_causes["classes"] == 1_280                 # 1001 classes: 1280 more weights
     assert lines["tfslim"].params_causes == {"classes": 1_281, "rounding": 0, "weights": 0, "bias": 0,
                                             "batchnorm": -bn_values, "activation": 0, "pool": 0, "add": 0,
-                                            "norm": 0, "attention": 0, "other": 0}
+                                            "norm": 0, "attention": 0, "other": 0, "sizes": 0}
     assert lines["keras"].params_causes["batchnorm"] == bn_values         # moving mean and variance
     assert lines["keras"].ops_causes is None and lines["flop_counter"].params_causes is None
 
@@ -151,7 +151,7 @@ def test_a_recorded_models_lines_are_each_conventions_own_count():
     assert lines["fvcore"].ops_causes["classes"] == lines["fvcore"].ops_causes["rounding"] == 0
     assert lines["thop"].ops_causes == {"classes": 0, "rounding": 0, "weights": 0, "bias": 0, "batchnorm": 4 * 288,
                                         "activation": 0, "pool": 0, "add": 0, "norm": 0, "attention": 0,
-                                        "other": 0, "flops": 0}  # one flop per multiply-add
+                                        "other": 0, "sizes": 0, "batch": 0, "flops": 0}  # one flop per multiply-add
     assert lines["keras"].params_causes["batchnorm"] == 16 and lines["keras"].ops_causes is None
     assert len(reconcile_analysis(base).lines) == len(CONVENTIONS)
     with_classes = dataclasses.replace(base, config={**base.config, "num_classes": 5})

@@ -145,9 +145,42 @@ class Shared(nn.Module):
         return x
 
 
+class WindowsLike(nn.Module):
+    """Window attention written on sizes, as Swin's and MaxViT's are: products of sizes that reach a
+    reshape or a slice (a torch.jit trace records each as an ``aten::mul``, which torchprofile charges 1
+    per run), one through ``x.numel()``, and one that only steers Python (a comparison), which a trace
+    drops as dead code."""
+
+    def __init__(self, dim=16, window=4, heads=2):
+        super().__init__()
+        self.embed = nn.Conv2d(3, dim, 2, 2)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.head = nn.Linear(dim, 10)
+        self.window, self.heads = window, heads
+
+    def forward(self, x):
+        x = self.embed(x).permute(0, 2, 3, 1)
+        B, H, W, C = x.shape
+        P = self.window
+        windows = (H // P) * (W // P)
+        if H * W < P * P:
+            raise ValueError("smaller than a window")
+        x = x.reshape(B, H // P, P, W // P, P, C).permute(0, 1, 3, 2, 4, 5).reshape(B * windows, P * P, C)
+        qkv = self.qkv(x).reshape(x.size(0), x.size(1), 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4)
+        attn = (qkv[0] @ qkv[1].transpose(-2, -1)).softmax(-1)
+        x = self.proj((attn @ qkv[2]).transpose(1, 2).reshape(B * windows, P * P, C))
+        x = x.reshape(B, x.numel() // (B * C), C)[:, : 2 * P]
+        return self.head(x.mean(1))
+
+
 MODELS = {"resnet_like": (ResNetLike, (1, 3, 64, 64)), "vit_like": (ViTLike, (1, 3, 32, 32)),
           "convnext_like": (ConvNeXtLike, (1, 3, 32, 32)), "efficientnet_like": (EfficientNetLike, (1, 3, 16, 16)),
-          "shared": (Shared, (1, 3, 16, 16))}
+          "shared": (Shared, (1, 3, 16, 16)), "windows_like": (WindowsLike, (1, 3, 32, 32)),
+          # a batch: ptflops averages its module hooks' counts over the images but not its functions';
+          # torch's linear folds a bias into the product only for a contiguous input (ptflops' aten)
+          "windows_like_batch_2": (WindowsLike, (2, 3, 16, 32)), "vit_like_batch_3": (ViTLike, (3, 3, 32, 32)),
+          "resnet_like_batch_2": (ResNetLike, (2, 3, 64, 64))}
 LIVE = [c for c in CONVENTIONS.values() if c.live in peers.MODULE_TOOLS]
 
 
@@ -182,6 +215,17 @@ def test_what_each_mechanism_sees_is_recorded():
     # inside F.multi_head_attention_forward the projections go through F.linear, by name
     assert {r.origin.api for r in vit if r.origin.type.endswith("MultiheadAttention") and r.kind == "linear"} == {
         "torch.nn.functional.linear"}
+
+
+def test_products_of_sizes_are_counted_where_they_reach_an_operation():
+    """WindowsLike's forward, counted by hand: ``(H // P) * (W // P)`` and ``B * windows`` reach the first
+    reshape, ``B * windows`` again the second, ``B * C`` the last through ``x.numel() // (B * C)``; ``H * W``
+    only meets a comparison and ``2 * P`` is of plain integers. So 4, on the rows of the operations fed."""
+    rows = record(WindowsLike(), (1, 3, 32, 32)).rows
+    assert sum(r.origin.size_products for r in rows) == 4
+    assert [(r.name, r.origin.size_products) for r in rows if r.origin.size_products] == [
+        ("qkv", 2), ("proj", 1), ("mean", 1)]  # the free reshapes' products go to the next row
+    assert all(isinstance(d, int) and type(d) is int for r in rows for d in r.output_shape + r.origin.module_input)
 
 
 def test_parameters_the_forward_never_uses_are_a_row_of_their_own():

@@ -44,6 +44,22 @@ def test_tool_prints_the_predicted_numbers(conv, model, alpha, resolution, class
     assert ops == reported
 
 
+@pytest.mark.parametrize("conv", [c for c in LIVE if c.name != "keras"], ids=lambda c: c.name)
+@pytest.mark.parametrize("model", ["mobilenet_v2", "mobilenet_v3_small", "examples/efficientnet_b0.toml"])
+def test_tool_prints_the_predicted_numbers_for_a_batch(conv, model):
+    """A batch of 3: most tools print the whole batch's count; ptflops averages what its module hooks
+    count over the images but not what its replaced functions (F.relu, F.silu, the pool) count."""
+    if not HERE[conv.live]:
+        pytest.skip(f"{conv.live} is not installed")
+    if model.endswith(".toml"):
+        from flopcalc.specfile import read
+        model = read(ROOT / model)
+    predicted = flopcalc.analyze(model, 1.0, 64, None, batch=3, convention=conv.name)
+    params, ops = peers.measure(conv.live, model, 1.0, 64, predicted.config["num_classes"], conv.rounding, batch=3)
+    assert params == predicted.total.params
+    assert ops == (None if predicted.total.macs is None else predicted.total.macs * conv.flops_per_mac)
+
+
 def test_reconcile_live_agrees_and_exits_0(cli):
     code, out, err = cli("reconcile", "mobilenet_v2", "--alpha", "0.5", "--resolution", "96", "--live")
     assert code == 0, err
@@ -57,7 +73,7 @@ def test_reconcile_live_marks_a_disagreement(cli, monkeypatch):
     if not HERE["ptflops"]:
         pytest.skip("ptflops is not installed")
     from flopcalc import conventions
-    monkeypatch.setitem(conventions.PTFLOPS_ACTIVATION, "relu6", 2)
+    monkeypatch.setattr(conventions, "PTFLOPS_FUNCTIONS", conventions.PTFLOPS_FUNCTIONS | {"relu6"})
     monkeypatch.setattr(peers, "available", lambda: {t: t in ("ptflops", "fvcore") for t in peers.MODULES})
     code, out, _ = cli("reconcile", "mobilenet_v2", "--alpha", "0.35", "--resolution", "64", "--live")
     assert code == 1
