@@ -24,6 +24,10 @@ def torch_door(args: argparse.Namespace, extras: str = "torch", needs: tuple[str
         what = ", ".join(("torch",) + needs)
         raise UsageError(f"flopcalc {args.command}: error: needs {what} ({e}); install with: "
                          f"{install_hint(extras)}") from None
+    # what the imports made lives as long as this process: out of the garbage collector's way, whose
+    # every full collection would walk it again (a fifth of EfficientNet-B7's count, each time)
+    import gc
+    gc.freeze()
     return set_threads(getattr(args, "threads", None))
 
 

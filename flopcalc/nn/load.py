@@ -78,12 +78,14 @@ def load_module(source, *, meta: bool = True) -> nn.Module:
     kwargs = dict(source.kwargs)
     if source.kind == "torchvision":
         kwargs.setdefault("weights", None)
+    from .runtime import collector_paused
     try:
-        if meta:
-            with torch.device("meta"), _no_init():
+        with collector_paused():
+            if meta:
+                with torch.device("meta"), _no_init():
+                    net = factory(**kwargs)
+            else:
                 net = factory(**kwargs)
-        else:
-            net = factory(**kwargs)
     except Exception as e:  # noqa: BLE001
         if meta:  # a builder that does real work on its weights (initializations that read values)
             return load_module(source, meta=False)

@@ -18,6 +18,7 @@ An operation with compute but no formula here is never a silent zero: it is list
 
 from __future__ import annotations
 
+import contextlib
 import dis
 import math
 import os
@@ -433,7 +434,9 @@ def record_ops(module: nn.Module, inputs) -> tuple[list[Op], dict[int, Call], li
     module.eval()
     try:
         device = next(iter(module.parameters()), next(iter(module.buffers()), torch.empty(0))).device
-        with FakeTensorMode(allow_non_fake_inputs=True):
+        # a module built on the meta device runs on meta inputs as it is (meta tensors have shapes and no
+        # values: fake enough, and faster than fake tensors' bookkeeping); a real one on fake tensors
+        with FakeTensorMode(allow_non_fake_inputs=True) if device.type != "meta" else contextlib.nullcontext():
             # a module built on the meta device gets meta inputs
             xs = [torch.zeros(i.shape, dtype=getattr(torch, i.dtype), device=device) for i in specs]
             with recorder, torch.inference_mode(), warnings.catch_warnings():
@@ -641,6 +644,12 @@ def _pair(v) -> tuple:
 def record(module: nn.Module, input_shape=(1, 3, 224, 224), name: str | None = None) -> Recording:
     """``module`` run once on a fake input of ``input_shape`` (batch first; or several inputs, with their
     dtypes: :func:`flopcalc.sources.input_specs`), as the analyzer's rows."""
+    from .runtime import collector_paused
+    with collector_paused():
+        return _record(module, input_shape, name)
+
+
+def _record(module: nn.Module, input_shape, name: str | None) -> Recording:
     from ..sources import input_specs
     given = input_specs(input_shape)
     input_shape = given[0].shape

@@ -217,6 +217,20 @@ def test_what_each_mechanism_sees_is_recorded():
         "torch.nn.functional.linear"}
 
 
+@pytest.mark.parametrize("name", MODELS)
+def test_a_module_on_the_meta_device_records_as_its_real_twin(name):
+    """A module built on the meta device runs on meta inputs (no fake tensors); one with real weights
+    on fake tensors: the same rows, origins, lifetimes and uncounted operations."""
+    make, shape = MODELS[name]
+    with torch.device("meta"):
+        meta = record(make(), shape)
+    real = record(make(), shape)
+
+    def rows(r):
+        return [(x.name, x.kind, x.spec, x.input_shape, x.output_shape, x.params, x.macs, x.origin) for x in r.rows]
+    assert rows(meta) == rows(real) and meta.alive == real.alive and meta.uncounted == real.uncounted
+
+
 def test_products_of_sizes_are_counted_where_they_reach_an_operation():
     """WindowsLike's forward, counted by hand: ``(H // P) * (W // P)`` and ``B * windows`` reach the first
     reshape, ``B * windows`` again the second, ``B * C`` the last through ``x.numel() // (B * C)``; ``H * W``
