@@ -13,7 +13,7 @@ spec-based ones in :mod:`flopcalc.conventions`.
 
 Every rule was read from the tool's source (thop 0.1.1, ptflops 0.7.5, torchinfo 1.8.0,
 torchprofile 0.1.0, calflops 0.3.2) and is checked against the tool run live
-(``tests/nn/test_capture.py``; ``tools/torchvision_counts.py`` over torchvision's models).
+(``tests/nn/test_capture.py``; ``tools/model_counts.py`` over torchvision's and timm's models).
 """
 
 from __future__ import annotations
@@ -137,11 +137,17 @@ PTFLOPS_ELEMENTWISE = {"torch.mul", "torch.Tensor.mul", "torch.add", "torch.Tens
 
 
 def ptflops_module(row) -> dict:
-    """ptflops' module hook, on the first row of a call of a module of a class it maps."""
+    """ptflops' module hook, on the first row of a call of a module of a class it maps, unless a module
+    around it has a hook too: it sums a model's counts down to the first module it maps, not below."""
     o, t = row.origin, nn_class(row)
-    if t not in PTFLOPS_MODULES or not o.first_row:
+    if not o.first_row or any(_ptflops_maps(c) for c in o.outer):
         return {}
     x, y = o.module_input, o.module_output
+    if o.type in TIMM_ATTENTION:  # its rule for timm's ViT attention: the products and softmax, not the
+        n, heads, d = x[1], o.attr("num_heads"), o.attr("head_dim")  # projections (they are not summed)
+        return {"attention": x[0] * (n * d * heads + heads * (2 * n * n * d + n * n)) // o.batch}
+    if t not in PTFLOPS_MODULES:
+        return {}
     if t in CONVS or t in CONV_TRANSPOSED:
         s = row.spec
         per_position = _kernel(s) * s.in_c * (s.out_c // s.groups)
@@ -173,6 +179,15 @@ def ptflops_module(row) -> dict:
     return {}
 
 
+# ptflops maps timm's ViT attention when timm imports (timm.models.vision_transformer.Attention, which
+# timm 1.0 defines in timm.layers.attention), with its own rule
+TIMM_ATTENTION = {"timm.models.vision_transformer.Attention", "timm.layers.attention.Attention"}
+
+
+def _ptflops_maps(cls: str) -> bool:
+    return cls in TIMM_ATTENTION or (cls.startswith(NN) and cls.rsplit(".", 1)[-1] in PTFLOPS_MODULES)
+
+
 def ptflops_function(row) -> dict:
     """What ptflops' replaced functions charge for a row the code reached by calling one of them by
     name (``x + y`` and ``x @ y`` do not go through them)."""
@@ -194,7 +209,8 @@ def ptflops_function(row) -> dict:
 
 # The ATen operations ptflops' aten backend counts: aten.mm, addmm (with its bias), bmm and convolution,
 # as autograd leaves them (flopcalc records above autograd: linear, matmul and einsum come to those).
-PTFLOPS_ATEN = {"mm", "addmm", "bmm", "matmul", "linear", "einsum", "convolution", "_convolution", "conv1d",
+PTFLOPS_ATEN = {"mm", "addmm", "bmm", "matmul", "linear", "einsum", "convolution", "_convolution",
+                "_convolution_mode", "conv1d",
                 "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"}
 
 
@@ -245,6 +261,8 @@ def torchprofile_ops(row) -> dict:
         sizes += 4  # element, charged 1 (per run); torch's multi-head attention multiplies sizes four times
     if sizes:
         return {**torchprofile_ops(row._replace(origin=None)), "sizes": sizes}
+    if o is not None and o.aten == "_convolution_mode":  # a convolution with padding "same": not handled
+        return {}
     if isinstance(s, ConvNd) and s.transposed:  # its weight's first dimension taken as the input channels
         return {"weights": out * s.in_c * math.prod(s.kernel)}
     if isinstance(s, Einsum) and "..." in s.equation:

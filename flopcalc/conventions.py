@@ -134,8 +134,12 @@ def _flop_counter_ops(row: LayerRow) -> Parts:
 
 
 def _fvcore_ops(row: LayerRow) -> Parts:
+    if row.kind == "batchnorm" and getattr(row.spec, "batch_stats", False):  # as a norm: 5 per element, 4
+        return {"batchnorm": (5 if _bn(row)[1] else 4) * elements(row.input_shape)}  # without affine
     if row.kind == "batchnorm":  # fvcore's batch_norm handle: scale and shift, folded or not
         return {"batchnorm": (2 if _bn(row)[1] else 1) * elements(row.output_shape)}
+    if row.origin is not None and row.origin.aten == "_convolution_mode":  # padding "same": no handle
+        return {}
     if row.kind == "pool":       # adaptive_avg_pool2d: one per input element; aten::mean it does not handle
         return {"pool": elements(row.input_shape)} if row.spec.reduction == "adaptive" else {}
     if isinstance(row.spec, AdaptivePool) and row.spec.mode == "avg":  # to any size; max pooling has no handle
@@ -232,10 +236,18 @@ def _torchinfo_ops(row: LayerRow) -> Parts:
 
 
 def _thop_params(row: LayerRow, model: str) -> Parts:
-    # thop counts the parameters of the modules it has a rule for, and no others
-    if row.origin is not None and not capture.thop_counted(row):
+    """thop counts the parameters of the modules it has a rule for, and no others: a module's own, once
+    (not a class token or a layer scale of the model's that its operation happened to read first)."""
+    o = row.origin
+    if o is None:
+        return learnable(row)
+    if not capture.thop_counted(row) or not (o.first_row and o.first_call):
         return {}
-    return learnable(row)
+    parts = learnable(row)
+    own = sum(n for _, n in o.module_params) - row.params
+    if own:
+        parts["weights"] = parts.get("weights", 0) + own
+    return parts
 
 
 def _calflops_ops(row: LayerRow) -> Parts:

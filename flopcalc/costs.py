@@ -23,8 +23,8 @@ from typing import NamedTuple
 from .registry import Registry
 from .spec import (SKIP_LAYERS, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, GlobalAvgPool, Linear,
                    ResidualAdd, Shape, SpecError)
-from .operations import (AdaptivePool, Attention, ConvNd, Einsum, Elementwise, Embedding, MatMul, Normalization, Pool2d,
-                         Reduction, Resize)
+from .operations import (AdaptivePool, Attention, BatchNormNd, ConvNd, Einsum, Elementwise, Embedding, MatMul,
+                         Normalization, Pool2d, Reduction, Resize)
 
 
 class ShapeError(SpecError):
@@ -62,6 +62,7 @@ KIND_DESCRIPTIONS: dict[str, str] = {
     "resize": "Interpolation",
     "reduction": "Reduction (sum, max, norm)",
     "unused": "Parameters the forward never used",
+    "uncounted": "Operations without a formula, with parameters (listed below the table)",
 }
 
 # The kinds whose formulas have multiply-adds; every other kind has none.
@@ -151,6 +152,14 @@ def batchnorm2d_cost(layer: BatchNorm2d, x: Shape) -> LayerCost:
     if c != layer.num_features:
         raise ShapeError(f"BatchNorm2d expects {layer.num_features} channels, got {c}")
     return "batchnorm", x, 2 * c if layer.affine else 0, 0
+
+
+@cost_formula(BatchNormNd)
+def batchnorm_nd_cost(layer: BatchNormNd, x: Shape) -> LayerCost:
+    """The same as a 2-D one's over (C, ...) of any rank."""
+    if not x or x[0] != layer.num_features:
+        raise ShapeError(f"BatchNorm expects {layer.num_features} channels first, got shape {x}")
+    return "batchnorm", x, 2 * x[0] if layer.affine else 0, 0
 
 
 @cost_formula(Activation)

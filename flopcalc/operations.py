@@ -8,6 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .spec import BatchNorm2d
+
+
+@dataclass(frozen=True, slots=True)
+class BatchNormNd(BatchNorm2d):
+    """Batch norm over a tensor of any rank, channels first: ``nn.BatchNorm1d`` over (C,) or (C, L),
+    ``nn.BatchNorm3d``, a weight standardized by ``F.batch_norm``. A batch norm in every rule that
+    charges one; only its shape is free. ``batch_stats``: normalized by the statistics of what it is
+    given (``training=True``, as NF-Nets standardize their weights), not by stored ones."""
+
+    batch_stats: bool = False
+
 @dataclass(frozen=True, slots=True)
 class ConvNd:
     """Any convolution a recorded module runs beyond the family's square 2-D ones: 1-D, 2-D with a
@@ -115,5 +127,5 @@ class Einsum:
     batched: bool = False  # the output's first index is the batch (its size 1 in ``operands``)
 
 
-OP_TYPES: tuple[type, ...] = (ConvNd, MatMul, Attention, Normalization, Elementwise, Pool2d, AdaptivePool,
+OP_TYPES: tuple[type, ...] = (BatchNormNd, ConvNd, MatMul, Attention, Normalization, Elementwise, Pool2d, AdaptivePool,
                               Reduction, Embedding, Resize, Einsum)

@@ -40,6 +40,7 @@ class Origin(NamedTuple):
     whole: bool = False   # the row's own shapes hold the batch too (sequence first; windows of B * n)
     folded: bool = True   # a linear layer's bias is added in its matrix product (torch does so when the
     #                       input is 2-D or contiguous; else a product, then an add)
+    outer: tuple = ()     # the classes of the module calls around this one, outermost first
 
     def attr(self, name: str, default=None):
         return dict(self.attrs).get(name, default)

@@ -123,8 +123,9 @@ def add_model(p: argparse.ArgumentParser, optional: bool = False,
                    help=MODEL_HELP + (grid_help if optional else "") + (SOURCE_HELP if sources else ""))
     if sources:
         p.add_argument("--input", type=argument("input_spec"), action="append", default=None, metavar="SHAPE",
-                       help="a recorded module's input shape, batch first (default 1x3x224x224), a dtype after "
-                       "a colon (1x128:int64); repeat it for a model of several inputs")
+                       help="a recorded module's input shape, batch first (default: the input_size the module "
+                       "declares, as timm's do, else 1x3x224x224), a dtype after a colon (1x128:int64); repeat "
+                       "it for a model of several inputs")
         p.add_argument("--model-arg", type=argument("model_arg"), action="append", default=[], metavar="KEY=VALUE",
                        help="a keyword argument for a recorded module's builder (repeatable): num_classes=10")
         p.add_argument("--strict", action="store_true",

@@ -89,8 +89,8 @@ def _live_module(r, args: argparse.Namespace) -> dict:
     from dataclasses import replace
     from ..nn import peers
     from ..nn.load import load_module
-    from .runtime import recorded_input
-    source, shape = replace(args.model, kwargs=dict(args.model_arg)), recorded_input(args)
+    source = replace(args.model, kwargs=dict(args.model_arg))
+    shape = tuple(args.input) if args.input else ((r.base.batch, *r.base.input_shape),)  # as it was recorded
     here = peers.available()
     lines = [line for line in r.lines if line.convention.live in peers.MODULE_TOOLS]
     # the tools that cannot count a module handed to them: keras (its own models), onnx-tool (files)

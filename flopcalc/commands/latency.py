@@ -70,7 +70,8 @@ def add_export(sub) -> None:
     p.add_argument("--batch", type=integer("batch", 1), default=None, metavar="N",
                    help="a fixed batch of N (default: a dynamic batch dimension)")
     p.add_argument("--input", type=argument("input_spec"), action="append", default=None, metavar="SHAPE",
-                   help="a module source's input, batch first (default 1x3x224x224; repeat for several)")
+                   help="a module source's input, batch first (default: the input_size it declares, as timm's "
+                   "models do, else 1x3x224x224; repeat for several)")
     p.add_argument("--model-arg", type=argument("model_arg"), action="append", default=[], metavar="KEY=VALUE",
                    help="a keyword argument for a module source's builder (repeatable)")
     add_runtime_args(p, progress=False)
@@ -163,9 +164,8 @@ def _bench_module(args: argparse.Namespace, machine, meter) -> int:
     """A module source timed as it is (eager, or ONNX Runtime on it exported) beside its rows' roofline."""
     from dataclasses import replace
     from ..nn import bench
-    from ..nn.load import analyze_recorded, load_module
+    from ..nn.load import analyze_recorded, declared_input, load_module
     from ..views.latency import bench_document
-    from .runtime import recorded_input
     for flag, value in (("--grid", args.grid), ("--compile", args.compile), ("--eager", args.eager),
                         ("--alpha", args.alpha), ("--resolution", args.resolution), ("--rho", args.rho),
                         ("--classes", args.classes)):
@@ -177,8 +177,8 @@ def _bench_module(args: argparse.Namespace, machine, meter) -> int:
     args.batch = args.batch[0] if args.batch else 1
     if args.model.kind == "onnx":
         raise UsageError("flopcalc bench: error: an ONNX file is timed by onnxruntime directly, not by flopcalc")
-    inputs = recorded_input(args)
     net = load_module(replace(args.model, kwargs=dict(args.model_arg)), meta=False)
+    inputs = tuple(args.input) if args.input else declared_input(net, args.batch)
     a = analyze_recorded(net, inputs)
     backends = ["torch", "onnxruntime"] if args.compare else [args.backend]
     runs = [bench.bench_module(net, a, inputs, args.model.name, machine=machine, backend=b,
@@ -231,10 +231,9 @@ def _export_module(args: argparse.Namespace, source, target) -> int:
     import os
     from dataclasses import replace
     from ..files import file_target
-    from ..nn.load import analyze_recorded, load_module
+    from ..nn.load import analyze_recorded, declared_input, load_module
     from ..nn.onnx_export import export_module
     from ..nn.onnx_record import record_onnx
-    from ..sources import InputSpec
     from ..views.latency import export_document
     given = [f for f, v in (("--alpha", args.alpha), ("--resolution", args.resolution), ("--rho", args.rho),
                             ("--classes", args.classes)) if v]
@@ -243,8 +242,8 @@ def _export_module(args: argparse.Namespace, source, target) -> int:
                          "built by its own code: give --input and --model-arg instead")
     if args.input and args.batch:
         raise UsageError("flopcalc export: error: --batch with --input: give the batch as --input's first dimension")
-    inputs = tuple(args.input) if args.input else (InputSpec((args.batch or 1, 3, 224, 224)),)
     net = load_module(replace(source, kwargs=dict(args.model_arg)), meta=False)
+    inputs = tuple(args.input) if args.input else declared_input(net, args.batch or 1)
     a = analyze_recorded(net, inputs)
     with file_target(target) as tmp:
         export_module(net, inputs, tmp, dynamic_batch=args.batch is None and not args.input)

@@ -7,7 +7,6 @@ import argparse
 import sys
 
 from ..errors import UsageError, install_hint
-from ..scaling import DEFAULT_RESOLUTION
 
 
 def torch_door(args: argparse.Namespace, extras: str = "torch", needs: tuple[str, ...] = ()) -> int:
@@ -69,12 +68,5 @@ def recorded_analysis(args: argparse.Namespace, convention: str | None = None, *
     else:
         torch_door(args)
     from ..nn.load import analyze_recorded
-    inputs = args.input if source.kind == "onnx" else recorded_input(args)
-    return analyze_recorded(source, inputs, convention or args.convention)
-
-
-def recorded_input(args: argparse.Namespace):
-    """A recorded module's inputs: each --input (a shape and dtype), else a batch of 3 x 224 x 224 images."""
-    from ..sources import InputSpec
-    return tuple(args.input) if args.input else (
-        InputSpec((getattr(args, "batch", 1), 3, DEFAULT_RESOLUTION, DEFAULT_RESOLUTION)),)
+    return analyze_recorded(source, tuple(args.input) if args.input else None, convention or args.convention,
+                            batch=batch)

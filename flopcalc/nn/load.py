@@ -143,12 +143,26 @@ def _import_attr(name: str, attr: str, text: str, package: str | None):
     return _attr(_import(name, text, package), attr, text)
 
 
-def analyze_recorded(model, inputs=None, convention: str = "pytorch", model_args: dict | None = None):
+def declared_input(net: nn.Module, batch: int = 1) -> tuple:
+    """The input a module declares, batch first: timm's convention, a ``pretrained_cfg`` (or
+    ``default_cfg``) whose ``input_size`` is (C, H, W); else a batch of 3 x 224 x 224 images (a
+    torchvision builder declares none: its weights' transforms do, for their own resolution)."""
+    from ..sources import InputSpec
+    for attr in ("pretrained_cfg", "default_cfg"):
+        cfg = getattr(net, attr, None)
+        size = cfg.get("input_size") if isinstance(cfg, dict) else None
+        if isinstance(size, (tuple, list)) and size and all(isinstance(d, int) and d > 0 for d in size):
+            return (InputSpec((batch, *size)),)
+    return (InputSpec((batch, 3, DEFAULT_RESOLUTION, DEFAULT_RESOLUTION)),)
+
+
+def analyze_recorded(model, inputs=None, convention: str = "pytorch", model_args: dict | None = None,
+                     batch: int = 1):
     """A recorded model's Analysis under ``convention``: ``model`` an ``nn.Module``, a source
     (``torchvision:NAME``, ``file.py:callable``, ``module:callable``, or its parsed
     :class:`~flopcalc.sources.ModuleSource`) or an ONNX file; ``inputs`` as
-    :func:`flopcalc.sources.input_specs` takes them (default one batch of 1 x 3 x 224 x 224; an ONNX
-    file's own shapes)."""
+    :func:`flopcalc.sources.input_specs` takes them (default: what the module declares,
+    :func:`declared_input`, for ``batch`` images; an ONNX file's own shapes)."""
     from dataclasses import replace
     from pathlib import PurePath
     from ..conventions import counted_as
@@ -175,5 +189,5 @@ def analyze_recorded(model, inputs=None, convention: str = "pytorch", model_args
     else:
         raise SourceError(f"cannot count a {type(model).__name__}: give an nn.Module, a source such as "
                           "torchvision:resnet50 or file.py:callable, or a .onnx file")
-    return counted_as(record(net, (1, 3, DEFAULT_RESOLUTION, DEFAULT_RESOLUTION) if inputs is None else inputs,
-                             name).analysis(), convention)
+    return counted_as(record(net, declared_input(net, batch) if inputs is None else inputs, name).analysis(),
+                      convention)

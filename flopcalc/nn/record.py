@@ -34,8 +34,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from ..costs import layer_cost
 from ..errors import UserError
 from ..spec import (Act, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, GlobalAvgPool, Linear, ResidualAdd)
-from ..operations import (AdaptivePool, Attention, ConvNd, Einsum, Elementwise, Embedding, MatMul, Normalization,
-                          Pool2d, Reduction, Resize)
+from ..operations import (AdaptivePool, Attention, BatchNormNd, ConvNd, Einsum, Elementwise, Embedding, MatMul,
+                          Normalization, Pool2d, Reduction, Resize)
 from ..walk import DEFAULT_CONVENTION, Analysis, LayerRow, Origin, totals
 
 # Operations that move or relabel data and compute nothing (views, copies, shape changes).
@@ -49,6 +49,7 @@ FREE = {
     "device", "layout", "dtype", "is_contiguous", "stride", "storage_offset",
     "index", "gather", "roll", "pad", "constant_pad_nd", "zero_", "fill_", "new_ones", "new_full", "full_like",
     "masked_select", "flip", "tile", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle",
+    "repeat_interleave", "im2col", "col2im", "unfold", "fold", "triu", "tril", "bitwise_not",
 }
 # Operations whose output has their first input's shape and dtype, which fake tensors would still
 # run through a decomposition (batch norm's, over a dozen operations): the recorder makes the output.
@@ -56,10 +57,10 @@ SAME_SHAPE = {"batch_norm", "layer_norm", "group_norm", "instance_norm"}
 # Elementwise functions of one tensor (no multiply-adds): rows of kind "activation".
 UNARY = {"gelu", "tanh", "softmax", "_softmax", "log_softmax", "_log_softmax", "exp", "erf", "sqrt", "rsqrt", "neg",
          "abs", "sin", "cos", "clamp", "clamp_min", "clamp_max", "leaky_relu", "elu", "mish", "logsigmoid",
-         "reciprocal", "softplus", "hardtanh", "square", "log"}
+         "reciprocal", "softplus", "hardtanh", "square", "log", "logical_not"}
 # Elementwise functions of two tensors, broadcast (what is neither a residual add nor a channel scale).
 BINARY = {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "rsub", "masked_fill", "where", "eq", "ne", "lt",
-          "le", "gt", "ge"}
+          "le", "gt", "ge", "addcmul", "addcdiv", "lerp"}
 # Reductions over some dimensions (what is not a global average pool): output of the op's shape.
 REDUCTIONS = {"sum", "amax", "amin", "max", "min", "linalg_vector_norm", "norm", "var", "std", "mean", "prod",
               "logsumexp", "var_mean", "std_mean", "argmax", "argmin"}
@@ -99,10 +100,11 @@ class Call:
     output: tuple = ()
     params: tuple = ()          # ((name, numel), ...) of its own parameters
     attrs: tuple = ()
+    outer: tuple = ()           # the classes of the calls around it, outermost first
 
 
 # Module attributes the hook-based counters read (thop's affine, ptflops' num_heads, ...).
-ATTRS = ("affine", "elementwise_affine", "num_heads", "batch_first", "in_features", "dim", "mode")
+ATTRS = ("affine", "elementwise_affine", "num_heads", "head_dim", "batch_first", "in_features", "dim", "mode")
 # Tensor methods a Python operator also reaches (x + y runs Tensor.add): a tool that patches the
 # method by name does not see the operator, so the recorder tells them apart.
 OPERATOR_METHODS = {"add", "sub", "mul", "div", "matmul", "truediv", "pow", "__add__", "__mul__", "__matmul__",
@@ -299,6 +301,8 @@ class _Recorder(TorchDispatchMode):
             out = torch.empty(x.shape, dtype=x.dtype, device=x.device) if name in ("layer_norm", "instance_norm") \
                 else torch.empty_like(x)  # instance norm's is contiguous; the others keep the input's format)
         elif name in CONVOLUTIONS and not kwargs:
+            if name in ("conv1d", "conv2d", "conv3d") and len(args) > 4 and isinstance(args[4], str):
+                name = "_convolution_mode"  # padding "same" or "valid": what a trace records it as
             out = _convolved(name, args)  # the output's shape from flopcalc's own formula
         elif name == "linear" and len(args) >= 2 and isinstance(args[0], torch.Tensor) and args[0].dim() >= 1:
             x, w = args[0], args[1]
@@ -414,12 +418,14 @@ def record_ops(module: nn.Module, inputs) -> tuple[list[Op], dict[int, Call], li
     def enter(mod, inputs):
         counter[0] += 1
         name = names.get(id(mod), stack[-1][0])
+        parent = calls.get(stack[-1][1]) if len(stack) > 1 else None
+        outer = parent.outer + (parent.type,) if parent is not None else ()
         stack.append((name, counter[0]))
         cls = type(mod)
         calls[counter[0]] = Call(name, f"{cls.__module__}.{cls.__qualname__}", not any(True for _ in mod.children()),
                                  id(mod) not in seen, _first_tensor(inputs),
                                  params=tuple((n, p.numel()) for n, p in mod.named_parameters(recurse=False)),
-                                 attrs=_attrs(mod))
+                                 attrs=_attrs(mod), outer=outer)
         seen.add(id(mod))
 
     def leave(mod, _inputs, output):
@@ -503,7 +509,7 @@ def _spec(op: Op, batch: int = 1, whole: list | None = None):
         if len(x) < 3 or len(w) < 2:
             return None
         return MatMul(tuple(w[1:]) if len(w) == len(x) else tuple(w)), per(x), None
-    if name in ("scaled_dot_product_attention", "_scaled_dot_product_flash_attention_for_cpu"):
+    if name in ATTENTION:
         q, k, v = a[0], a[1], a[2]
         return Attention(tuple(k[1:]), tuple(v[1:])), q[1:], None
     if name in ("layer_norm", "native_layer_norm"):
@@ -532,8 +538,10 @@ def _spec(op: Op, batch: int = 1, whole: list | None = None):
         return Embedding(w[0], w[1]), idx[1:], None
     if name in ("batch_norm", "native_batch_norm", "_native_batch_norm_legit_no_training",
                 "_native_batch_norm_legit"):
-        x = a[0]
-        return BatchNorm2d(x[1], affine=a[1] is not None), x[1:], None
+        x, batch_stats = a[0], bool(a[5]) if len(a) > 5 and name == "batch_norm" else False
+        if len(x) == 4 and not batch_stats:
+            return BatchNorm2d(x[1], affine=a[1] is not None), x[1:], None
+        return BatchNormNd(x[1], affine=a[1] is not None, batch_stats=batch_stats), x[1:], None
     if name in ACTIVATIONS:
         return Activation(ACTIVATIONS[name], op.name.endswith("_")), a[0][1:], None
     if name == "hardtanh" and tuple(a[1:3]) == (0.0, 6.0):
@@ -561,15 +569,18 @@ def _spec(op: Op, batch: int = 1, whole: list | None = None):
     if name in BINARY and tensors:
         if len(tensors) == 1:  # a tensor and a number: the attention scale, x * 0.5
             return Elementwise(name), per(tensors[0]), None
+        if len(tensors) > 2:  # addcmul(x, a, b): each broadcast to the largest
+            tensors = sorted(tensors, key=math.prod, reverse=True)[:2]
         x, other = tensors[0], tensors[1]
         return Elementwise(name, tuple(other[1:]) if len(other) == len(x) else tuple(other)), per(x), None
     return None
 
 
+ATTENTION = {"scaled_dot_product_attention", "_scaled_dot_product_flash_attention_for_cpu"}
 ADAPTIVE = {"adaptive_avg_pool1d", "adaptive_avg_pool2d", "_adaptive_avg_pool2d", "adaptive_avg_pool3d",
             "_adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d"}
 CONVOLUTIONS = {"conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
-                "convolution", "_convolution"}
+                "convolution", "_convolution", "_convolution_mode"}
 
 
 def _conv(name: str, a: tuple):
@@ -677,10 +688,24 @@ def _record(module: nn.Module, input_shape, name: str | None) -> Recording:
     products = 0  # products of sizes fed to operations without a row: the next row's
     for op, s, whole, held in zip(ops, specs, wholes, alive_at):
         products += op.size_products
-        if s is None:  # its parameters are named with it, never silently dropped
-            uncounted[op.name.rstrip("_")]["params"] += sum(sizes[i] for i in dict.fromkeys(op.params)
-                                                              if i not in charged)
+        if s is None:  # its parameters are named with it, never silently dropped: listed, and a row of
+            params = sum(sizes[i] for i in dict.fromkeys(op.params) if i not in charged)  # their own
+            uncounted[op.name.rstrip("_")]["params"] += params
             charged.update(op.params)
+            if params:
+                base = ".".join(p for p in (op.module, op.name.rstrip("_")) if p)
+                n = used.get(base, 0)
+                used[base] = n + 1
+                c = calls[op.call]
+                shapes = [a for a in op.args if isinstance(a, tuple) and a and all(isinstance(d, int) for d in a)]
+                origin = Origin(c.module, c.type, c.leaf, op.call, op.call not in first_rows, c.first, op.api,
+                                op.operator, op.name, c.input, c.output, c.params, c.attrs, 0, batch, False,
+                                True, c.outer)
+                first_rows.add(op.call)
+                rows.append(LayerRow(base if n == 0 else f"{base}.{n}", "uncounted", None,
+                                     per_image_shape(shapes[0], batch) if shapes else (),
+                                     per_image_shape(op.out, batch) if op.out else (), params, 0, origin))
+                alive.append(held)
             continue
         spec, x, block_input = s
         if op.module in leaves and counted_in_call[op.call] == 1:
@@ -695,13 +720,18 @@ def _record(module: nn.Module, input_shape, name: str | None) -> Recording:
         cost = layer_cost(spec, x, block_input) if block_input is not None else layer_cost(spec, x)
         if whole:  # the shape held the batch: its cost is the batch's
             cost = cost._replace(macs=cost.macs // batch)
+        lead = op.args[0][0] if (op.name in CONVOLUTIONS or op.name in ATTENTION) and op.args and op.args[0] \
+            else batch
+        if lead != batch:  # a convolution over B * n maps (MViT's pooling per head), attention over B * n
+            # windows (TinyViT's, Swin's): its formula read one of them; n per image
+            cost = cost._replace(macs=cost.macs * lead // batch)
         params = sum(sizes[i] for i in dict.fromkeys(op.params) if i not in charged)
         charged.update(op.params)
         c = calls[op.call]
         api = INNER.get(op.api, {}).get(op.name.rstrip("_"), op.api)
         origin = Origin(c.module, c.type, c.leaf, op.call, op.call not in first_rows, c.first, api, op.operator,
                         op.name, c.input, c.output, c.params, c.attrs, products, batch, bool(whole),
-                        op.folded)
+                        op.folded, c.outer)
         products = 0
         first_rows.add(op.call)
         rows.append(LayerRow(base if n == 0 else f"{base}.{n}", cost.kind, spec, tuple(x), tuple(cost.output_shape),

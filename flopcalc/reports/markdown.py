@@ -65,8 +65,10 @@ RECORDED = {
                       "flopcalc bench MODEL --batch B --per-layer --compare"),
     "bench_grid": Recorded("data/bench_grid.json", "bench", "flopcalc bench --grid --predict"),
     "experiment": Recorded("experiments/{name}/results.jsonl", "experiments", "flopcalc experiment NAME"),
-    "torchvision": Recorded("data/torchvision_counts.json", "torchvision",
-                            "python tools/torchvision_counts.py, where torchvision is installed (see the tool)"),
+    "torchvision": Recorded("data/torchvision_counts.json", "zoos",
+                            "python tools/model_counts.py, where torchvision is installed (see the tool)"),
+    "timm": Recorded("data/timm_counts.json", "zoos",
+                     "python tools/model_counts.py --zoo timm, where timm is installed (see the tool)"),
 }
 STEPS = tuple(dict.fromkeys(r.step for r in RECORDED.values()))
 

@@ -17,7 +17,8 @@ def pages(root: Path) -> list[Page]:
     return ([analytical.model_page(m, a) for m, a in REPORT_MODELS]
             + [analytical.scaling_page(), analytical.conventions_page(root), analytical.published_page(),
                recorded.verification_page(root), recorded.training_page(root), recorded.latency_page(root),
-               recorded.torchvision_page(root), analytical.layers_plot_page()])
+               recorded.counts_page(root, "torchvision"), recorded.counts_page(root, "timm"),
+               analytical.layers_plot_page()])
 
 
 def index(ps: list[Page]) -> str:

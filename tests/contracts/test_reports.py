@@ -97,7 +97,7 @@ def test_an_empty_folder_says_what_is_not_recorded(cli, tmp_path):
     assert code == 0, err
     doc = json.loads(out)
     assert not schema_errors(doc)
-    assert doc["not_recorded"] == ["verify", "reconcile", "train", "bench", "experiments", "torchvision"]
+    assert doc["not_recorded"] == ["verify", "reconcile", "train", "bench", "experiments", "zoos"]
     for page in ("verification.md", "training.md", "latency.md"):
         assert "(not recorded yet)" in (tmp_path / "r" / page).read_text()
     assert "live tool totals not recorded yet" in (tmp_path / "r" / "README.md").read_text()
@@ -134,9 +134,9 @@ def test_record_writes_where_the_manifest_says(tmp_path, monkeypatch):
     from flopcalc.reports import recording
     from flopcalc.reports.markdown import RECORDED, recorded_files
     monkeypatch.setattr(recording, "_flopcalc_json", lambda argv, log, threads=None: {"argv": argv})
-    assert missing(tmp_path) == ["verify", "reconcile", "train", "bench", "experiments", "torchvision"]
+    assert missing(tmp_path) == ["verify", "reconcile", "train", "bench", "experiments", "zoos"]
     written = record(tmp_path, ("verify", "reconcile", "bench"), log=lambda m: None)
     expected = {p for key, r in RECORDED.items() if r.step in ("verify", "reconcile", "bench")
                 for p in recorded_files(tmp_path, key)}
     assert set(written) == expected and len(written) == 2 + 4 + 3
-    assert missing(tmp_path) == ["train", "experiments", "torchvision"]
+    assert missing(tmp_path) == ["train", "experiments", "zoos"]

@@ -5,8 +5,8 @@ replaced by name (ptflops, calflops: ``F.relu`` inside ``nn.ReLU`` counted twice
 and the parameters each counts. The expected numbers are the tools' own live totals; nothing here is
 hard-coded. Skipped per tool when it is not installed (CI installs flopcalc[peers]).
 
-The same check over every torchvision classification model is tools/torchvision_counts.py, whose table
-is reports/torchvision_counts.md."""
+The same check over every torchvision classification model is tools/model_counts.py, whose tables
+are reports/torchvision_counts.md and reports/timm_counts.md."""
 
 from __future__ import annotations
 
@@ -174,13 +174,58 @@ class WindowsLike(nn.Module):
         return self.head(x.mean(1))
 
 
+class TimmLike(nn.Module):
+    """What timm's families run that torchvision's do not: a convolution with padding "same" (a trace
+    records aten::_convolution_mode, which fvcore and torchprofile have no handle for), a weight
+    standardized by F.batch_norm in training mode (NF-Net: fvcore charges it as a norm), a convolution
+    per head over B * heads maps (MViT's pooling), attention over B * windows, BatchNorm1d over tokens
+    (LeViT), a class token joined after the position embedding and read first by a LayerNorm (DeiT III:
+    thop counts a module's own parameters, not the token), and addcmul with parameters (ConvNeXt V2's
+    GRN)."""
+
+    def __init__(self, dim=16, heads=2):
+        super().__init__()
+        self.stem = nn.Conv2d(3, dim, 4, 4)
+        self.same = nn.Conv2d(dim, dim, 3, padding="same", groups=dim)
+        self.std_w = nn.Parameter(torch.randn(dim, dim, 1, 1))
+        self.gain = nn.Parameter(torch.ones(dim))
+        self.pool = nn.Conv2d(dim // heads, dim // heads, 3, 2, 1, groups=dim // heads, bias=False)
+        self.gamma = nn.Parameter(torch.zeros(1, 1, 1, dim))
+        self.beta = nn.Parameter(torch.zeros(1, 1, 1, dim))
+        self.cls = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos = nn.Parameter(torch.zeros(1, 16, dim))
+        self.norm = nn.LayerNorm(dim)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.bn_tokens = nn.BatchNorm1d(dim)
+        self.bn_vec = nn.BatchNorm1d(dim)
+        self.head = nn.Linear(dim, 10)
+        self.heads = heads
+
+    def forward(self, x):
+        x = self.same(self.stem(x))  # (B, C, 8, 8)
+        w = F.batch_norm(self.std_w.reshape(1, self.std_w.shape[0], -1), None, None, weight=self.gain,
+                         training=True, momentum=0.0).reshape_as(self.std_w)
+        x = F.conv2d(x, w)
+        B, C, H, W = x.shape
+        p = self.pool(x.reshape(B * self.heads, C // self.heads, H, W))  # per head: (B * heads, C / heads, 4, 4)
+        x = p.reshape(B, C, H // 2, W // 2).permute(0, 2, 3, 1)  # (B, 4, 4, C)
+        x = torch.addcmul(self.beta, self.gamma, x) + x
+        t = x.reshape(B, -1, C) + self.pos
+        t = self.norm(torch.cat([self.cls.expand(B, -1, -1), t], 1))  # (B, 17, C)
+        win = t[:, 1:].reshape(B * 4, 4, C)  # 4 windows of 4 tokens
+        q, k, v = self.qkv(win).reshape(B * 4, 4, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4)
+        a = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(B, 16, C)
+        a = self.bn_tokens(a.transpose(1, 2)).transpose(1, 2)  # over (B, C, L)
+        return self.head(self.bn_vec(a.mean(1) + t[:, 0]))  # over (B, C)
+
+
 MODELS = {"resnet_like": (ResNetLike, (1, 3, 64, 64)), "vit_like": (ViTLike, (1, 3, 32, 32)),
           "convnext_like": (ConvNeXtLike, (1, 3, 32, 32)), "efficientnet_like": (EfficientNetLike, (1, 3, 16, 16)),
           "shared": (Shared, (1, 3, 16, 16)), "windows_like": (WindowsLike, (1, 3, 32, 32)),
           # a batch: ptflops averages its module hooks' counts over the images but not its functions';
           # torch's linear folds a bias into the product only for a contiguous input (ptflops' aten)
           "windows_like_batch_2": (WindowsLike, (2, 3, 16, 32)), "vit_like_batch_3": (ViTLike, (3, 3, 32, 32)),
-          "resnet_like_batch_2": (ResNetLike, (2, 3, 64, 64))}
+          "resnet_like_batch_2": (ResNetLike, (2, 3, 64, 64)), "timm_like": (TimmLike, (1, 3, 32, 32))}
 LIVE = [c for c in CONVENTIONS.values() if c.live in peers.MODULE_TOOLS]
 
 

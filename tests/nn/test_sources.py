@@ -55,6 +55,33 @@ def test_the_api_refuses_in_one_line(call, words):
         call()
 
 
+class Declares(nn.Module):
+    """A module that declares its input as timm's models do (``pretrained_cfg["input_size"]``)."""
+
+    pretrained_cfg = {"input_size": (3, 40, 48)}
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def make_declares():
+    return Declares()
+
+
+def test_without_input_a_module_is_counted_on_the_input_it_declares(cli):
+    a = flopcalc.analyze(Declares())
+    assert a.config["input"] == [1, 3, 40, 48] and a.total.macs == 40 * 48 * 4 * 3  # a 1x1 conv, by hand
+    assert flopcalc.analyze(nn.Conv2d(3, 1, 1)).config["input"] == [1, 3, 224, 224]  # it declares none
+    code, out, _ = cli("table", f"{__file__}:make_declares", "--totals", "--format", "json")
+    assert code == 0 and json.loads(out)["config"]["input"] == [1, 3, 40, 48]
+    code, out, _ = cli("table", f"{__file__}:make_declares", "--input", "2x3x8x8", "--totals", "--format", "json")
+    assert code == 0 and json.loads(out)["config"]["input"] == [2, 3, 8, 8]
+
+
 def test_several_inputs_with_their_dtypes_by_hand(cli):
     a = flopcalc.analyze(TwoInputs(), input_shape=[((2, 5), "int64"), (2, 10)])
     assert a.config["inputs"] == ["2x5:int64", "2x10"] and a.config["batch"] == 2
