@@ -218,6 +218,8 @@ def ptflops_aten_ops(row) -> dict:
     """Products, and biases where they are part of one (a linear's input that is not contiguous gets
     a matrix product and then an add, which it does not count)."""
     o = row.origin
+    if isinstance(row.spec, Attention) and (row.spec.math or row.spec.learned_mask):  # torch's math path, two
+        return {"attention": row.macs}  # bmm (it runs the model with gradients: a learned mask requires them)
     if o.aten not in PTFLOPS_ATEN:
         return {}
     bias = isinstance(row.spec, (Conv2d, ConvNd, Linear)) and row.spec.bias and o.folded

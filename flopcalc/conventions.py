@@ -124,7 +124,10 @@ def conv_linear(row: LayerRow) -> Parts:
 
 def _flop_counter_ops(row: LayerRow) -> Parts:
     # torch 2.13's FlopCounterMode registers the CUDA attention kernels; on CPU scaled dot-product
-    # attention runs _scaled_dot_product_flash_attention_for_cpu, which it has no formula for: 0.
+    # attention runs _scaled_dot_product_flash_attention_for_cpu, which it has no formula for: 0;
+    # unless torch takes its math path (two bmm, which it counts)
+    if row.kind == "attention" and getattr(row.spec, "math", False):
+        return {"attention": row.macs}
     # An nn.MultiheadAttention with batch_first, in eval mode and without gradients, runs torch's
     # fused _native_multi_head_attention instead of its projections: no formula either, so 0.
     if row.kind == "attention" or (row.origin is not None and capture.nn_class(row) == "MultiheadAttention"
@@ -461,8 +464,9 @@ def count(a: Analysis, convention: str | Convention = DEFAULT, *, averaged: bool
     for r in a.layers:
         one = r._replace(macs=r.macs // batch)
         p, o = conv.row_parts(one, a.model)
-        if o is not None:  # the operations of the whole batch
-            o = {k: v if k in PER_RUN else batch * v for k, v in o.items()}
+        if o is not None:  # the operations of the whole batch (once, for what a run does once)
+            once = r.origin is not None and r.origin.per_run
+            o = {k: v if k in PER_RUN or once else batch * v for k, v in o.items()}
             for k, v in (conv.averaged(one) if conv.averaged else {}).items():
                 o[k] = o.get(k, 0) + (v if averaged else batch * v)
         parts.append((p, o))

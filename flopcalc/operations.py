@@ -47,10 +47,15 @@ class MatMul:
 @dataclass(frozen=True, slots=True)
 class Attention:
     """Scaled dot-product attention of queries ``x`` (..., L, E) over ``key`` (..., S, E) and
-    ``value`` (..., S, Ev): the two products Q K^T and softmax(.) V."""
+    ``value`` (..., S, Ev): the two products Q K^T and softmax(.) V. ``math``: torch runs it on the
+    CPU as its math path, two ``bmm`` (a mask of 3 dimensions, queries of 5 or more, values of another
+    width than the keys), not its fused kernel; ``learned_mask``: its mask is computed from parameters
+    (a relative-position bias), so a run with gradients takes the math path too."""
 
     key: tuple
     value: tuple
+    math: bool = False
+    learned_mask: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,8 @@ class Origin(NamedTuple):
     folded: bool = True   # a linear layer's bias is added in its matrix product (torch does so when the
     #                       input is 2-D or contiguous; else a product, then an add)
     outer: tuple = ()     # the classes of the module calls around this one, outermost first
+    per_run: bool = False  # it works on the model's own tensors, once per run whatever the batch (a
+    #                        weight standardized by a batch norm): its operations are not per image
 
     def attr(self, name: str, default=None):
         return dict(self.attrs).get(name, default)

@@ -511,7 +511,10 @@ def _spec(op: Op, batch: int = 1, whole: list | None = None):
         return MatMul(tuple(w[1:]) if len(w) == len(x) else tuple(w)), per(x), None
     if name in ATTENTION:
         q, k, v = a[0], a[1], a[2]
-        return Attention(tuple(k[1:]), tuple(v[1:])), q[1:], None
+        mask = a[3] if len(a) > 3 and isinstance(a[3], tuple) else None
+        # the cases torch 2.13 and 2.14 send to the math path on the CPU (measured with FlopCounterMode)
+        math_path = (mask is not None and len(mask) not in (2, 4)) or len(q) > 4 or v[-1] != k[-1]
+        return Attention(tuple(k[1:]), tuple(v[1:]), math_path, mask is not None and bool(op.params)), q[1:], None
     if name in ("layer_norm", "native_layer_norm"):
         return Normalization("layer", math.prod(a[1]), len(a) > 2 and a[2] is not None), per(a[0]), None
     if name in ("group_norm", "native_group_norm"):
@@ -539,9 +542,12 @@ def _spec(op: Op, batch: int = 1, whole: list | None = None):
     if name in ("batch_norm", "native_batch_norm", "_native_batch_norm_legit_no_training",
                 "_native_batch_norm_legit"):
         x, batch_stats = a[0], bool(a[5]) if len(a) > 5 and name == "batch_norm" else False
-        if len(x) == 4 and not batch_stats:
+        if len(x) == 4 and not batch_stats and x[0] == batch:
             return BatchNorm2d(x[1], affine=a[1] is not None), x[1:], None
-        return BatchNormNd(x[1], affine=a[1] is not None, batch_stats=batch_stats), x[1:], None
+        # tokens flattened into the first dimension (LeViT's B * N rows of C): per image, C channels over
+        # the rest; a weight standardized in one (1, C, K) batch is the run's, taken as each image's
+        rest = (x[0] // batch,) if x[0] != batch and x[0] % batch == 0 and not batch_stats else ()
+        return BatchNormNd(x[1], affine=a[1] is not None, batch_stats=batch_stats), (x[1], *rest, *x[2:]), None
     if name in ACTIVATIONS:
         return Activation(ACTIVATIONS[name], op.name.endswith("_")), a[0][1:], None
     if name == "hardtanh" and tuple(a[1:3]) == (0.0, 6.0):
@@ -731,7 +737,7 @@ def _record(module: nn.Module, input_shape, name: str | None) -> Recording:
         api = INNER.get(op.api, {}).get(op.name.rstrip("_"), op.api)
         origin = Origin(c.module, c.type, c.leaf, op.call, op.call not in first_rows, c.first, api, op.operator,
                         op.name, c.input, c.output, c.params, c.attrs, products, batch, bool(whole),
-                        op.folded, c.outer)
+                        op.folded, c.outer, getattr(spec, "batch_stats", False) and op.args[0][0] != batch)
         products = 0
         first_rows.add(op.call)
         rows.append(LayerRow(base if n == 0 else f"{base}.{n}", cost.kind, spec, tuple(x), tuple(cost.output_shape),

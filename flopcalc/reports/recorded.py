@@ -178,14 +178,13 @@ cause); the four inside `nn.MultiheadAttention`'s own forward (torch's code, whi
 not see into) are charged to each call."""
 TIMM_NOTE = """timm's families were the check on models flopcalc had not seen: the first run missed 55 tool
 totals and could not count 5 models. What it taught is in the recorder and the conventions now (batch
-norm of any rank, padding "same", weights standardized by a training-mode batch norm, convolutions and
-attention over B * n maps, parameters read by an operation without a formula, thop's own-parameter rule,
-ptflops' rule for timm's ViT attention and its stop at a mapped module). A cell with `vs` is a tool's
-total not reproduced yet. Found so far: on TinyViT, scaled dot-product attention with a bias runs torch's
-math path on the CPU, whose `bmm`s FlopCounterMode and ptflops' aten backend count, while their
-conventions take the fused kernel they cannot see; `nn.LSTM` (Sequencer) has no formula here (listed as
-uncounted); the rest (LeViT's and EfficientViT-M's attention biases, the relative-position attention of
-BEiT, MaxViT, CoAtNet and Twins under ptflops' aten backend, torchprofile on 7 models) not explained yet."""
+norm of any rank and over B * L rows, padding "same", weights standardized by a training-mode batch norm
+once per run, convolutions and attention over B * n maps, the CPU's math path for attention with a
+3-dimensional or learned mask, parameters read by an operation without a formula, thop's own-parameter
+rule, ptflops' rule for timm's ViT attention and its stop at a mapped module). A cell with `vs` is a
+tool's total not reproduced yet: `nn.LSTM` (Sequencer) has no formula here (listed as uncounted); the
+others (ptflops on MobileViT and EfficientViT-M, its aten backend on PVTv2, torchprofile on CSPResNet,
+NASNet, NF-Net and MViTv2) are not explained yet."""
 # each collection tools/model_counts.py counts: its page's title, what it holds, what is left
 ZOOS = {
     "torchvision": ("Every torchvision model, against every tool",

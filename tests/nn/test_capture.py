@@ -177,8 +177,11 @@ class WindowsLike(nn.Module):
 class TimmLike(nn.Module):
     """What timm's families run that torchvision's do not: a convolution with padding "same" (a trace
     records aten::_convolution_mode, which fvcore and torchprofile have no handle for), a weight
-    standardized by F.batch_norm in training mode (NF-Net: fvcore charges it as a norm), a convolution
-    per head over B * heads maps (MViT's pooling), attention over B * windows, BatchNorm1d over tokens
+    standardized by F.batch_norm in training mode (NF-Net: fvcore charges it as a norm, once per run
+    whatever the batch), a convolution per head over B * heads maps (MViT's pooling), attention over
+    B * windows, with and without a bias of 3 dimensions (TinyViT's: torch runs it as two bmm then,
+    which the dispatch-level tools count) or of 4 computed from parameters (BEiT's: two bmm in a run
+    with gradients, as ptflops' aten backend runs it), BatchNorm1d over tokens and over B * L rows
     (LeViT), a class token joined after the position embedding and read first by a LayerNorm (DeiT III:
     thop counts a module's own parameters, not the token), and addcmul with parameters (ConvNeXt V2's
     GRN)."""
@@ -196,7 +199,11 @@ class TimmLike(nn.Module):
         self.pos = nn.Parameter(torch.zeros(1, 16, dim))
         self.norm = nn.LayerNorm(dim)
         self.qkv = nn.Linear(dim, 3 * dim)
+        self.rel = nn.Parameter(torch.zeros(heads, 4, 4))  # a relative-position bias per head
+        self.table = nn.Parameter(torch.zeros(7, heads))  # BEiT's: a table indexed by relative position
+        self.register_buffer("index", (torch.arange(4)[:, None] - torch.arange(4)[None, :] + 3).flatten())
         self.bn_tokens = nn.BatchNorm1d(dim)
+        self.bn_rows = nn.BatchNorm1d(dim)
         self.bn_vec = nn.BatchNorm1d(dim)
         self.head = nn.Linear(dim, 10)
         self.heads = heads
@@ -215,7 +222,11 @@ class TimmLike(nn.Module):
         win = t[:, 1:].reshape(B * 4, 4, C)  # 4 windows of 4 tokens
         q, k, v = self.qkv(win).reshape(B * 4, 4, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4)
         a = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(B, 16, C)
+        a = a + F.scaled_dot_product_attention(q, k, v, attn_mask=self.rel).transpose(1, 2).reshape(B, 16, C)
+        bias = self.table[self.index].reshape(4, 4, -1).permute(2, 0, 1).unsqueeze(0)  # (1, heads, 4, 4)
+        a = a + F.scaled_dot_product_attention(q, k, v, attn_mask=bias).transpose(1, 2).reshape(B, 16, C)
         a = self.bn_tokens(a.transpose(1, 2)).transpose(1, 2)  # over (B, C, L)
+        a = self.bn_rows(a.reshape(B * 16, C)).reshape(B, 16, C)  # over B * L rows of C (LeViT's)
         return self.head(self.bn_vec(a.mean(1) + t[:, 0]))  # over (B, C)
 
 
@@ -225,7 +236,8 @@ MODELS = {"resnet_like": (ResNetLike, (1, 3, 64, 64)), "vit_like": (ViTLike, (1,
           # a batch: ptflops averages its module hooks' counts over the images but not its functions';
           # torch's linear folds a bias into the product only for a contiguous input (ptflops' aten)
           "windows_like_batch_2": (WindowsLike, (2, 3, 16, 32)), "vit_like_batch_3": (ViTLike, (3, 3, 32, 32)),
-          "resnet_like_batch_2": (ResNetLike, (2, 3, 64, 64)), "timm_like": (TimmLike, (1, 3, 32, 32))}
+          "resnet_like_batch_2": (ResNetLike, (2, 3, 64, 64)), "timm_like": (TimmLike, (1, 3, 32, 32)),
+          "timm_like_batch_2": (TimmLike, (2, 3, 32, 32))}
 LIVE = [c for c in CONVENTIONS.values() if c.live in peers.MODULE_TOOLS]
 
 
