@@ -279,8 +279,8 @@ def torchprofile_ops(row) -> dict:
         return {"pool" if isinstance(s, GlobalAvgPool) else "other": out}
     if isinstance(s, ChannelScale) or (isinstance(s, Elementwise) and s.fn == "mul"):
         return {_cause(row): out}
-    if isinstance(s, Elementwise) and s.fn == "leaky_relu":
-        return {"activation": out}
+    if isinstance(s, Elementwise) and s.fn == "leaky_relu" and not (o is not None and o.aten.endswith("_")):
+        return {"activation": out}  # aten::leaky_relu; it has no handler for the in-place leaky_relu_
     if isinstance(s, Reduction) and s.fn == "mean":
         return {"other": out}
     if isinstance(s, Resize) and s.mode == "bilinear":

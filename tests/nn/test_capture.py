@@ -183,13 +183,14 @@ class TimmLike(nn.Module):
     which the dispatch-level tools count) or of 4 computed from parameters (BEiT's: two bmm in a run
     with gradients, as ptflops' aten backend runs it), BatchNorm1d over tokens and over B * L rows
     (LeViT), a class token joined after the position embedding and read first by a LayerNorm (DeiT III:
-    thop counts a module's own parameters, not the token), and addcmul with parameters (ConvNeXt V2's
-    GRN)."""
+    thop counts a module's own parameters, not the token), addcmul with parameters (ConvNeXt V2's GRN),
+    and leaky ReLU in place and not (CSPNet's: torchprofile has a handler for the second only)."""
 
     def __init__(self, dim=16, heads=2):
         super().__init__()
         self.stem = nn.Conv2d(3, dim, 4, 4)
         self.same = nn.Conv2d(dim, dim, 3, padding="same", groups=dim)
+        self.act = nn.LeakyReLU(0.1, inplace=True)  # in place: torchprofile has no handler for it
         self.std_w = nn.Parameter(torch.randn(dim, dim, 1, 1))
         self.gain = nn.Parameter(torch.ones(dim))
         self.pool = nn.Conv2d(dim // heads, dim // heads, 3, 2, 1, groups=dim // heads, bias=False)
@@ -209,7 +210,7 @@ class TimmLike(nn.Module):
         self.heads = heads
 
     def forward(self, x):
-        x = self.same(self.stem(x))  # (B, C, 8, 8)
+        x = F.leaky_relu(self.act(self.same(self.stem(x))), 0.2)  # (B, C, 8, 8)
         w = F.batch_norm(self.std_w.reshape(1, self.std_w.shape[0], -1), None, None, weight=self.gain,
                          training=True, momentum=0.0).reshape_as(self.std_w)
         x = F.conv2d(x, w)
