@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import dis
 import math
+import operator
 import os
 import sys
 import warnings
@@ -149,39 +150,19 @@ class _Size(int):
         out.products = made
         return out
 
-    def __mul__(self, other):
-        if type(other) is bool or not isinstance(other, int):
-            return NotImplemented
-        return self._with(other, int(self) * int(other), True)
+    def _arith(fn, product: bool, reflected: bool = False):
+        def method(self, other):
+            if type(other) is bool or not isinstance(other, int):
+                return NotImplemented
+            a, b = (int(other), int(self)) if reflected else (int(self), int(other))
+            return self._with(other, fn(a, b), product)
+        return method
 
-    __rmul__ = __mul__
-
-    def __floordiv__(self, other):
-        if type(other) is bool or not isinstance(other, int):
-            return NotImplemented
-        return self._with(other, int(self) // int(other), False)
-
-    def __rfloordiv__(self, other):
-        if type(other) is bool or not isinstance(other, int):
-            return NotImplemented
-        return self._with(other, int(other) // int(self), False)
-
-    def __add__(self, other):
-        if type(other) is bool or not isinstance(other, int):
-            return NotImplemented
-        return self._with(other, int(self) + int(other), False)
-
-    __radd__ = __add__
-
-    def __sub__(self, other):
-        if type(other) is bool or not isinstance(other, int):
-            return NotImplemented
-        return self._with(other, int(self) - int(other), False)
-
-    def __rsub__(self, other):
-        if type(other) is bool or not isinstance(other, int):
-            return NotImplemented
-        return self._with(other, int(other) - int(self), False)
+    __mul__ = __rmul__ = _arith(operator.mul, True)  # a product: what a trace records and torchprofile counts
+    __floordiv__, __rfloordiv__ = _arith(operator.floordiv, False), _arith(operator.floordiv, False, True)
+    __add__ = __radd__ = _arith(operator.add, False)
+    __sub__, __rsub__ = _arith(operator.sub, False), _arith(operator.sub, False, True)
+    del _arith
 
 
 _SIZES: list = []  # the recording under way, whose sizes count their products
@@ -691,6 +672,15 @@ def _record(module: nn.Module, input_shape, name: str | None) -> Recording:
     used: dict[str, int] = {}
     charged: set[int] = set()
     first_rows: set[int] = set()
+    def origin_of(op: Op, api: str, **more) -> Origin:
+        """How the operation was reached: its module call, the torch function called (the first row of
+        a call is the one a per-call rule charges)."""
+        c = calls[op.call]
+        first = op.call not in first_rows
+        first_rows.add(op.call)
+        return Origin(c.module, c.type, c.leaf, op.call, first, c.first, api, op.operator, op.name, c.input,
+                      c.output, c.params, c.attrs, batch=batch, outer=c.outer, **more)
+
     products = 0  # products of sizes fed to operations without a row: the next row's
     for op, s, whole, held in zip(ops, specs, wholes, alive_at):
         products += op.size_products
@@ -702,12 +692,8 @@ def _record(module: nn.Module, input_shape, name: str | None) -> Recording:
                 base = ".".join(p for p in (op.module, op.name.rstrip("_")) if p)
                 n = used.get(base, 0)
                 used[base] = n + 1
-                c = calls[op.call]
                 shapes = [a for a in op.args if isinstance(a, tuple) and a and all(isinstance(d, int) for d in a)]
-                origin = Origin(c.module, c.type, c.leaf, op.call, op.call not in first_rows, c.first, op.api,
-                                op.operator, op.name, c.input, c.output, c.params, c.attrs, 0, batch, False,
-                                True, c.outer)
-                first_rows.add(op.call)
+                origin = origin_of(op, op.api)
                 rows.append(LayerRow(base if n == 0 else f"{base}.{n}", "uncounted", None,
                                      per_image_shape(shapes[0], batch) if shapes else (),
                                      per_image_shape(op.out, batch) if op.out else (), params, 0, origin))
@@ -733,13 +719,10 @@ def _record(module: nn.Module, input_shape, name: str | None) -> Recording:
             cost = cost._replace(macs=cost.macs * lead // batch)
         params = sum(sizes[i] for i in dict.fromkeys(op.params) if i not in charged)
         charged.update(op.params)
-        c = calls[op.call]
-        api = INNER.get(op.api, {}).get(op.name.rstrip("_"), op.api)
-        origin = Origin(c.module, c.type, c.leaf, op.call, op.call not in first_rows, c.first, api, op.operator,
-                        op.name, c.input, c.output, c.params, c.attrs, products, batch, bool(whole),
-                        op.folded, c.outer, getattr(spec, "batch_stats", False) and op.args[0][0] != batch)
+        origin = origin_of(op, INNER.get(op.api, {}).get(op.name.rstrip("_"), op.api), size_products=products,
+                           whole=bool(whole), folded=op.folded,
+                           per_run=getattr(spec, "batch_stats", False) and op.args[0][0] != batch)
         products = 0
-        first_rows.add(op.call)
         rows.append(LayerRow(base if n == 0 else f"{base}.{n}", cost.kind, spec, tuple(x), tuple(cost.output_shape),
                              params, cost.macs, origin))
         alive.append(held)
