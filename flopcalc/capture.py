@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 
 from .operations import (AdaptivePool, Attention, ConvNd, Einsum, Elementwise, MatMul, Normalization, Pool2d,
-                         Reduction, Resize)
+                         Recurrent, Reduction, Resize)
 from .spec import BatchNorm2d, ChannelScale, Conv2d, GlobalAvgPool, Linear
 
 NN = "torch.nn.modules."
@@ -56,7 +56,7 @@ def _kernel(spec) -> int:
 
 def _cause(row) -> str:
     """The cause a row's operations fall under when a tool charges them."""
-    if row.kind in ("pointwise", "depthwise", "conv", "linear", "matmul"):
+    if row.kind in ("pointwise", "depthwise", "conv", "linear", "matmul", "recurrent"):
         return "weights"
     if row.kind in ("batchnorm", "activation", "pool", "add", "norm", "attention"):
         return row.kind
@@ -68,6 +68,20 @@ CONV_TRANSPOSED = {"ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"}
 BATCH_NORMS = {"BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm"}
 INSTANCE_NORMS = {"InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"}
 UPSAMPLES = {"Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"}
+RECURRENTS = {"LSTM", "GRU", "RNN"}
+
+
+def _recurrent_hooked(row, extra: dict) -> dict:
+    """A hook's charge for an nn.LSTM, GRU or RNN, in the rule thop and ptflops share: per step,
+    sequence, layer and direction, the products of the input and of the state (``gates * H * (I + H)``),
+    ``extra[mode] * H`` for the gates' arithmetic, and both biases' ``2 * gates * H`` values."""
+    s: Recurrent = row.spec
+    x, o = row.origin.module_input, row.origin
+    per_step = sum(s.gates * s.hidden * (i + s.hidden) for i in s.layer_inputs())
+    gates = s.layers * extra[s.mode] * s.hidden
+    bias = s.layers * 2 * s.gates * s.hidden if s.bias else 0
+    runs = x[0] * x[1] * s.directions  # steps x sequences, whichever comes first
+    return {"weights": runs * per_step // o.batch, "other": runs * gates // o.batch, "bias": runs * bias // o.batch}
 
 # ------------------------------------------------------------------------------------------ thop
 
@@ -75,7 +89,10 @@ THOP_ZERO = {"ZeroPad2d", "ReLU", "ReLU6", "LeakyReLU", "MaxPool1d", "MaxPool2d"
              "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "Dropout", "PixelShuffle"}
 THOP_RULES = (CONVS | CONV_TRANSPOSED | BATCH_NORMS | INSTANCE_NORMS | UPSAMPLES | THOP_ZERO
               | {"LayerNorm", "PReLU", "Softmax", "AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d",
-                 "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "Linear"})
+                 "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "Linear"} | RECURRENTS)
+# thop's cells: an LSTM's four products, c = f * c + i * g (3 per value) and h = o * tanh(c) (1); a GRU's
+# three, its three sigmoid and tanh inputs' adds (1 each), r * (.) (1) and (1 - z) * n + z * h (3)
+THOP_GATES = {"lstm": 8, "gru": 7, "rnn_tanh": 1, "rnn_relu": 1}
 THOP_UPSAMPLE = {"nearest": 1, "linear": 5, "bilinear": 11, "bicubic": 224 + 35}
 
 
@@ -112,6 +129,8 @@ def thop_ops(row) -> dict:
         return {"other": per_image(x, o.batch) // n * (3 * n - 1)}
     if t == "PReLU":
         return {"activation": per_image(x, o.batch)}
+    if t in RECURRENTS and isinstance(row.spec, Recurrent):
+        return _recurrent_hooked(row, THOP_GATES)
     return {}
 
 
@@ -123,7 +142,9 @@ PTFLOPS_POOLS = {"MaxPool1d", "AvgPool1d", "AvgPool2d", "MaxPool2d", "MaxPool3d"
                  "AdaptiveAvgPool3d"}
 PTFLOPS_NORMS = BATCH_NORMS - {"SyncBatchNorm"} | INSTANCE_NORMS | {"GroupNorm", "LayerNorm"}
 PTFLOPS_MODULES = (CONVS | CONV_TRANSPOSED | PTFLOPS_ACTIVATIONS | PTFLOPS_POOLS | PTFLOPS_NORMS
-                   | {"Linear", "Upsample", "MultiheadAttention"})
+                   | {"Linear", "Upsample", "MultiheadAttention"} | RECURRENTS)
+# ptflops' cells: an LSTM's 4 adds of both states' products, 3 for c and 3 for h; a GRU's 1 + 3 + 3
+PTFLOPS_GATES = {"lstm": 10, "gru": 7, "rnn_tanh": 1, "rnn_relu": 1}
 # The functions ptflops replaces while it counts: each call charges its input's elements.
 PTFLOPS_NUMEL = {F + n for n in ("relu", "prelu", "elu", "relu6", "gelu", "silu", "softmax", "avg_pool1d",
                                  "avg_pool2d", "avg_pool3d", "max_pool1d", "max_pool2d", "max_pool3d",
@@ -165,6 +186,8 @@ def ptflops_module(row) -> dict:
         return {"weights": x[-1] * out * rows_, "bias": (out if o.attr("bias") else 0) * rows_}
     if t == "Upsample":
         return {"other": per_image(y, o.batch)}
+    if t in RECURRENTS and isinstance(row.spec, Recurrent):
+        return _recurrent_hooked(row, PTFLOPS_GATES)
     if t == "MultiheadAttention":  # self-attention: q, k and v of one shape
         first = o.attr("batch_first", False)
         length, dim = (x[1], x[2]) if first else (x[0], x[2])
@@ -220,10 +243,26 @@ def ptflops_aten_ops(row) -> dict:
     o = row.origin
     if isinstance(row.spec, Attention) and (row.spec.math or row.spec.learned_mask):  # torch's math path, two
         return {"attention": row.macs}  # bmm (it runs the model with gradients: a learned mask requires them)
+    if isinstance(row.spec, Recurrent):
+        return _recurrent_aten(row)
     if o.aten not in PTFLOPS_ATEN:
         return {}
     bias = isinstance(row.spec, (Conv2d, ConvNd, Linear)) and row.spec.bias and o.folded
     return {"weights": row.macs, "bias": row_elements(row, row.output_shape) if bias else 0}
+
+
+def _recurrent_aten(row) -> dict:
+    """A recurrent layer as torch runs it on the CPU: an LSTM as one oneDNN kernel (``mkldnn_rnn_layer``,
+    which nothing counts); a GRU or RNN as ATen products, per layer and direction one ``linear`` of the
+    whole input sequence and one of the state per step, each ``addmm`` with its bias folded in, except
+    the first layer's input product when the input is not contiguous steps first (a batch-first
+    input at a batch above 1): ``mm`` and an add."""
+    s: Recurrent = row.spec
+    if s.mode == "lstm":
+        return {}
+    products = 2 * s.layers - (0 if row.origin.folded else 1)
+    bias = row.macs * products // sum(i + s.hidden for i in s.layer_inputs()) if s.bias else 0
+    return {"weights": row.macs, "bias": bias}
 
 
 # ------------------------------------------------------------------------------------- torchinfo
@@ -269,6 +308,8 @@ def torchprofile_ops(row) -> dict:
         return {"weights": out * s.in_c * math.prod(s.kernel)}
     if isinstance(s, Einsum) and "..." in s.equation:
         return {}
+    if isinstance(s, Recurrent):  # a handler for aten::lstm only, the products of both
+        return {"weights": row.macs} if s.mode == "lstm" else {}
     if isinstance(s, (Conv2d, ConvNd, Linear, MatMul, Einsum)):
         return {"weights": row.macs}
     if isinstance(s, Attention):

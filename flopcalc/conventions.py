@@ -24,7 +24,7 @@ from typing import Callable, Optional
 from .walk import DEFAULT_CONVENTION, Analysis, LayerRow, Total, count_layers as _analyze, sum_counts
 from .costs import KIND_DESCRIPTIONS, MULTIPLY_ADD_KINDS, einsum_sizes
 from .spec import (BatchNorm2d, Conv2d, Linear, SpecError, elements)
-from .operations import AdaptivePool, ConvNd, Einsum, Resize
+from .operations import AdaptivePool, ConvNd, Einsum, Recurrent, Resize
 from . import capture
 from .zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION
 
@@ -130,6 +130,8 @@ def _flop_counter_ops(row: LayerRow) -> Parts:
         return {"attention": row.macs}
     # An nn.MultiheadAttention with batch_first, in eval mode and without gradients, runs torch's
     # fused _native_multi_head_attention instead of its projections: no formula either, so 0.
+    if isinstance(row.spec, Recurrent):  # as torch runs them on the CPU (capture's ptflops_aten rule)
+        return {"weights": row.macs} if row.spec.mode != "lstm" else {}
     if row.kind == "attention" or (row.origin is not None and capture.nn_class(row) == "MultiheadAttention"
                                    and row.origin.attr("batch_first", False)):
         return {}
@@ -151,7 +153,7 @@ def _fvcore_ops(row: LayerRow) -> Parts:
         return {"other": (1 if row.spec.mode == "nearest" else 4) * elements(row.output_shape)}
     if row.kind == "norm":       # its layer/group/instance norm handle: 5 per element with affine, else 4
         return {"norm": (5 if row.spec.affine else 4) * elements(row.input_shape)}
-    if row.kind == "attention":  # aten::scaled_dot_product_attention: unsupported, so 0
+    if row.kind in ("attention", "recurrent"):  # aten::scaled_dot_product_attention, aten::lstm: no handle
         return {}
     if isinstance(row.spec, Einsum):
         return {"weights": _fvcore_einsum(row.spec)}

@@ -24,7 +24,7 @@ from .registry import Registry
 from .spec import (SKIP_LAYERS, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, GlobalAvgPool, Linear,
                    ResidualAdd, Shape, SpecError)
 from .operations import (AdaptivePool, Attention, BatchNormNd, ConvNd, Einsum, Elementwise, Embedding, MatMul,
-                         Normalization, Pool2d, Reduction, Resize)
+                         Normalization, Pool2d, Recurrent, Reduction, Resize)
 
 
 class ShapeError(SpecError):
@@ -59,6 +59,7 @@ KIND_DESCRIPTIONS: dict[str, str] = {
     "elementwise": "Elementwise",
     "window_pool": "Pooling (window)",
     "embedding": "Embedding",
+    "recurrent": "Recurrent (LSTM, GRU, RNN)",
     "resize": "Interpolation",
     "reduction": "Reduction (sum, max, norm)",
     "unused": "Parameters the forward never used",
@@ -361,3 +362,17 @@ def einsum_cost(layer: Einsum, x: Shape) -> LayerCost:
 def embedding_cost(layer: Embedding, x: Shape) -> LayerCost:
     """A lookup: ``num * dim`` parameters, no multiply-adds."""
     return "embedding", (*x, layer.dim), layer.num * layer.dim, 0
+
+
+@cost_formula(Recurrent)
+def recurrent_cost(layer: Recurrent, x: Shape) -> LayerCost:
+    """(T, I) -> (T, directions * H): per step, layer and direction, ``gates * H`` products of the
+    layer's input (I, then directions * H) and ``gates * H`` of the hidden state (H); two biases of
+    ``gates * H`` each. The gates' sigmoids, tanhs and products of H values are not multiply-adds of a
+    layer (the tools that charge them are conventions)."""
+    if len(x) != 2 or x[1] != layer.input_size:
+        raise ShapeError(f"{layer.mode} of input size {layer.input_size} on a {'x'.join(map(str, x))} sequence")
+    g, h, d = layer.gates, layer.hidden, layer.directions
+    per_step = sum(g * h * (i + h) for i in layer.layer_inputs()) * d
+    params = sum(g * h * (i + h + (2 if layer.bias else 0)) for i in layer.layer_inputs()) * d
+    return "recurrent", (x[0], d * h), params, x[0] * per_step

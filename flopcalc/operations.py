@@ -132,5 +132,33 @@ class Einsum:
     batched: bool = False  # the output's first index is the batch (its size 1 in ``operands``)
 
 
+@dataclass(frozen=True, slots=True)
+class Recurrent:
+    """``nn.LSTM``, ``nn.GRU`` or ``nn.RNN`` (``mode``: ``lstm``, ``gru``, ``rnn_tanh``, ``rnn_relu``) over
+    a sequence ``x`` of (steps, ``input_size``) per image: ``layers`` stacked, each run both ways when
+    ``bidirectional``; a layer after the first reads both directions' outputs."""
+
+    mode: str
+    input_size: int
+    hidden: int
+    layers: int = 1
+    bidirectional: bool = False
+    bias: bool = True
+
+    @property
+    def gates(self) -> int:
+        """Products of the input and of the hidden state per step: 4 (input, forget, cell, output
+        gates), 3 (reset, update, new) or 1."""
+        return {"lstm": 4, "gru": 3}.get(self.mode, 1)
+
+    @property
+    def directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    def layer_inputs(self) -> tuple[int, ...]:
+        """What each layer reads per step: the input, then the previous layer's directions."""
+        return (self.input_size, *[self.hidden * self.directions] * (self.layers - 1))
+
+
 OP_TYPES: tuple[type, ...] = (BatchNormNd, ConvNd, MatMul, Attention, Normalization, Elementwise, Pool2d, AdaptivePool,
-                              Reduction, Embedding, Resize, Einsum)
+                              Reduction, Embedding, Resize, Einsum, Recurrent)

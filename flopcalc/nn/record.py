@@ -36,7 +36,7 @@ from ..costs import layer_cost
 from ..errors import UserError
 from ..spec import (Act, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, GlobalAvgPool, Linear, ResidualAdd)
 from ..operations import (AdaptivePool, Attention, BatchNormNd, ConvNd, Einsum, Elementwise, Embedding, MatMul,
-                          Normalization, Pool2d, Reduction, Resize)
+                          Normalization, Pool2d, Recurrent, Reduction, Resize)
 from ..walk import DEFAULT_CONVENTION, Analysis, LayerRow, Origin, totals
 
 # Operations that move or relabel data and compute nothing (views, copies, shape changes).
@@ -143,26 +143,48 @@ class _Size(int):
     products: frozenset = frozenset()
 
     def _with(self, other, value, product: bool):
+        """``value`` (an int or a float) with the products of both operands, and its own if it is one."""
         made = self.products | getattr(other, "products", frozenset())
         if product and _SIZES:
             made = made | {_SIZES[-1].product()}
-        out = _Size(value)
+        out = (_Size if isinstance(value, int) else _SizeFloat)(value)
         out.products = made
         return out
 
     def _arith(fn, product: bool, reflected: bool = False):
         def method(self, other):
-            if type(other) is bool or not isinstance(other, int):
+            if type(other) is bool or not isinstance(other, (int, float)):
                 return NotImplemented
-            a, b = (int(other), int(self)) if reflected else (int(self), int(other))
-            return self._with(other, fn(a, b), product)
+            a, b = (_number(other), _number(self)) if reflected else (_number(self), _number(other))
+            return _Size._with(self, other, fn(a, b), product)
         return method
 
     __mul__ = __rmul__ = _arith(operator.mul, True)  # a product: what a trace records and torchprofile counts
     __floordiv__, __rfloordiv__ = _arith(operator.floordiv, False), _arith(operator.floordiv, False, True)
     __add__ = __radd__ = _arith(operator.add, False)
     __sub__, __rsub__ = _arith(operator.sub, False), _arith(operator.sub, False, True)
+    __truediv__, __rtruediv__ = _arith(operator.truediv, False), _arith(operator.truediv, False, True)
     del _arith
+
+
+def _number(v):
+    """A plain int or float of the same value (a size's arithmetic is done on plain numbers)."""
+    return int(v) if isinstance(v, int) else float(v)
+
+
+class _SizeFloat(float):
+    """A size divided (``x / stride``) or scaled by a float: a float that keeps the products, as a trace
+    keeps ``aten::div`` and ``aten::mul`` of a size (MViTv2's ``(k_h - 1) * ratio``, with ``ratio = k_h /
+    q_h``). Its arithmetic is the size's own. ``math.ceil``, ``int`` and ``round`` give plain ints: a
+    trace turns a size into a Python number there, and what follows is no operation (MobileViT's
+    ``math.ceil(H / p) * p``)."""
+
+    products: frozenset = frozenset()
+
+    __mul__, __rmul__ = _Size.__mul__, _Size.__rmul__
+    __add__, __radd__ = _Size.__add__, _Size.__radd__
+    __sub__, __rsub__ = _Size.__sub__, _Size.__rsub__
+    __truediv__, __rtruediv__ = _Size.__truediv__, _Size.__rtruediv__
 
 
 _SIZES: list = []  # the recording under way, whose sizes count their products
@@ -178,7 +200,7 @@ def _sizes(value):
 
 def _products(args, into: set) -> None:
     for a in args:
-        if isinstance(a, _Size):
+        if isinstance(a, (_Size, _SizeFloat)):
             into |= a.products
         elif isinstance(a, (list, tuple)):
             _products(a, into)
@@ -290,6 +312,8 @@ class _Recorder(TorchDispatchMode):
             out = torch.empty((*x.shape[:-1], w.shape[0]), dtype=x.dtype, device=x.device)
         if out is None:
             out = func(*args, **(kwargs or {}))
+            if name == "view" and isinstance(out, torch.Tensor) and 1 in out.shape:
+                out = _eager_view(args[0], out)
         tensors = [a for a in _flat(args) if isinstance(a, torch.Tensor)]
         # parameters this operation reads: its own arguments, and those a free operation (expand,
         # cat, reshape) passed on in its output, so a class token or a reshaped weight is counted
@@ -305,8 +329,7 @@ class _Recorder(TorchDispatchMode):
             module, call = self.stack[-1]
             self.ops.append(Op(module, call, name, shapes,
                                tuple(first.shape) if isinstance(first, torch.Tensor) else None, used,
-                               *self.api.current, self.api.take(),
-                               name != "linear" or args[0].dim() <= 2 or args[0].is_contiguous()))
+                               *self.api.current, self.api.take(), _folded(name, args)))
             self.counted_at.append(self.n - 1)
         return out
 
@@ -342,6 +365,30 @@ class _Recorder(TorchDispatchMode):
             running += delta[i]
             alive.append(running)  # alive[i]: during operation i - 1
         return [alive[i + 1] for i in self.counted_at]
+
+
+def _eager_view(x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """A view of a fake tensor with the strides torch gives it without fakes: they differ in the strides
+    of dimensions of size 1, which address nothing but steer what a convolution outputs (channels last
+    or not, :func:`_conv_format`) and so whether a later linear folds its bias in."""
+    from torch._subclasses.fake_tensor import FakeTensor, unset_fake_temporarily
+    if not isinstance(x, FakeTensor):
+        return out
+    with unset_fake_temporarily():
+        stride = torch.empty_strided(x.shape, x.stride(), device="meta").view(out.shape).stride()
+    return out if stride == out.stride() else x.as_strided(out.shape, stride, x.storage_offset())
+
+
+def _folded(name: str, args) -> bool:
+    """Whether a bias goes into the matrix product with the input: torch's ``linear`` folds it in for a
+    2-D or contiguous input. A recurrent layer's first products are one ``linear`` of the whole
+    sequence, steps first (a batch-first input transposed: contiguous only at a batch of 1)."""
+    x = args[0] if args and isinstance(args[0], torch.Tensor) else None
+    if name == "linear" and x is not None:
+        return x.dim() <= 2 or x.is_contiguous()
+    if name in RECURRENT and x is not None and x.dim() == 3:
+        return (x.transpose(0, 1) if args[-1] is True else x).is_contiguous()
+    return True
 
 
 def _flat(args):
@@ -496,6 +543,8 @@ def _spec(op: Op, batch: int = 1, whole: list | None = None):
         # the cases torch 2.13 and 2.14 send to the math path on the CPU (measured with FlopCounterMode)
         math_path = (mask is not None and len(mask) not in (2, 4)) or len(q) > 4 or v[-1] != k[-1]
         return Attention(tuple(k[1:]), tuple(v[1:]), math_path, mask is not None and bool(op.params)), q[1:], None
+    if name in RECURRENT and len(a) == 9 and isinstance(a[3], bool) and len(a[0]) == 3:
+        return _recurrent(name, a)
     if name in ("layer_norm", "native_layer_norm"):
         return Normalization("layer", math.prod(a[1]), len(a) > 2 and a[2] is not None), per(a[0]), None
     if name in ("group_norm", "native_group_norm"):
@@ -530,9 +579,9 @@ def _spec(op: Op, batch: int = 1, whole: list | None = None):
         rest = (x[0] // batch,) if x[0] != batch and x[0] % batch == 0 and not batch_stats else ()
         return BatchNormNd(x[1], affine=a[1] is not None, batch_stats=batch_stats), (x[1], *rest, *x[2:]), None
     if name in ACTIVATIONS:
-        return Activation(ACTIVATIONS[name], op.name.endswith("_")), a[0][1:], None
+        return Activation(ACTIVATIONS[name], op.name.endswith("_")), per(a[0]), None
     if name == "hardtanh" and tuple(a[1:3]) == (0.0, 6.0):
-        return Activation(Act.RELU6, op.name.endswith("_")), a[0][1:], None
+        return Activation(Act.RELU6, op.name.endswith("_")), per(a[0]), None
     if name in ("adaptive_avg_pool2d", "_adaptive_avg_pool2d") and _pair(a[1]) == (1, 1):
         return GlobalAvgPool(keepdim=True), a[0][1:], None
     if name in ADAPTIVE:
@@ -563,6 +612,32 @@ def _spec(op: Op, batch: int = 1, whole: list | None = None):
     return None
 
 
+def _recurrent(name: str, a: tuple):
+    """``aten::lstm`` (or gru, rnn_tanh, rnn_relu) on a padded sequence: (input, hx, params, has_biases,
+    num_layers, dropout, train, bidirectional, batch_first); per sequence (steps, features). None for
+    an LSTM with projections (a fifth weight per layer)."""
+    x, params, bias, layers, bidirectional, batch_first = a[0], a[2], a[3], a[4], a[7], a[8]
+    directions = 2 if bidirectional else 1
+    if len(params) != layers * directions * (4 if bias else 2):
+        return None
+    gates = {"lstm": 4, "gru": 3}.get(name, 1)
+    spec = Recurrent(name, x[2], params[0][0] // gates, layers, bidirectional, bias)
+    return spec, ((x[1] if batch_first else x[0]), x[2]), None
+
+
+def _lead(op: Op, batch: int) -> int:
+    """How many of what an operation's formula reads one of run in the batch: maps for a convolution
+    (MViT's per-head pooling runs B * heads), windows for attention, sequences for a recurrent layer
+    (Sequencer's run B * H rows of W steps)."""
+    a = op.args
+    if (op.name in CONVOLUTIONS or op.name in ATTENTION) and a and a[0]:
+        return a[0][0]
+    if op.name in RECURRENT and len(a) == 9 and a[0]:
+        return a[0][0 if a[8] is True else 1]
+    return batch
+
+
+RECURRENT = {"lstm", "gru", "rnn_tanh", "rnn_relu"}
 ATTENTION = {"scaled_dot_product_attention", "_scaled_dot_product_flash_attention_for_cpu"}
 ADAPTIVE = {"adaptive_avg_pool1d", "adaptive_avg_pool2d", "_adaptive_avg_pool2d", "adaptive_avg_pool3d",
             "_adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d"}
@@ -620,9 +695,20 @@ def _convolved(name: str, args: tuple):
     if s is None:
         return None
     shape = layer_cost(s[0], s[1]).output_shape
-    fmt = torch.channels_last if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) \
-        and not x.is_contiguous() else torch.contiguous_format
-    return torch.empty((x.shape[0], *shape), dtype=x.dtype, device=x.device, memory_format=fmt)
+    return torch.empty((x.shape[0], *shape), dtype=x.dtype, device=x.device, memory_format=_conv_format(x, w))
+
+
+def _conv_format(x: torch.Tensor, w: torch.Tensor):
+    """The memory format torch gives a convolution's output on the CPU: channels last when the input's or
+    the weight's strides suggest it, by torch's own rule (which reads the strides of dimensions of size
+    1 too: a (1, N, C) sequence transposed and viewed as a map is not channels last, PVTv2's); matters
+    to what follows (a linear folds its bias only into a contiguous input). Checked against eager
+    convolutions over six layouts of input, at batches 1 and 2, on torch 2.13 and 2.14."""
+    from torch._prims_common import suggest_memory_format
+    if x.dim() not in (4, 5):
+        return torch.contiguous_format
+    last = torch.channels_last if x.dim() == 4 else torch.channels_last_3d
+    return last if last in (suggest_memory_format(x), suggest_memory_format(w)) else torch.contiguous_format
 
 
 def _einsum(equation: str, operands: tuple):
@@ -712,10 +798,8 @@ def _record(module: nn.Module, input_shape, name: str | None) -> Recording:
         cost = layer_cost(spec, x, block_input) if block_input is not None else layer_cost(spec, x)
         if whole:  # the shape held the batch: its cost is the batch's
             cost = cost._replace(macs=cost.macs // batch)
-        lead = op.args[0][0] if (op.name in CONVOLUTIONS or op.name in ATTENTION) and op.args and op.args[0] \
-            else batch
-        if lead != batch:  # a convolution over B * n maps (MViT's pooling per head), attention over B * n
-            # windows (TinyViT's, Swin's): its formula read one of them; n per image
+        lead = _lead(op, batch)
+        if lead != batch:  # B * n maps, windows or sequences: its formula read one of them; n per image
             cost = cost._replace(macs=cost.macs * lead // batch)
         params = sum(sizes[i] for i in dict.fromkeys(op.params) if i not in charged)
         charged.update(op.params)

@@ -179,14 +179,13 @@ not see into) are charged to each call."""
 TIMM_NOTE = """timm's families were the check on models flopcalc had not seen: the first run missed 55 tool
 totals and could not count 5 models. What it taught is in the recorder and the conventions now (batch
 norm of any rank and over B * L rows, padding "same", weights standardized by a training-mode batch norm
-once per run, convolutions and attention over B * n maps, the CPU's math path for attention with a
-3-dimensional or learned mask, parameters read by an operation without a formula, thop's own-parameter
+once per run, convolutions, attention and activations over B * n maps, the CPU's math path for
+attention with a 3-dimensional or learned mask, parameters read by an operation without a formula,
+recurrent layers, a view's strides as torch gives them, sizes divided by sizes, thop's own-parameter
 rule, ptflops' rule for timm's ViT attention and its stop at a mapped module, torchprofile's handler for
-leaky ReLU but not for it in place). A cell with `vs` is a
-tool's total not reproduced yet: `nn.LSTM` (Sequencer) has no formula here (listed as uncounted); the
-others (ptflops on MobileViT and EfficientViT-M, its aten backend on PVTv2, torchprofile on NASNet,
-NF-Net and MViTv2: products of sizes inside torch's own functions, which a function mode does not see
-into, on NASNet at least) are not explained yet."""
+leaky ReLU but not for it in place). A cell with `vs` is a tool's total not reproduced: torchprofile on
+NF-Net and NASNet, 10 and 56 one-element multiplications from timm's `get_same_padding`, whose branch
+for sizes that are tensors only a trace takes."""
 # each collection tools/model_counts.py counts: its page's title, what it holds, what is left
 ZOOS = {
     "torchvision": ("Every torchvision model, against every tool",

@@ -10,6 +10,8 @@ are reports/torchvision_counts.md and reports/timm_counts.md."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -149,7 +151,8 @@ class WindowsLike(nn.Module):
     """Window attention written on sizes, as Swin's and MaxViT's are: products of sizes that reach a
     reshape or a slice (a torch.jit trace records each as an ``aten::mul``, which torchprofile charges 1
     per run), one through ``x.numel()``, and one that only steers Python (a comparison), which a trace
-    drops as dead code."""
+    drops as dead code; MViTv2's ``(k - 1) * ratio`` with a float ratio of sizes, a product in a trace,
+    and MobileViT's ``math.ceil(H / p) * p``, not one (a trace's size becomes a number in ``math.ceil``)."""
 
     def __init__(self, dim=16, window=4, heads=2):
         super().__init__()
@@ -160,8 +163,10 @@ class WindowsLike(nn.Module):
         self.window, self.heads = window, heads
 
     def forward(self, x):
+        x = F.pad(x, (0, 0, 0, math.ceil(x.shape[-2] / 2) * 2 - x.shape[-2]))  # MobileViT's rounding: 0
         x = self.embed(x).permute(0, 2, 3, 1)
         B, H, W, C = x.shape
+        x = x * ((H - 1) * max(H / W, 1.0) / max(H - 1, 1))  # 1.0, by a product of sizes and a float
         P = self.window
         windows = (H // P) * (W // P)
         if H * W < P * P:
@@ -184,7 +189,11 @@ class TimmLike(nn.Module):
     with gradients, as ptflops' aten backend runs it), BatchNorm1d over tokens and over B * L rows
     (LeViT), a class token joined after the position embedding and read first by a LayerNorm (DeiT III:
     thop counts a module's own parameters, not the token), addcmul with parameters (ConvNeXt V2's GRN),
-    and leaky ReLU in place and not (CSPNet's: torchprofile has a handler for the second only)."""
+    leaky ReLU in place and not (CSPNet's: torchprofile has a handler for the second only), and an
+    activation over B * windows (MobileViT's MLP: ptflops charges F.silu every element of the windows),
+    and tokens viewed as a map for a depthwise convolution and back (PVTv2's MLP: at a batch of 1 the
+    convolution's output is not channels last, by the strides torch gives a view's dimension of size 1,
+    so the next linear's input is not contiguous and ptflops' aten backend sees no bias)."""
 
     def __init__(self, dim=16, heads=2):
         super().__init__()
@@ -203,6 +212,8 @@ class TimmLike(nn.Module):
         self.rel = nn.Parameter(torch.zeros(heads, 4, 4))  # a relative-position bias per head
         self.table = nn.Parameter(torch.zeros(7, heads))  # BEiT's: a table indexed by relative position
         self.register_buffer("index", (torch.arange(4)[:, None] - torch.arange(4)[None, :] + 3).flatten())
+        self.fc1, self.fc2 = nn.Linear(dim, 2 * dim), nn.Linear(2 * dim, dim)
+        self.dw = nn.Conv2d(2 * dim, 2 * dim, 3, 1, 1, groups=2 * dim)
         self.bn_tokens = nn.BatchNorm1d(dim)
         self.bn_rows = nn.BatchNorm1d(dim)
         self.bn_vec = nn.BatchNorm1d(dim)
@@ -220,15 +231,39 @@ class TimmLike(nn.Module):
         x = torch.addcmul(self.beta, self.gamma, x) + x
         t = x.reshape(B, -1, C) + self.pos
         t = self.norm(torch.cat([self.cls.expand(B, -1, -1), t], 1))  # (B, 17, C)
-        win = t[:, 1:].reshape(B * 4, 4, C)  # 4 windows of 4 tokens
+        win = F.silu(t[:, 1:].reshape(B * 4, 4, C))  # 4 windows of 4 tokens, an activation over all (MobileViT's)
         q, k, v = self.qkv(win).reshape(B * 4, 4, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4)
         a = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(B, 16, C)
         a = a + F.scaled_dot_product_attention(q, k, v, attn_mask=self.rel).transpose(1, 2).reshape(B, 16, C)
         bias = self.table[self.index].reshape(4, 4, -1).permute(2, 0, 1).unsqueeze(0)  # (1, heads, 4, 4)
         a = a + F.scaled_dot_product_attention(q, k, v, attn_mask=bias).transpose(1, 2).reshape(B, 16, C)
+        m = self.dw(self.fc1(a).transpose(1, 2).view(B, 2 * C, 4, 4)).flatten(2).transpose(1, 2)  # PVTv2's MLP
+        a = a + self.fc2(F.gelu(m))
         a = self.bn_tokens(a.transpose(1, 2)).transpose(1, 2)  # over (B, C, L)
         a = self.bn_rows(a.reshape(B * 16, C)).reshape(B, 16, C)  # over B * L rows of C (LeViT's)
         return self.head(self.bn_vec(a.mean(1) + t[:, 0]))  # over (B, C)
+
+
+class SequencerLike(nn.Module):
+    """Recurrent layers over a map's rows and columns (timm's Sequencer2d): a bidirectional LSTM over the
+    B * H rows, batch first (torch runs it as one oneDNN kernel on the CPU), a two-layer GRU over the W
+    columns, steps first, and a ReLU RNN (torch runs both as linear products, per step)."""
+
+    def __init__(self, dim=8, hidden=6):
+        super().__init__()
+        self.stem = nn.Conv2d(3, dim, 4, 4)
+        self.rows = nn.LSTM(dim, hidden, batch_first=True, bidirectional=True)
+        self.cols = nn.GRU(2 * hidden, hidden, num_layers=2, bidirectional=True)
+        self.rnn = nn.RNN(2 * hidden, hidden, nonlinearity="relu", batch_first=True)
+        self.head = nn.Linear(hidden, 10)
+
+    def forward(self, x):
+        x = self.stem(x).permute(0, 2, 3, 1)  # (B, H, W, C)
+        B, H, W, C = x.shape
+        r, _ = self.rows(x.reshape(B * H, W, C))  # B * H sequences of W steps
+        c, _ = self.cols(r.reshape(B, H, W, -1).permute(1, 0, 2, 3).reshape(H, B * W, -1))  # H steps
+        y, _ = self.rnn(c.reshape(H, B, W, -1).permute(1, 0, 2, 3).reshape(B, H * W, -1))
+        return self.head(y.mean(1))
 
 
 MODELS = {"resnet_like": (ResNetLike, (1, 3, 64, 64)), "vit_like": (ViTLike, (1, 3, 32, 32)),
@@ -238,7 +273,8 @@ MODELS = {"resnet_like": (ResNetLike, (1, 3, 64, 64)), "vit_like": (ViTLike, (1,
           # torch's linear folds a bias into the product only for a contiguous input (ptflops' aten)
           "windows_like_batch_2": (WindowsLike, (2, 3, 16, 32)), "vit_like_batch_3": (ViTLike, (3, 3, 32, 32)),
           "resnet_like_batch_2": (ResNetLike, (2, 3, 64, 64)), "timm_like": (TimmLike, (1, 3, 32, 32)),
-          "timm_like_batch_2": (TimmLike, (2, 3, 32, 32))}
+          "timm_like_batch_2": (TimmLike, (2, 3, 32, 32)), "sequencer_like": (SequencerLike, (1, 3, 16, 24)),
+          "sequencer_like_batch_2": (SequencerLike, (2, 3, 16, 24))}
 LIVE = [c for c in CONVENTIONS.values() if c.live in peers.MODULE_TOOLS]
 
 
@@ -290,13 +326,14 @@ def test_a_module_on_the_meta_device_records_as_its_real_twin(name):
 
 
 def test_products_of_sizes_are_counted_where_they_reach_an_operation():
-    """WindowsLike's forward, counted by hand: ``(H // P) * (W // P)`` and ``B * windows`` reach the first
-    reshape, ``B * windows`` again the second, ``B * C`` the last through ``x.numel() // (B * C)``; ``H * W``
-    only meets a comparison and ``2 * P`` is of plain integers. So 4, on the rows of the operations fed."""
+    """WindowsLike's forward, counted by hand: ``(H - 1) * ratio`` (a float, 1, reaching the mul), ``(H //
+    P) * (W // P)`` and ``B * windows`` reach the first reshape, ``B * windows`` again the second, ``B * C``
+    the last through ``x.numel() // (B * C)``; ``math.ceil(H / 2) * 2`` is of a plain int, ``H * W`` only
+    meets a comparison and ``2 * P`` is of plain integers. So 5, on the rows of the operations fed."""
     rows = record(WindowsLike(), (1, 3, 32, 32)).rows
-    assert sum(r.origin.size_products for r in rows) == 4
+    assert sum(r.origin.size_products for r in rows) == 5
     assert [(r.name, r.origin.size_products) for r in rows if r.origin.size_products] == [
-        ("qkv", 2), ("proj", 1), ("mean", 1)]  # the free reshapes' products go to the next row
+        ("mul", 1), ("qkv", 2), ("proj", 1), ("mean", 1)]  # a free operation's go to the next row
     assert all(isinstance(d, int) and type(d) is int for r in rows for d in r.output_shape + r.origin.module_input)
 
 
@@ -319,3 +356,32 @@ def test_parameters_the_forward_never_uses_are_a_row_of_their_own():
     assert [(r.name, r.params) for r in unused] == [("aux (not run)", 4 * 4 + 4 + 4 * 2 + 2)]
     assert a.total.params == sum(p.numel() for p in m.parameters())
     assert analyze_module(m, (1, 3, 8, 8), convention="thop").total.params == 4 * 3 * 9 + 4
+
+
+@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU, nn.RNN])
+@pytest.mark.parametrize("layers,bidirectional,bias", [(1, False, True), (2, True, True), (3, True, False)])
+def test_a_recurrent_formulas_parameters_are_torchs(cls, layers, bidirectional, bias):
+    """The formula's parameters (gates * H * (I + H + 2 biases) per layer and direction) against what
+    torch allocates; the multiply-adds are checked against the tools live (SequencerLike)."""
+    from flopcalc.costs import layer_cost
+    m = cls(5, 7, num_layers=layers, bidirectional=bidirectional, bias=bias, batch_first=True)
+    row, = record(m, (2, 3, 5)).rows
+    assert row.kind == "recurrent" and row.output_shape == (3, 7 * (2 if bidirectional else 1))
+    assert row.params == layer_cost(row.spec, row.input_shape).params == sum(p.numel() for p in m.parameters())
+
+
+def test_recurrent_layers_without_a_formula_are_listed():
+    """An LSTM with projections and the cells are listed with their parameters, never a silent zero."""
+    class Cells(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = nn.LSTM(4, 6, proj_size=3, batch_first=True)
+            self.cell = nn.LSTMCell(3, 5)
+
+        def forward(self, x):
+            y, _ = self.proj(x)
+            return self.cell(y[:, -1])[0]
+    m = Cells()
+    r = record(m, (1, 2, 4))
+    assert set(r.uncounted) == {"lstm", "lstm_cell"}
+    assert sum(row.params for row in r.rows) == sum(p.numel() for p in m.parameters())
