@@ -15,7 +15,7 @@ import sys
 from typing import Sequence
 
 from .commands import COMMANDS, family
-from .commands.args import Parser
+from .commands.args import Parser, apply_depth
 from . import __version__
 from .errors import ExitStatus, OutputError, UsageError, UserError, one_line
 
@@ -45,6 +45,7 @@ def _silence_stdout() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        apply_depth(args)
         return family(args.command).RUNS[args.command](args)
     except (UsageError, UserError, OutputError) as e:
         message = str(e) if isinstance(e, (UsageError, OutputError)) else f"flopcalc: error: {one_line(e)}"

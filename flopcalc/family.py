@@ -10,15 +10,23 @@ writes (:mod:`flopcalc.specfile`): one description, one builder, whatever the so
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
-from .scaling import make_divisible
-from .spec import (Act, ConvBNAct, DepthwiseSeparable, Dropout, GlobalAvgPool, InvertedResidual,
-                   Activation, Linear, MBConv, Network, Norm, Sequential, SpecError, SqueezeExcite,
+from .scaling import DEFAULT_RESOLUTION, make_divisible
+from .spec import (Act, ConvBNAct, DepthwiseSeparable, Dropout, GlobalAvgPool, InvertedResidual, BLOCK_TYPES,
+                   Activation, Linear, MBConv, Network, Norm, ResidualAdd, Sequential, SpecError, SqueezeExcite,
                    DEFAULT_NORM)
 
 BLOCKS = ("depthwise_separable", "inverted_residual", "mbconv")
+# How a network's modules are named (its state_dict keys), as the reference implementation names them:
+# "flat": features.N, one per block (torchvision's MobileNet V2 and V3); "stages": features.S.I, a
+# Sequential per stage (torchvision's EfficientNet); "mnasnet": torchvision's MNASNet, one Sequential
+# ``layers`` of the stem's and the head's layers themselves and a Sequential per stage of blocks whose
+# layers are ``layers.0`` .. ``layers.7``.
+LAYOUTS = ("flat", "stages", "mnasnet")
+MAX_DEPTH = 20.0  # a depth multiplier past this repeats a stage of 4 over 80 times: not a network anyone means
 SCALES = ("always", "up", "never")  # how alpha applies to a head width: always, only above 1, never
 
 
@@ -99,6 +107,9 @@ class Family:
     se: SE = field(default_factory=SE)
     norm: Norm = DEFAULT_NORM
     alpha: float = 1.0  # the width multiplier a spec file is analyzed at unless told otherwise
+    depth: float = 1.0  # the depth multiplier: each stage repeats ceil(n * depth) blocks (EfficientNet)
+    resolution: int = DEFAULT_RESOLUTION  # the input size it is analyzed at unless told otherwise
+    layout: str = "flat"  # how the blocks are named: one of LAYOUTS
 
 
 class WidthRule:
@@ -165,21 +176,23 @@ def build_network(f: Family, alpha: float, num_classes: int, rule: WidthRule = D
 
     norm = f.norm
     c_in, in_paper = ch(f.stem.c, "stem"), f.stem.c
-    features: list = [ConvBNAct(f.in_channels, c_in, f.stem.k, 1 if small_input else f.stem.s,
-                                act=f.stem.act, norm=norm)]
+    stem = ConvBNAct(f.in_channels, c_in, f.stem.k, 1 if small_input else f.stem.s, act=f.stem.act, norm=norm)
+    stages: list[list] = []
     adapt = small_input  # the first strided stage still to run at stride 1
     for row in f.stages:
         c_out = ch(row.c, "block")
-        for i in range(row.n):
+        stages.append([])
+        for i in range(repeats(row.n, f.depth)):
             s = row.s if i == 0 else 1
             if adapt and s > 1:
                 s, adapt = 1, False
-            features.append(_block(f, row, rule, alpha, c_in, in_paper, c_out, s, full_conv))
+            stages[-1].append(_block(f, row, rule, alpha, c_in, in_paper, c_out, s, full_conv))
             c_in, in_paper = c_out, row.c
     h = f.head
+    head = []
     if h.conv is not None or h.conv_expand is not None:
         c_head = h.conv_expand * c_in if h.conv_expand is not None else ch(h.conv, "head", _scaled(h.conv_scale, alpha))
-        features.append(ConvBNAct(c_in, c_head, 1, act=h.conv_act, norm=norm))
+        head.append(ConvBNAct(c_in, c_head, 1, act=h.conv_act, norm=norm))
         c_in = c_head
     classifier: list = []
     if h.hidden is not None:
@@ -187,11 +200,39 @@ def build_network(f: Family, alpha: float, num_classes: int, rule: WidthRule = D
         classifier += [Linear(c_in, hidden), Activation(h.hidden_act)]
         c_in = hidden
     classifier += [Dropout(h.dropout), Linear(c_in, num_classes)]
+    if f.layout == "stages":
+        features = [stem, *(_numbered(stage) for stage in stages), *head]
+    elif f.layout == "mnasnet":  # the first stage (one separable block) as its layers, as the stem
+        first = [] if not stages else [leaf for b in stages[0] for leaf in _leaves(b)]
+        features = [*_leaves(stem), *first, *(_numbered([replace(b, flat=True) for b in stage])
+                                               for stage in stages[1:]), *(x for b in head for x in _leaves(b))]
+    else:
+        features = [stem, *(b for stage in stages for b in stage), *head]
     return Network(f.name, f.in_channels, (
-        ("features", Sequential(tuple((str(i), b) for i, b in enumerate(features)))),
+        ("layers" if f.layout == "mnasnet" else "features", _numbered(features)),
         ("avgpool", GlobalAvgPool()),
-        ("classifier", Sequential(tuple((str(i), layer) for i, layer in enumerate(classifier)))),
+        ("classifier", _numbered(classifier)),
     ))
+
+
+def repeats(n: int, depth: float) -> int:
+    """A stage's blocks at depth multiplier ``depth``: ``ceil(n * depth)``, as EfficientNet rounds them
+    (Tan & Le 2019; torchvision's ``adjust_depth``)."""
+    return int(math.ceil(n * depth))
+
+
+def _numbered(nodes) -> Sequential:
+    return Sequential(tuple((str(i), node) for i, node in enumerate(nodes)))
+
+
+def _leaves(node) -> list:
+    """A block's layers in order, its blocks opened (a conv-BN-activation as its three layers); a block
+    with a residual add stays whole."""
+    if not isinstance(node, BLOCK_TYPES):
+        return [node]
+    if any(isinstance(child, ResidualAdd) for _, child in node.children()):
+        return [node]
+    return [leaf for _, child in node.children() for leaf in _leaves(child)]
 
 
 def _block(f: Family, row: Stage, rule: WidthRule, alpha: float, c_in: int, in_paper: int, c_out: int, s: int,

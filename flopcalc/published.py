@@ -39,6 +39,7 @@ SOURCES = {
     "MobileNets paper (Howard et al. 2017)": PrintRule("V1 paper", "paper", "round", "round"),
     "MobileNetV2 paper (Sandler et al. 2018)": PrintRule("V2 paper", "paper", "truncate", "truncate"),
     "torchvision weights metadata": PrintRule("torchvision", "pytorch", "round", "round"),
+    "EfficientNet paper (Tan & Le 2019)": PrintRule("EfficientNet paper", "pytorch", "round", "round"),
 }
 
 
@@ -91,6 +92,14 @@ def printed(n: int, digits: int, rule: str, unit: int = 10**6) -> str:
     q = (2 * n * scale + unit) // (2 * unit) if rule == "round" else n * scale // unit
     whole, frac = divmod(q, scale)
     return f"{whole}.{frac:0{digits}d}" if digits else str(whole)
+
+
+def printed_as(n: int, shown: str, rule: str) -> str:
+    """``n`` printed as the source printed ``shown``: millions with as many decimals, or billions where
+    the figure ends in ``B`` (the EfficientNet paper's 0.39B)."""
+    if shown.endswith("B"):
+        return printed(n, digits_of(shown[:-1]), rule, unit=10**9) + "B"
+    return printed(n, digits_of(shown), rule)
 
 
 def digits_of(text: str) -> int:
@@ -153,11 +162,11 @@ def _diagnose(row: Row, src: PrintRule, macs_ok: bool, params_ok: bool, macs: in
     for what, ok, n, shown, rule in checks:
         if ok:
             continue
-        d = digits_of(shown)
-        if printed(n, d, flip[rule]) == shown:
+        if printed_as(n, shown, flip[rule]) == shown:
             found.append(f"{what} {n:,} print as {shown} if {PAST[flip[rule]]}; this source {rule}s its other rows")
-        twice = printed(n, d + 2, "round")
-        if _round_text(twice, d) == shown:
+        d, unit = (digits_of(shown[:-1]), 10**9) if shown.endswith("B") else (digits_of(shown), 10**6)
+        twice = printed(n, d + 2, "round", unit)
+        if _round_text(twice, d) + ("B" if unit == 10**9 else "") == shown:
             found.append(f"{what} {n:,} print as {shown} if rounded twice ({twice} first)")
     conv = CONVENTIONS[src.convention]
     tries = [(f"{c} classes", src.convention, c, None) for c in (1000, 1001) if c != row.classes]
@@ -165,7 +174,7 @@ def _diagnose(row: Row, src: PrintRule, macs_ok: bool, params_ok: bool, macs: in
               for r in WIDTH_RULES.get(row.model, {}) if r != conv.rounding]
     for label, convention, classes, rounding in tries:
         m, p = _count(row, convention, classes, rounding)
-        if not macs_ok and printed(m, digits_of(row.million_macs), src.macs) == row.million_macs:
+        if not macs_ok and printed_as(m, row.million_macs, src.macs) == row.million_macs:
             found.append(f"macs reproduce with {label} ({m:,})")
         if not params_ok and printed(p, digits_of(row.million_params), src.params) == row.million_params:
             found.append(f"params reproduce with {label} ({p:,})")
@@ -179,8 +188,10 @@ def _diagnose(row: Row, src: PrintRule, macs_ok: bool, params_ok: bool, macs: in
         parts = []
         for what, ok, n, shown, _ in checks:
             if not ok:
-                off = (float(shown) * 1e6 - n) / n
-                parts.append(f"{what} {n:,} are {abs(off):.1%} {'below' if off > 0 else 'above'} the printed {shown}M")
+                value = float(shown[:-1]) * 1e9 if shown.endswith("B") else float(shown) * 1e6
+                off = (value - n) / n
+                parts.append(f"{what} {n:,} are {abs(off):.1%} {'below' if off > 0 else 'above'} the printed "
+                             f"{shown if shown.endswith('B') else shown + 'M'}")
         found.append("; ".join(parts) + ": no single change of rounding, classes, channel rule or parameter "
                      "rule reproduces it")
     return tuple(found)
@@ -200,7 +211,7 @@ def check(row: Row) -> FigureCheck:
         return FigureCheck(row, None, None, None, None, (f"{row.model} is not in flopcalc's zoo",))
     a = analyze(row.model, row.alpha, row.resolution, row.classes, convention=src.convention)
     macs, params = a.total.macs, a.total.params
-    mp = printed(macs, digits_of(row.million_macs), src.macs)
+    mp = printed_as(macs, row.million_macs, src.macs)
     pp = printed(params, digits_of(row.million_params), src.params)
     c = FigureCheck(row, macs, params, mp, pp, ())
     if c.ok:

@@ -250,6 +250,7 @@ class InvertedResidual:
     full_conv: bool = False  # the depthwise + projection pair as one standard conv t*k -> k'
     norm: Norm = DEFAULT_NORM
     skip: bool = True  # False: no residual even where the shapes allow one
+    flat: bool = False  # its layers as ``layers.0`` .. ``layers.7``, as torchvision's MNASNet names them
 
     @property
     def hidden(self) -> int:
@@ -268,6 +269,9 @@ class InvertedResidual:
         else:
             layers += [_depthwise(self), Conv2d(h, n, 1)]
         layers.append(BatchNorm2d(n, eps=norm.eps, momentum=norm.momentum))
+        if self.flat:  # each conv-BN-activation as its three layers
+            layers = [y for x in layers for y in ([c for _, c in x.children()] if isinstance(x, ConvBNAct) else [x])]
+            return _with_residual(self, "layers", layers)
         return _with_residual(self, "conv", layers)
 
 

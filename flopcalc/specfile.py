@@ -15,7 +15,9 @@ The format (every key but ``name``, ``stem``, ``stages`` and ``head`` may be lef
     alpha = 1.0                      # the width multiplier used unless --alpha is given
     divisor = 8                      # channels: make_divisible(c * alpha, divisor)
     round_expansion = false          # mbconv t expansions rounded with that rule too
-    resolution = 224                 # the input a kernel must fit (checked when read)
+    depth = 1.0                      # the depth multiplier used unless --depth-mult is given: ceil(n * depth)
+    resolution = 224                 # the input used unless --resolution is given (kernels must fit it)
+    layout = "flat"                  # module names: "flat" (features.N), "stages" (features.S.I), "mnasnet"
 
     stem = { c = 32, k = 3, s = 2, act = "relu6" }
 
@@ -45,13 +47,13 @@ import math
 from dataclasses import fields, replace
 from pathlib import Path
 
-from .family import BLOCKS, SCALES, SE, Family, Head, Stage, Stem
+from .family import BLOCKS, LAYOUTS, MAX_DEPTH, SCALES, SE, Family, Head, Stage, Stem, repeats
 from .spec import Act, Norm, SpecError
 from .scaling import DEFAULT_RESOLUTION
 
 ACTS = tuple(a.value for a in Act)
-TOP_KEYS = ("name", "title", "source", "in_channels", "alpha", "divisor", "round_expansion", "resolution",
-            "stem", "stages", "head", "se", "norm")
+TOP_KEYS = ("name", "title", "source", "in_channels", "alpha", "divisor", "round_expansion", "depth", "resolution",
+            "layout", "stem", "stages", "head", "se", "norm")
 ROW_KEYS = {
     "depthwise_separable": ("block", "k", "c", "n", "s", "act"),
     "inverted_residual": ("block", "k", "t", "c", "n", "s", "act", "residual"),
@@ -195,9 +197,19 @@ def parse(doc: dict, path: str = "<spec>") -> Family:
                     r.string(doc, "source", "source", ""), r.integer(doc, "in_channels", "in_channels", default=3),
                     r.integer(doc, "divisor", "divisor", default=8),
                     bool(r.boolean(doc, "round_expansion", "round_expansion")), se, norm,
-                    r.number(doc, "alpha", "alpha", 0.0, None, 1.0))
-    _check_kernels_fit(r, family, r.integer(doc, "resolution", "resolution", default=DEFAULT_RESOLUTION))
+                    r.number(doc, "alpha", "alpha", 0.0, None, 1.0),
+                    _depth(r, doc),
+                    r.integer(doc, "resolution", "resolution", default=DEFAULT_RESOLUTION),
+                    r.string(doc, "layout", "layout", "flat", LAYOUTS))
+    _check_kernels_fit(r, family, family.resolution)
     return family
+
+
+def _depth(r: _Reader, doc: dict) -> float:
+    d = r.number(doc, "depth", "depth", 0.0, None, 1.0)
+    if d > MAX_DEPTH:
+        r.fail("depth", f"depth must be a finite number > 0 and at most {MAX_DEPTH:g}, got {doc['depth']!r}")
+    return d
 
 
 def _dropout(r: _Reader, hd: dict) -> float:
@@ -239,7 +251,8 @@ def _check_kernels_fit(r: _Reader, family: Family, resolution: int) -> None:
     or a kernel larger than the map it runs on, is the file's mistake; name its row."""
     from .walk import count_layers
     from .family import build_network
-    rows = [i for i, row in enumerate(family.stages) for _ in range(row.n)]  # features.1.. -> row
+    family = replace(family, layout="flat")  # named features.N, one block each
+    rows = [i for i, row in enumerate(family.stages) for _ in range(repeats(row.n, family.depth))]  # features.1..
     try:
         spec = build_network(family, family.alpha, 1000)
     except SpecError as e:
@@ -287,7 +300,8 @@ def write(family: Family) -> str:
     f = family
     lines = [f"# flopcalc spec file: {f.title or f.name}" + (f" ({f.source})" if f.source else ""),
              "# Every command that takes a MODEL takes this file: flopcalc table THIS.toml", ""]
-    for key in ("name", "title", "source", "in_channels", "alpha", "divisor", "round_expansion"):
+    for key in ("name", "title", "source", "in_channels", "alpha", "divisor", "round_expansion", "depth",
+                "resolution", "layout"):
         lines.append(f"{key} = {_value(getattr(f, key))}")
     s = f.stem
     lines += ["", f"stem = {_inline((('c', s.c), ('k', s.k), ('s', s.s), ('act', s.act)))}", "",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from .costs import COST_FORMULAS, KIND_DESCRIPTIONS, ShapeError, layer_cost
 from .spec import SKIP_LAYERS, Conv2d, Layer, Network, Node, Shape, SpecError
 from .family import Family
-from .zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION, get_spec
+from .zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION, family_of, get_spec
 from .scaling import as_pair
 
 if TYPE_CHECKING:
@@ -222,6 +222,9 @@ def count_layers(model: str | Family | Network, alpha: float = 1.0,
     else:
         spec = get_spec(model, alpha, num_classes, rounding, full_conv, small_input)
         config = {"alpha": float(alpha), "resolution": [h, w], "num_classes": num_classes, "batch": batch}
+        depth = family_of(model).depth
+        if depth != 1:
+            config["depth_mult"] = depth
         if full_conv:
             config["full_conv"] = True
         if small_input:

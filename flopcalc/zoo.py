@@ -1,4 +1,4 @@
-"""The model zoo: MobileNet V1, V2 and V3 written once, as the papers' tables.
+"""The model zoo: MobileNet V1, V2 and V3, EfficientNet B0-B7 and MnasNet written once, as the papers' tables.
 
 Each model is a :class:`~flopcalc.family.Family` (stem, stage rows in the paper's notation,
 head); :func:`get_spec` builds the concrete :class:`~flopcalc.spec.Network` for a width
@@ -9,10 +9,10 @@ not depend on it): it is the input shape the analyzer walks with. A spec file
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from .family import DEFAULT_RULE, SE, Family, Head, Stage, Stem, WidthRule, build_network
+from .family import DEFAULT_RULE, MAX_DEPTH, SE, Family, Head, Stage, Stem, WidthRule, build_network
 from .scaling import DEFAULT_RESOLUTION, make_divisible
 from .spec import Act, Network, Norm, SpecError, check_number
 
@@ -114,6 +114,61 @@ MOBILENET_V3_SMALL = Family(
     "MobileNet V3 Small", "Howard et al. 2019, Searching for MobileNetV3, Table 2", se=V3_SE, norm=V3_NORM)
 
 
+# EfficientNet (Tan & Le 2019), Table 1: B0, MBConv stages (t: expansion, k, c, n, s) with
+# squeeze-and-excitation on every block (squeeze = block input // 4, SiLU, a sigmoid gate), SiLU
+# everywhere, expanded widths make_divisible(input * t, 8), the last 1x1 conv 4x its input. B1-B7
+# scale it by compound scaling (section 3.3): width and depth multipliers and a resolution per variant,
+# with repeats ceil(n * depth); dropout and batch norm as torchvision builds each (B5-B7 from TF ports:
+# eps 0.001, momentum 0.01). Stochastic depth has no parameters and is the identity at inference.
+SI = Act.SILU
+EFFICIENTNET_B0 = Family(
+    "efficientnet_b0", Stem(32, 3, 2, SI),
+    tuple(Stage("mbconv", c, n, s, k, t=t, se=True, act=SI) for t, k, c, n, s in (
+        # t, k, c,   n, s    input size at 224
+        (1, 3, 16, 1, 1),    # 112
+        (6, 3, 24, 2, 2),    # 112
+        (6, 5, 40, 2, 2),    # 56
+        (6, 3, 80, 3, 2),    # 28
+        (6, 5, 112, 3, 1),   # 14
+        (6, 5, 192, 4, 2),   # 14
+        (6, 3, 320, 1, 1),   # 7
+    )),
+    Head(conv_expand=4, conv_act=SI, dropout=0.2),
+    "EfficientNet-B0", "Tan & Le 2019, EfficientNet, Table 1", round_expansion=True,
+    se=SE(reduction=4, of="input", divisor=1, act=SI, gate=Act.SIGMOID), layout="stages")
+TF_NORM = Norm(eps=0.001, momentum=0.01)
+# Table 2's variants: width, depth, resolution (the paper's; torchvision's B2 weights take 288), dropout
+EFFICIENTNET_SCALING = {
+    "b0": (1.0, 1.0, 224, 0.2), "b1": (1.0, 1.1, 240, 0.2), "b2": (1.1, 1.2, 260, 0.3), "b3": (1.2, 1.4, 300, 0.3),
+    "b4": (1.4, 1.8, 380, 0.4), "b5": (1.6, 2.2, 456, 0.4), "b6": (1.8, 2.6, 528, 0.5), "b7": (2.0, 3.1, 600, 0.5)}
+EFFICIENTNETS = tuple(
+    replace(EFFICIENTNET_B0, name=f"efficientnet_{v}", title=f"EfficientNet-{v.upper()}",
+            source=f"Tan & Le 2019, EfficientNet, Tables 1 and 2 ({v.upper()}: width {w:g}, depth {d:g}, {r}x{r})",
+            alpha=w, depth=d, resolution=r, head=replace(EFFICIENTNET_B0.head, dropout=p),
+            norm=TF_NORM if v in ("b5", "b6", "b7") else EFFICIENTNET_B0.norm)
+    for v, (w, d, r, p) in EFFICIENTNET_SCALING.items())
+
+# MnasNet-B1 (Tan et al. 2019, the searched model without squeeze-and-excitation), as torchvision
+# builds mnasnet0_5 .. mnasnet1_3: a 3x3 stem, a separable conv (depthwise 3x3, linear 1x1 to 16),
+# inverted residuals with 3x and 6x expansions and 3x3 / 5x5 kernels, a 1x1 conv to 1280 that alpha
+# does not narrow; ReLU throughout, batch norm momentum 1 - 0.9997 (TensorFlow's decay).
+MNASNET = Family(
+    "mnasnet", Stem(32, 3, 2, RE),
+    tuple(Stage("inverted_residual", c, n, s, k, t=t, act=RE) for t, k, c, n, s in (
+        # t, k, c,   n, s    input size at 224
+        (1, 3, 16, 1, 1),    # 112: the separable conv
+        (3, 3, 24, 3, 2),    # 112
+        (3, 5, 40, 3, 2),    # 56
+        (6, 5, 80, 3, 2),    # 28
+        (6, 3, 96, 2, 1),    # 14
+        (6, 5, 192, 4, 2),   # 14
+        (6, 3, 320, 1, 1),   # 7
+    )),
+    Head(conv=1280, conv_scale="never", conv_act=RE, dropout=0.2),
+    "MnasNet-B1", "Tan et al. 2019, MnasNet (torchvision mnasnet1_0)", norm=Norm(momentum=1 - 0.9997),
+    layout="mnasnet")
+
+
 # ------------------------------------------------------------------- other implementations' rules
 
 def _v1_tfslim(f, c, a, role):  # TF-Slim's V1: max(int(depth * multiplier), min_depth = 8)
@@ -200,6 +255,8 @@ MODELS: dict[str, ModelInfo] = {
         (MOBILENET_V2, (0.35, 0.5, 0.75, 1.0, 1.3, 1.4), "mobilenet_v2", "MobileNetV2"),
         (MOBILENET_V3_LARGE, (0.75, 1.0), "mobilenet_v3_large", "MobileNetV3Large"),
         (MOBILENET_V3_SMALL, (0.75, 1.0), "mobilenet_v3_small", "MobileNetV3Small"),
+        *((f, (f.alpha,), f.name, None) for f in EFFICIENTNETS),
+        (MNASNET, (0.5, 0.75, 1.0, 1.3), "mnasnet1_0", None),
     )
 }
 
@@ -209,6 +266,27 @@ def check_alpha(alpha: object) -> float:
     if a <= 0:
         raise SpecError(f"alpha must be a finite number > 0, got {alpha!r}")
     return float(a)
+
+
+def check_depth(depth: object) -> float:
+    """A depth multiplier: a finite number > 0, at most MAX_DEPTH."""
+    d = check_number("depth multiplier", depth, accepted=f"a finite number > 0 and at most {MAX_DEPTH:g}")
+    if not 0 < d <= MAX_DEPTH:
+        raise SpecError(f"depth multiplier must be a finite number > 0 and at most {MAX_DEPTH:g}, got {depth!r}")
+    return float(d)
+
+
+def with_depth(model: str | Family, depth: object) -> Family:
+    """A zoo model's or a spec file's Family at depth multiplier ``depth`` (each stage's repeats
+    ``ceil(n * depth)``; EfficientNet's compound scaling)."""
+    return replace(family_of(model), depth=check_depth(depth))
+
+
+def resolution_or_default(model: str | Family | None, resolution):
+    """``resolution`` when given, else the model's own (EfficientNet-B3's 300; 224 for the others)."""
+    if resolution is not None:
+        return resolution
+    return family_of(model).resolution if isinstance(model, (str, Family)) else DEFAULT_RESOLUTION
 
 
 def check_classes(num_classes: object) -> int:
@@ -238,15 +316,16 @@ def alpha_or_default(model: str | Family | None, alpha: float | None) -> float:
     """``alpha`` when given, else the model's own (a spec file records one; the zoo's is 1)."""
     if alpha is not None:
         return alpha
-    return 1.0 if model is None else family_of(model).alpha
+    return family_of(model).alpha if isinstance(model, (str, Family)) else 1.0  # a Network: its own business
 
 
 def width_rule(family: Family, rounding: str) -> WidthRule:
     """A family's channel rule by implementation name; a spec file's family has only its own
     (any name gives it: the other implementations' rules are written for the zoo's models)."""
-    info = MODELS.get(family.name)
-    if info is None or info.family != family:
-        return DEFAULT_RULE
+    info = MODELS.get(family.name)  # the zoo's model, at another default width, depth or resolution too
+    if info is None or family.name not in WIDTH_RULES or replace(
+            info.family, alpha=family.alpha, depth=family.depth, resolution=family.resolution) != family:
+        return DEFAULT_RULE  # EfficientNet and MnasNet have one rule, whatever the name
     rules = WIDTH_RULES[family.name]
     if rounding not in rules:
         raise SpecError(f"unknown channel rounding {rounding!r} for {family.name}; available: {', '.join(rules)}")

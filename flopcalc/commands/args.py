@@ -11,7 +11,8 @@ from ..errors import UsageError
 from ..output import BUILTIN_FORMATS, FormatError, check_format
 from ..scaling import resolution_from_rho
 from ..spec import SpecError
-from ..zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION, MODELS
+from ..family import Family
+from ..zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION, MAX_DEPTH, MODELS
 
 
 class Parser(argparse.ArgumentParser):
@@ -121,6 +122,7 @@ def add_model(p: argparse.ArgumentParser, optional: bool = False,
     p.add_argument("model", metavar="MODEL", type=model_or_source_type if sources else model_type,
                    nargs="?" if optional else None,
                    help=MODEL_HELP + (grid_help if optional else "") + (SOURCE_HELP if sources else ""))
+    add_depth(p)
     if sources:
         p.add_argument("--input", type=argument("input_spec"), action="append", default=None, metavar="SHAPE",
                        help="a recorded module's input shape, batch first (default: the input_size the module "
@@ -158,14 +160,16 @@ def model_or_source_type(text: str):
 
 def add_config_args(p: argparse.ArgumentParser, *, grid: bool = False, conventions: bool = True) -> None:
     p.add_argument("--alpha", type=alpha_type, default=None, metavar="A",
-                   help="width multiplier alpha, any finite A > 0 (default 1.0, or a spec file's alpha" + (
+                   help="width multiplier alpha, any finite A > 0 (default the model's: 1.0, EfficientNet's per "
+                        "variant, a spec file's alpha" + (
                        "; with --grid, every grid alpha)" if grid else ")"))
     res = p.add_mutually_exclusive_group()
     res.add_argument("--resolution", type=resolution_type, default=None, metavar="R",
                      help=f"input size in pixels: R for R x R, or HEIGHTxWIDTH such as 320x240 "
-                          f"(default {DEFAULT_RESOLUTION})")
+                          f"(default the model's: {DEFAULT_RESOLUTION}, EfficientNet's per variant)")
     res.add_argument("--rho", type=rho_type, default=None, metavar="P",
-                     help=f"resolution multiplier: input round({DEFAULT_RESOLUTION} * P) square")
+                     help="resolution multiplier: input round(R * P) square, R the model's resolution "
+                          f"({DEFAULT_RESOLUTION}; EfficientNet's per variant)")
     p.add_argument("--classes", type=integer("classes", 1), default=None, metavar="N",
                    help=f"number of classes, N >= 1 (default {DEFAULT_CLASSES}"
                         + ("; under --convention tfslim 1001)" if conventions else ")"))
@@ -210,8 +214,38 @@ def add_convention(p: argparse.ArgumentParser) -> None:
 
 
 def resolution_of(args: argparse.Namespace) -> int | tuple[int, int]:
+    """--resolution, or --rho times the model's own, else the model's own (EfficientNet-B3's 300; 224)."""
+    from ..zoo import resolution_or_default
+    model = args.model if isinstance(getattr(args, "model", None), (str, Family)) else None
     if args.rho is not None:
-        return resolution_from_rho(args.rho)
-    return DEFAULT_RESOLUTION if args.resolution is None else args.resolution
+        return resolution_from_rho(args.rho, resolution_or_default(model, None))
+    return resolution_or_default(model, args.resolution)
+
+
+def depth_type(text: str) -> float:
+    from ..zoo import check_depth
+    try:
+        return check_depth(float(text) if text.strip().lower() not in ("nan", "inf", "-inf") else text)
+    except (ValueError, SpecError):
+        raise argparse.ArgumentTypeError(f"depth multiplier must be a finite number > 0 and at most "
+                                         f"{MAX_DEPTH:g}, got {text!r}") from None
+
+
+def add_depth(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--depth-mult", type=depth_type, default=None, metavar="D",
+                   help="depth multiplier: each stage repeats ceil(n * D) blocks (EfficientNet's compound scaling; "
+                        "default the model's own: 1.0, EfficientNet-B3's 1.4)")
+
+
+def apply_depth(args: argparse.Namespace) -> None:
+    """--depth-mult makes MODEL the family at that depth (a zoo model or a spec file)."""
+    depth = getattr(args, "depth_mult", None)
+    if depth is None:
+        return
+    if not isinstance(getattr(args, "model", None), (str, Family)):
+        raise UsageError(f"flopcalc {args.command}: error: --depth-mult {depth:g} needs a zoo model or a spec file "
+                         "as MODEL (a recorded module's code decides its depth)")
+    from ..zoo import with_depth
+    args.model = with_depth(args.model, depth)
 
 

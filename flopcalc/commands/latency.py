@@ -8,7 +8,7 @@ import sys
 from ..errors import UsageError
 from ..output import emit, render
 from ..zoo import MODELS
-from .args import (MODEL_HELP, add_config_args, add_format, argument,
+from .args import (MODEL_HELP, add_config_args, add_depth, add_format, argument,
                    add_machine_args, add_model, add_runtime_args, alpha_of, integer,
                    list_of, model_type, resolution_of)
 from .runtime import progress_of, say_load, torch_door
@@ -65,6 +65,7 @@ def add_export(sub) -> None:
                                    "exactly the analyzer's macs.")
     p.add_argument("model", metavar="MODEL|CHECKPOINT",
                    help=MODEL_HELP + "; or a checkpoint (.pt/.pth) that flopcalc train or torchvision wrote")
+    add_depth(p)
     add_config_args(p, conventions=False)
     p.add_argument("--onnx", required=True, metavar="FILE", help="the ONNX file to write")
     p.add_argument("--batch", type=integer("batch", 1), default=None, metavar="N",

@@ -7,7 +7,7 @@ import argparse
 from ..errors import UsageError
 from ..output import emit, render
 from ..scaling import GRID_ALPHAS, GRID_RESOLUTIONS
-from ..zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION, MODELS
+from ..zoo import DEFAULT_CLASSES, MODELS
 from .args import (add_config_args, add_format,
                    add_model, add_runtime_args, alpha_of, integer,
                    resolution_of)
@@ -60,7 +60,7 @@ def _verify(args: argparse.Namespace) -> int:
             reports = verify_grid(models, alphas, resolutions, classes, args.max_memory, progress)
         emit(render(verify_grid_document(reports), args.format))
         return 0 if all(r.ok for r in reports) else 1
-    report = verify(args.model, alpha_of(args), given or DEFAULT_RESOLUTION, classes, args.max_memory,
+    report = verify(args.model, alpha_of(args), resolution_of(args), classes, args.max_memory,
                     args.reference)
     emit(render(verify_document(report), args.format))
     return 0 if report.ok else 1

@@ -20,9 +20,10 @@ from .markdown import Page, figure, github_markdown, load_recorded, table
 
 
 def model_page(model: str, alpha: float) -> Page:
-    a = count_layers(model, alpha, DEFAULT_RESOLUTION)
-    paper = analyze(model, alpha, DEFAULT_RESOLUTION, convention="paper")
-    title = f"{MODELS[model].title}, alpha {alpha:g}, {DEFAULT_RESOLUTION}x{DEFAULT_RESOLUTION}"
+    r = MODELS[model].family.resolution  # the model's own: 224, EfficientNet's per variant
+    a = count_layers(model, alpha, r)
+    paper = analyze(model, alpha, r, convention="paper")
+    title = f"{MODELS[model].title}, alpha {alpha:g}, {r}x{r}"
     t = a.total
     rows = [{**layer_record(r), "macs_share": r.macs / t.macs} for r in a.layers]
     cols = layer_cols("macs")
@@ -32,7 +33,7 @@ def model_page(model: str, alpha: float) -> Page:
     kind_cols = (Col("kind"), Col("macs", "int"), Col("macs_share", "pct"), Col("params", "int"),
                  Col("params_share", "pct"))
     # per block: the depthwise-separable pair against the one standard conv it replaces
-    full = count_layers(model, alpha, DEFAULT_RESOLUTION, full_conv=True)
+    full = count_layers(model, alpha, r, full_conv=True)
     std = {r.name: r for r in block_rows(full, 2)}
     sep_rows = []
     for r in block_rows(a, 2):
@@ -116,8 +117,9 @@ def conventions_page(root: Path) -> Page:
             live = {c["name"]: (c["live"]["params"], c["live"]["reported"]) if c.get("live") else None
                     for c in recorded["conventions"] if "live" in c}
             live_found += 1
-        doc = reconcile_document(reconcile(model), live)
-        parts.append(f"## {MODELS[model].title} (alpha 1, 224)\n\n" + github_markdown(doc))
+        f = MODELS[model].family  # at its own width and resolution
+        doc = reconcile_document(reconcile(model, f.alpha, f.resolution), live)
+        parts.append(f"## {MODELS[model].title} (alpha {f.alpha:g}, {f.resolution})\n\n" + github_markdown(doc))
     live = f"live tool totals recorded for {live_found}" if live_found else "live tool totals not recorded yet"
     return Page("conventions.md", "Conventions", f"{len(CONVENTIONS)} conventions x {len(MODELS)} models, {live}",
                 "\n".join(parts))

@@ -10,7 +10,10 @@ from ..zoo import MODELS
 from . import analytical, recorded
 from .markdown import STEPS, Page, ReportError, recorded_files, RECORDED
 
-REPORT_MODELS = [(m, a) for m in MODELS for a in (1.0, 0.75)]
+# each model at its own width and at 0.75 of it (EfficientNet's variants: at their own only; they are one
+# network at eight widths)
+REPORT_MODELS = [(m, a) for m, info in MODELS.items()
+                 for a in ((info.family.alpha,) if m.startswith("efficientnet") else (1.0, 0.75))]
 
 
 def pages(root: Path) -> list[Page]:

@@ -93,6 +93,8 @@ def describe(a: Analysis) -> str:
     parts = [a.model]
     if "alpha" in c:
         parts.append(f"alpha={c['alpha']:g}")
+    if "depth_mult" in c:
+        parts.append(f"depth_mult={c['depth_mult']:g}")
     parts.append(f"input={shape_str(a.input_shape)}")
     if "num_classes" in c:
         parts.append(f"classes={c['num_classes']}")

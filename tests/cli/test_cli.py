@@ -185,7 +185,8 @@ def test_models(cli):
     assert code == 0 and "mobilenet_v1" in out and "mobilenet_v2" in out and "--alpha" in out
     doc = json.loads(cli("models", "--format", "json")[1])
     assert [m["name"] for m in doc["models"]] == ["mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large",
-                                                  "mobilenet_v3_small"]
+                                                  "mobilenet_v3_small", *(f"efficientnet_b{i}" for i in range(8)),
+                                                  "mnasnet"]
 
 
 BAD = [

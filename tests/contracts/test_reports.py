@@ -133,10 +133,11 @@ def test_record_writes_where_the_manifest_says(tmp_path, monkeypatch):
     from flopcalc.reports import missing, record
     from flopcalc.reports import recording
     from flopcalc.reports.markdown import RECORDED, recorded_files
+    from flopcalc.zoo import MODELS
     monkeypatch.setattr(recording, "_flopcalc_json", lambda argv, log, threads=None: {"argv": argv})
     assert missing(tmp_path) == ["verify", "reconcile", "train", "bench", "experiments", "zoos"]
     written = record(tmp_path, ("verify", "reconcile", "bench"), log=lambda m: None)
     expected = {p for key, r in RECORDED.items() if r.step in ("verify", "reconcile", "bench")
                 for p in recorded_files(tmp_path, key)}
-    assert set(written) == expected and len(written) == 2 + 4 + 3
+    assert set(written) == expected and len(written) == 2 + len(MODELS) + 3
     assert missing(tmp_path) == ["train", "experiments", "zoos"]

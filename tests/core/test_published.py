@@ -27,6 +27,11 @@ EXPECTED_DISCREPANCIES = {
     ("TF-Slim V3", "mobilenet_v3_large", 1.0, 224),  # 5.4M params, the paper's truncated figure
     ("TF-Slim V3", "mobilenet_v3_small", 1.0, 224),  # "far from torchvision's Small": paper v1's
     ("TF-Slim V3", "mobilenet_v3_small", 0.75, 224),
+    # EfficientNet's Table 2 against the released networks (torchvision's and timm's agree): B1 0.69B for 0.70B,
+    # B2 9.1M for 9.2M, B4 4.4B for 4.2B, B5 10.3B for 9.9B, B7 38B for 37B
+    ("EfficientNet paper", "efficientnet_b1", 1.0, 240), ("EfficientNet paper", "efficientnet_b2", 1.1, 260),
+    ("EfficientNet paper", "efficientnet_b4", 1.4, 380), ("EfficientNet paper", "efficientnet_b5", 1.6, 456),
+    ("EfficientNet paper", "efficientnet_b7", 2.0, 600),
 }
 ZOO_ROWS = list(rows())
 
@@ -86,7 +91,11 @@ def test_tfslim_v2_parameters_from_keras():
 
 
 def test_the_data_is_the_reference_copy():
-    assert len(rows()) == 56 and {r.source for r in rows()} == set(SOURCES)
+    """The 56 rows of the reference copy, then EfficientNet's Table 2 and torchvision's metadata of its
+    EfficientNet and MNASNet checkpoints (read from torchvision 0.29.1 by hand: ``Weights.meta``)."""
+    assert len(rows()) == 76 and {r.source for r in rows()} == set(SOURCES)
+    added = rows()[56:]
+    assert [r.model for r in added] == [f"efficientnet_b{i}" for i in range(8)] * 2 + ["mnasnet"] * 4
 
 
 @pytest.mark.parametrize("row", ZOO_ROWS, ids=lambda r: f"{SOURCES[r.source].short}-{r.model}-{r.alpha}-{r.resolution}")
@@ -119,13 +128,13 @@ def test_published_cli(cli):
     code, out, _ = cli("published")
     assert code == 0
     n_ok = sum(c.ok for c in check_all())
-    assert f"{n_ok} of 56 published rows reproduced exactly" in out
+    assert f"{n_ok} of 76 published rows reproduced exactly" in out
     doc = json.loads(cli("published", "--format", "json")[1])
-    assert doc["reproduced"] == n_ok and len(doc["rows"]) == 56
+    assert doc["reproduced"] == n_ok and len(doc["rows"]) == 76
     only = json.loads(cli("published", "--discrepancies", "--format", "json")[1])
-    assert len(only["rows"]) == 56 - n_ok and all(r["status"] == "discrepancy" for r in only["rows"])
+    assert len(only["rows"]) == 76 - n_ok and all(r["status"] == "discrepancy" for r in only["rows"])
     table = list(csv.DictReader(io.StringIO(cli("published", "--format", "csv")[1])))
-    assert len(table) == 56 and table[2]["macs"] == "300775552" and table[2]["macs_printed"] == "300"
+    assert len(table) == 76 and table[2]["macs"] == "300775552" and table[2]["macs_printed"] == "300"
 
 
 def test_sweep_quotes_published_top1(cli):

@@ -66,7 +66,7 @@ BAD = [
     ("not TOML", "name = \n", " is not valid TOML: Invalid value (at line 1, column 8)"),
     ("unknown top key", "colour = 'red'\n" + GOOD,
      ": colour: unknown key; accepted: name, title, source, in_channels, alpha, divisor, round_expansion, "
-     "resolution, stem, stages, head, se, norm"),
+     "depth, resolution, layout, stem, stages, head, se, norm"),
     ("unknown table key", GOOD + "\nshade = 1\n", ": norm.shade: unknown key; accepted: eps, momentum"),
     ("missing stages", "name = 'x'\nstem = { c = 8 }\nhead = {}\n",
      ": stages: is required; a spec file needs name, stem, stages, head"),
@@ -105,10 +105,16 @@ BAD = [
                                                 '{ block = "inverted_residual", k = 9, t = 6, c = 320'),
      ": stages[6]: k = 9: a 9x9 kernel is larger than the 7x7 map it runs on at the file's resolution 224; "
      "use a smaller k or set resolution"),
-    ("resolution 1", GOOD.replace("round_expansion = false", "round_expansion = false\nresolution = 1"),
+    ("resolution 1", GOOD.replace("resolution = 224", "resolution = 1"),
      ": stages[0]: k = 3: a 3x3 kernel is larger than the 1x1 map it runs on at the file's resolution 1; "
      "use a smaller k or set resolution"),
-    ("resolution 0", GOOD.replace("round_expansion = false", "round_expansion = false\nresolution = 0"),
+    ("depth 0", GOOD.replace("depth = 1.0", "depth = 0"), ": depth: depth must be a finite number > 0, got 0"),
+    ("depth huge", GOOD.replace("depth = 1.0", "depth = 1e9"),
+     ": depth: depth must be a finite number > 0 and at most 20, got 1000000000.0"),
+    ("depth nan", GOOD.replace("depth = 1.0", "depth = nan"), ": depth: depth must be a finite number > 0, got nan"),
+    ("layout", GOOD.replace('layout = "flat"', 'layout = "nested"'),
+     ": layout: layout must be one of flat, stages, mnasnet, got 'nested'"),
+    ("resolution 0", GOOD.replace("resolution = 224", "resolution = 0"),
      ": resolution: resolution must be an integer >= 1, got 0"),
     ("even kernel", GOOD.replace(ROW, ROW.replace("k = 3", "k = 4")),
      ": stages[1]: k must be odd (a centred kernel keeps the map size at stride 1), got 4"),

@@ -199,7 +199,9 @@ def test_zoo_refusals_and_rules_word_for_word():
     from flopcalc.spec import SpecError
     from flopcalc.zoo import MODELS, check_classes, check_model, get_spec, width_rule, WIDTH_RULES
     with pytest.raises(SpecError, match=r"^unknown model 3; available: mobilenet_v1, mobilenet_v2, mobilenet_v3_large, "
-                                        r"mobilenet_v3_small, or a spec file \(\.toml\)$"):
+                                        r"mobilenet_v3_small, efficientnet_b0, efficientnet_b1, efficientnet_b2, "
+                                        r"efficientnet_b3, efficientnet_b4, efficientnet_b5, efficientnet_b6, "
+                                        r"efficientnet_b7, mnasnet, or a spec file \(\.toml\)$"):
         check_model(3)
     for bad in (0, -2, 2.0, True):
         with pytest.raises(SpecError, match=f"^classes must be an integer >= 1, got {bad!r}$"):

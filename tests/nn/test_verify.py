@@ -16,14 +16,21 @@ from flopcalc.spec import BatchNorm2d, Conv2d  # noqa: E402
 
 @pytest.mark.slow
 def test_grid_agrees_exactly(cli):
-    """The issue's acceptance run: V1 and V2 x 5 alphas x 5 resolutions, every layer and block."""
-    code, out, err = cli("verify", "--grid", "--format", "json")
-    doc = json.loads(out)
-    assert code == 0 and err == ""
+    """The issue's acceptance run: the MobileNets x 5 alphas x 5 resolutions, every layer and block; and
+    every zoo model (EfficientNet B0-B7 at their depths, MnasNet too) at one config, as the default grid
+    runs them all (325 configs, minutes: the same code per config)."""
+    from flopcalc.nn.verify import verify_grid
+    from flopcalc.views.verify import verify_grid_document
+    mobilenets = [m for m in flopcalc.MODELS if m.startswith("mobilenet")]
+    doc = verify_grid_document(verify_grid(mobilenets)).data
     assert doc["ok"] is True and len(doc["configs"]) == 100
     assert {(c["model"], c["config"]["alpha"], tuple(c["config"]["resolution"])) for c in doc["configs"]} == {
-        (m, a, (r, r)) for m in flopcalc.MODELS for a in (0.35, 0.5, 0.75, 1.0, 1.4)
+        (m, a, (r, r)) for m in mobilenets for a in (0.35, 0.5, 0.75, 1.0, 1.4)
         for r in (96, 128, 160, 192, 224)}
+    code, out, err = cli("verify", "--grid", "--alpha", "1.0", "--resolution", "96", "--format", "json")
+    every = json.loads(out)
+    assert code == 0 and err == "" and every["ok"] is True
+    assert [c["model"] for c in every["configs"]] == list(flopcalc.MODELS)
     v2 = next(c for c in doc["configs"]
               if (c["model"], c["config"]["alpha"], c["config"]["resolution"]) == ("mobilenet_v2", 1.0, [224, 224]))
     assert (v2["params"], v2["macs"]) == (3_504_872, 300_774_272)

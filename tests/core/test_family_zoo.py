@@ -1,0 +1,85 @@
+"""EfficientNet B0-B7 and MnasNet in the zoo against torchvision 0.29.1, recorded live by
+tools/make_family_fixtures.py (tests/data/torchvision_family.json): parameters, multiply-adds
+(FlopCounterMode's total over 2) at the published resolution and two others, and every module's output
+shape, for every published variant and for widths and depths no torchvision builder has. Torch-free:
+the analytical walk only. (State dict keys and outputs: tests/nn/test_family_parity.py.)"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+import flopcalc
+from flopcalc.errors import UserError
+from flopcalc.zoo import MODELS, get_spec, with_depth
+
+from support import DATA
+
+FIXTURE = json.loads((DATA / "torchvision_family.json").read_text())
+CASES = {c["name"]: c for c in FIXTURE["cases"]}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_params_and_macs_equal_torchvisions(name):
+    c = CASES[name]
+    for resolution, macs in c["macs"].items():
+        a = flopcalc.analyze(c["model"], alpha=c["width"], depth_mult=c["depth"], resolution=int(resolution))
+        assert (a.total.params, a.total.macs) == (c["params"], macs), resolution
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_every_modules_output_shape_is_torchvisions(name):
+    """Every module torchvision has and flopcalc has a row for, by its qualified name; every module with
+    parameters among them. (EfficientNet's ``avgpool`` module keeps (C, 1, 1) and its forward flattens
+    that; flopcalc's pool row is the two, as for the MobileNets: compared flattened.)"""
+    c = CASES[name]
+    a = flopcalc.analyze(c["model"], alpha=c["width"], depth_mult=c["depth"], resolution=c["resolution"])
+    ours = {r.name: list(r.output_shape) for r in a.layers}
+    if c["shapes"].get("avgpool", [])[1:] == [1, 1]:
+        ours["avgpool"] += [1, 1]
+    keys = {k.rsplit(".", 1)[0] for k, _ in c["state_dict"]}
+    assert keys <= set(ours)
+    shared = [n for n in c["shapes"] if n in ours]
+    assert len(shared) >= len(keys)
+    assert {n: ours[n] for n in shared} == {n: c["shapes"][n] for n in shared}
+
+
+def test_the_variants_are_the_papers_compound_scaling():
+    """Table 2's width, depth and resolution per variant (the paper's), and repeats ceil(n * depth)."""
+    scaling = {f"efficientnet_b{i}": s for i, s in enumerate(
+        [(1.0, 1.0, 224), (1.0, 1.1, 240), (1.1, 1.2, 260), (1.2, 1.4, 300), (1.4, 1.8, 380), (1.6, 2.2, 456),
+         (1.8, 2.6, 528), (2.0, 3.1, 600)])}
+    for name, (w, d, r) in scaling.items():
+        f = MODELS[name].family
+        assert (f.alpha, f.depth, f.resolution) == (w, d, r)
+        stages = get_spec(name, w).items[0][1].items[1:8]
+        assert [len(s.items) for _, s in stages] == [math.ceil(row.n * d) for row in f.stages]
+        assert flopcalc.analyze(name).config["resolution"] == [r, r]
+
+
+def test_a_depth_multiplier_changes_only_the_repeats():
+    b0 = flopcalc.analyze("efficientnet_b0")
+    deeper = flopcalc.analyze("efficientnet_b0", depth_mult=2.0)
+    assert deeper.config["depth_mult"] == 2.0 and "depth_mult" not in b0.config
+    assert len(deeper.layers) > len(b0.layers) and deeper.total.macs > b0.total.macs
+    v2 = flopcalc.analyze("mobilenet_v2", depth_mult=1.0)
+    assert v2.total == flopcalc.analyze("mobilenet_v2").total  # 1.0: the paper's table itself
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf"), 1e9, "two", True])
+def test_a_bad_depth_multiplier_is_one_line(bad):
+    with pytest.raises(UserError) as e:
+        with_depth("efficientnet_b0", bad)
+    assert "depth multiplier must be a finite number > 0 and at most 20" in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("path, model", [("efficientnet_b0.toml", "efficientnet_b0"), ("mnasnet_b1.toml", "mnasnet")])
+def test_the_example_spec_files_are_the_zoos_models(path, model):
+    """They stay as examples of the format, and describe exactly the zoo's network (names included)."""
+    from flopcalc.specfile import read
+    from support import ROOT
+    f = read(ROOT / "examples" / path)
+    for alpha in (0.5, 1.0, 1.3):
+        assert get_spec(f, alpha).items == get_spec(model, alpha).items
