@@ -53,7 +53,8 @@ def all_points(models, resolutions, alphas=BUDGET_ALPHAS, convention: str = DEFA
                 a = analyze(model, alpha, res, num_classes, convention=convention, small_input=small_input)
                 h, w = a.config["resolution"]
                 name = model_name(model)
-                pub = top1(name, float(alpha), h, conv.name) if h == w else None
+                published = h == w and (isinstance(model, str) or _zoo_depth(model))
+                pub = top1(name, float(alpha), h, conv.name) if published else None
                 reported = None if a.total.macs is None else a.total.macs * conv.flops_per_mac
                 out.append(Point(name, float(alpha), (h, w), a.config["num_classes"], a.total.params,
                                  a.total.macs, reported, pub[0] if pub else None, pub[1] if pub else None))
@@ -74,3 +75,11 @@ def near(points: list[Point], target: int, per_model: int = 3) -> list[Fit]:
         mine = sorted((p for p in points if p.model == model), key=lambda p: (abs(p.macs - target), p.params))
         out += [Fit(p, abs(p.macs - target) / target) for p in mine[:per_model]]
     return out
+
+
+def _zoo_depth(family) -> bool:
+    """A zoo model's family at the zoo's own depth (a published checkpoint's top-1 is for that network;
+    a spec file of another name has none anyway)."""
+    from .zoo import MODELS
+    info = MODELS.get(family.name)
+    return info is not None and info.family.depth == family.depth

@@ -83,3 +83,32 @@ def test_the_example_spec_files_are_the_zoos_models(path, model):
     f = read(ROOT / "examples" / path)
     for alpha in (0.5, 1.0, 1.3):
         assert get_spec(f, alpha).items == get_spec(model, alpha).items
+
+
+def test_every_analytical_command_takes_a_depth_multiplier(cli):
+    """table, reconcile, sweep and spec count EfficientNet-B0 at depth 2 alike (the torch commands, verify,
+    train and bench, take the same MODEL argument: tests/nn/test_family_parity.py)."""
+    want = flopcalc.analyze("efficientnet_b0", depth_mult=2.0).total
+    code, out, _ = cli("table", "efficientnet_b0", "--depth-mult", "2", "--format", "json")
+    assert code == 0 and json.loads(out)["total"]["macs"] == want.macs and json.loads(out)["config"]["depth_mult"] == 2
+    code, out, _ = cli("reconcile", "efficientnet_b0", "--depth-mult", "2", "--format", "json")
+    assert code == 0 and str(want.macs) in out
+    code, out, _ = cli("sweep", "efficientnet_b0", "--depth-mult", "2", "--alpha", "1.0", "--resolution", "224",
+                       "--format", "json")
+    point, = json.loads(out)["configs"]
+    assert code == 0 and point["macs"] == want.macs and point["top1"] is None  # B0's top-1 is not for this network
+    code, out, _ = cli("spec", "efficientnet_b0", "--depth-mult", "2")
+    assert code == 0 and "depth = 2.0" in out
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "1e9", "two"])
+def test_a_bad_depth_multiplier_on_the_command_line_is_one_line_exit_2(cli, value):
+    code, out, err = cli("table", "efficientnet_b0", "--depth-mult", value)
+    assert code == 2 and out == "" and err == (
+        f"flopcalc table: error: argument --depth-mult: depth multiplier must be a finite number > 0 and at most 20, "
+        f"got {value!r}\n")
+
+
+def test_a_depth_multiplier_for_a_recorded_module_is_refused(cli):
+    code, _, err = cli("table", "package.module:make", "--depth-mult", "2")
+    assert code == 2 and err.count("\n") == 1 and "--depth-mult 2 needs a zoo model or a spec file" in err
