@@ -21,8 +21,8 @@ import math
 from typing import NamedTuple
 
 from .registry import Registry
-from .spec import (SKIP_LAYERS, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, GlobalAvgPool, Linear,
-                   ResidualAdd, Shape, SpecError)
+from .spec import (SKIP_LAYERS, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, Flatten, GlobalAvgPool,
+                   Linear, ResidualAdd, Shape, SpecError)
 from .operations import (AdaptivePool, Attention, BatchNormNd, ConvNd, Einsum, Elementwise, Embedding, MatMul,
                          Normalization, Pool2d, Recurrent, Reduction, Resize)
 
@@ -52,6 +52,7 @@ KIND_DESCRIPTIONS: dict[str, str] = {
     "add": "Residual add",
     "scale": "Channel scale (SE)",
     "dropout": "Dropout",
+    "flatten": "Flatten",
     # what a recorded module or ONNX file runs beyond the family's layers
     "matmul": "Matrix product",
     "attention": "Attention (QK^T, AV)",
@@ -200,6 +201,12 @@ def global_avg_pool_cost(layer: GlobalAvgPool, x: Shape) -> LayerCost:
 def dropout_cost(layer: Dropout, x: Shape) -> LayerCost:
     """Identity at inference."""
     return "dropout", x, 0, 0
+
+
+@cost_formula(Flatten)
+def flatten_cost(layer: Flatten, x: Shape) -> LayerCost:
+    """A view: (C, 1, 1) -> (C,)."""
+    return "flatten", (math.prod(x),), 0, 0
 
 
 @cost_formula(Linear)

@@ -15,17 +15,18 @@ from dataclasses import dataclass, field, replace
 from typing import Optional
 
 from .scaling import DEFAULT_RESOLUTION, make_divisible
-from .spec import (Act, ConvBNAct, DepthwiseSeparable, Dropout, GlobalAvgPool, InvertedResidual, BLOCK_TYPES,
-                   Activation, Linear, MBConv, Network, Norm, ResidualAdd, Sequential, SpecError, SqueezeExcite,
-                   DEFAULT_NORM)
+from .spec import (Act, ConvBNAct, ConvNormAct, DepthwiseSeparable, Dropout, Flatten, FusedIB, GlobalAvgPool,
+                   InvertedResidual, BLOCK_TYPES, Activation, Linear, MBConv, Network, Norm, ResidualAdd, Sequential,
+                   SpecError, SqueezeExcite, UniversalInvertedBottleneck, DEFAULT_NORM)
 
-BLOCKS = ("depthwise_separable", "inverted_residual", "mbconv")
+BLOCKS = ("depthwise_separable", "inverted_residual", "mbconv", "uib", "fused_ib", "conv_bn_act")
 # How a network's modules are named (its state_dict keys), as the reference implementation names them:
 # "flat": features.N, one per block (torchvision's MobileNet V2 and V3); "stages": features.S.I, a
 # Sequential per stage (torchvision's EfficientNet); "mnasnet": torchvision's MNASNet, one Sequential
 # ``layers`` of the stem's and the head's layers themselves and a Sequential per stage of blocks whose
-# layers are ``layers.0`` .. ``layers.7``.
-LAYOUTS = ("flat", "stages", "mnasnet")
+# layers are ``layers.0`` .. ``layers.7``; "timm": timm's MobileNetV3/V4 class, ``conv_stem``, ``bn1``,
+# ``blocks.S.I`` (rows grouped by their ``stage``), ``conv_head``, ``norm_head``, ``classifier``.
+LAYOUTS = ("flat", "stages", "mnasnet", "timm")
 MAX_DEPTH = 20.0  # a depth multiplier past this repeats a stage of 4 over 80 times: not a network anyone means
 SCALES = ("always", "up", "never")  # how alpha applies to a head width: always, only above 1, never
 
@@ -38,6 +39,7 @@ class Stem:
     k: int = 3
     s: int = 2
     act: Act = Act.RELU
+    scale: str = "always"  # how alpha applies to its width, one of SCALES (timm's V4 keeps 32 below 1.0: "up")
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class Stage:
     se: bool = False
     act: Act = Act.RELU6
     residual: Optional[bool] = None  # None: where stride 1 and the widths agree; False: never
+    a: int = 0  # uib: the depthwise kernel before the expansion (0: none); k is the middle one (0: none)
+    stage: Optional[int] = None  # the reference's stage it belongs to (layout "timm": blocks.STAGE.I)
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,7 @@ class Head:
     hidden_scale: str = "always"
     hidden_act: Act = Act.HARDSWISH
     dropout: float = 0.2
+    hidden_conv: bool = False  # the hidden layer as a 1x1 conv, batch norm and activation on the pooled map (V4)
 
 
 @dataclass(frozen=True)
@@ -175,7 +180,7 @@ def build_network(f: Family, alpha: float, num_classes: int, rule: WidthRule = D
         return n
 
     norm = f.norm
-    c_in, in_paper = ch(f.stem.c, "stem"), f.stem.c
+    c_in, in_paper = ch(f.stem.c, "stem", _scaled(f.stem.scale, alpha)), f.stem.c
     stem = ConvBNAct(f.in_channels, c_in, f.stem.k, 1 if small_input else f.stem.s, act=f.stem.act, norm=norm)
     stages: list[list] = []
     adapt = small_input  # the first strided stage still to run at stride 1
@@ -197,9 +202,15 @@ def build_network(f: Family, alpha: float, num_classes: int, rule: WidthRule = D
     classifier: list = []
     if h.hidden is not None:
         hidden = ch(h.hidden, "hidden", _scaled(h.hidden_scale, alpha))
-        classifier += [Linear(c_in, hidden), Activation(h.hidden_act)]
+        if h.hidden_conv:
+            classifier += [ConvNormAct(c_in, hidden, 1, act=h.hidden_act, norm=norm), Flatten()]
+        else:
+            classifier += [Linear(c_in, hidden), Activation(h.hidden_act)]
         c_in = hidden
-    classifier += [Dropout(h.dropout), Linear(c_in, num_classes)]
+    classifier += [*([Dropout(h.dropout)] if h.dropout or f.layout != "timm" else []), Linear(c_in, num_classes)]
+    pool = GlobalAvgPool(keepdim=h.hidden_conv)
+    if f.layout == "timm":
+        return _timm_network(f, stem, stages, head, pool, classifier)
     if f.layout == "stages":
         features = [stem, *(_numbered(stage) for stage in stages), *head]
     elif f.layout == "mnasnet":  # the first stage (one separable block) as its layers, as the stem
@@ -210,9 +221,36 @@ def build_network(f: Family, alpha: float, num_classes: int, rule: WidthRule = D
         features = [stem, *(b for stage in stages for b in stage), *head]
     return Network(f.name, f.in_channels, (
         ("layers" if f.layout == "mnasnet" else "features", _numbered(features)),
-        ("avgpool", GlobalAvgPool()),
+        ("avgpool", pool),
         ("classifier", _numbered(classifier)),
     ))
+
+
+def _timm_network(f: Family, stem: ConvBNAct, stages: list[list], head: list, pool: GlobalAvgPool,
+                  classifier: list) -> Network:
+    """timm's names: the stem's conv and norm at the top, the blocks grouped by stage, the head's 1x1
+    conv on the pooled map as conv_head, norm_head and act2."""
+    conv, bn, *act = (x for _, x in stem.children())
+    groups: list[list] = []
+    last = object()
+    for row, blocks in zip(f.stages, stages):
+        if row.stage is None or row.stage != last:
+            groups.append([])
+        groups[-1] += blocks
+        last = row.stage
+    items: tuple = (("conv_stem", conv), ("bn1", bn)) + tuple(("act1", a) for a in act)
+    items += (("blocks", _numbered(_numbered(g) for g in groups)),)
+    if head:  # a 1x1 conv before the pool, as the family's other heads have
+        items += (("conv_last", head[0]),)
+    items += (("global_pool", pool),)
+    rest = list(classifier)
+    if rest and isinstance(rest[0], ConvNormAct):
+        cna = rest.pop(0)
+        conv_head, norm_head, *act2 = (x for _, x in cna.children())
+        items += (("conv_head", conv_head), ("norm_head", norm_head)) + tuple(("act2", a) for a in act2)
+    named = {Flatten: "flatten", Dropout: "dropout", Linear: "classifier"}
+    items += tuple((named.get(type(x), f"head{i}"), x) for i, x in enumerate(rest))
+    return Network(f.name, f.in_channels, items)
 
 
 def repeats(n: int, depth: float) -> int:
@@ -238,6 +276,13 @@ def _leaves(node) -> list:
 def _block(f: Family, row: Stage, rule: WidthRule, alpha: float, c_in: int, in_paper: int, c_out: int, s: int,
            full_conv: bool):
     norm, skip = f.norm, row.residual is not False
+    if row.block == "conv_bn_act":  # MobileNetV4's "Conv" rows: a plain conv, no residual unless asked
+        return ConvNormAct(c_in, c_out, row.k, s, act=row.act, norm=norm, norm_name="bn1", skip=row.residual is True)
+    if row.block == "fused_ib":
+        return FusedIB(c_in, make_divisible(c_in * row.t, f.divisor), c_out, row.k, s, row.act, norm, skip)
+    if row.block == "uib":
+        return UniversalInvertedBottleneck(c_in, make_divisible(c_in * row.t, f.divisor), c_out, row.a, row.k, s,
+                                           row.act, norm, skip)
     if row.residual and (s != 1 or c_in != c_out):
         raise SpecError(f"a residual needs stride 1 and equal input and output widths; this {row.block} "
                         f"block has stride {s} and {c_in} -> {c_out} channels")

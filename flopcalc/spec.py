@@ -161,9 +161,14 @@ class Linear:
         _check_int("Linear", "out_features", self.out_features, 1)
 
 
+@dataclass(frozen=True, slots=True)
+class Flatten:
+    """(C, 1, 1) -> (C,): the pooled map as a vector (timm's head flattens after its 1x1 conv on it)."""
+
+
 LAYER_TYPES: tuple[type, ...] = (Conv2d, BatchNorm2d, Activation, ResidualAdd, ChannelScale,
-                                 GlobalAvgPool, Dropout, Linear)
-Layer = Union[Conv2d, BatchNorm2d, Activation, ResidualAdd, ChannelScale, GlobalAvgPool, Dropout, Linear]
+                                 GlobalAvgPool, Dropout, Linear, Flatten)
+Layer = Union[Conv2d, BatchNorm2d, Activation, ResidualAdd, ChannelScale, GlobalAvgPool, Dropout, Linear, Flatten]
 # Layers that take the enclosing block's input as a second operand.
 SKIP_LAYERS: tuple[type, ...] = (ResidualAdd, ChannelScale)
 
@@ -360,9 +365,109 @@ class Network:
         return self.items
 
 
+@dataclass(frozen=True, slots=True)
+class ConvNormAct:
+    """Conv -> batch norm -> activation as timm names them: ``conv``, ``bn`` (``bn1`` in its ConvBnAct
+    block, MobileNetV4's "Conv" rows: ``norm``), ``act``; the input added back where ``skip`` allows."""
+
+    in_c: int
+    out_c: int
+    kernel: int = 3
+    stride: int = 1
+    groups: int = 1
+    act: Act | None = Act.RELU
+    norm: Norm = DEFAULT_NORM
+    norm_name: str = "bn"
+    skip: bool = False
+
+    @property
+    def residual(self) -> bool:
+        return has_residual(self)
+
+    def children(self) -> Children:
+        items: tuple = (("conv", Conv2d(self.in_c, self.out_c, self.kernel, self.stride, groups=self.groups)),
+                        (self.norm_name, BatchNorm2d(self.out_c, eps=self.norm.eps, momentum=self.norm.momentum)))
+        if self.act is not None:
+            items += (("act", Activation(self.act)),)
+        return items + (("add", ResidualAdd()),) if self.residual else items
+
+
+@dataclass(frozen=True, slots=True)
+class FusedIB:
+    """The fused inverted bottleneck (EfficientNet-EdgeTPU's, MobileNetV4's FusedIB; timm's
+    EdgeResidual): a k x k conv at ``stride`` from ``in_c`` to ``hidden`` channels, batch norm and the
+    activation, then a linear 1x1 projection to ``out_c``; the input added back when stride is 1 and the
+    widths agree. Children as timm names them: ``conv_exp``, ``bn1``, ``conv_pwl``, ``bn2``."""
+
+    in_c: int
+    hidden: int
+    out_c: int
+    kernel: int = 3
+    stride: int = 1
+    act: Act = Act.RELU
+    norm: Norm = DEFAULT_NORM
+    skip: bool = True
+
+    @property
+    def residual(self) -> bool:
+        return has_residual(self)
+
+    def children(self) -> Children:
+        n = self.norm
+        items: tuple = (("conv_exp", Conv2d(self.in_c, self.hidden, self.kernel, self.stride)),
+                        ("bn1", BatchNorm2d(self.hidden, eps=n.eps, momentum=n.momentum)),
+                        ("act", Activation(self.act)),
+                        ("conv_pwl", Conv2d(self.hidden, self.out_c, 1)),
+                        ("bn2", BatchNorm2d(self.out_c, eps=n.eps, momentum=n.momentum)))
+        return items + (("add", ResidualAdd()),) if self.residual else items
+
+
+@dataclass(frozen=True, slots=True)
+class UniversalInvertedBottleneck:
+    """MobileNetV4's Universal Inverted Bottleneck (Qin et al. 2024, section 3.1): an optional depthwise
+    ``start_k`` x ``start_k`` conv on the input (no activation), a 1x1 expansion to ``hidden`` channels,
+    an optional depthwise ``mid_k`` x ``mid_k`` conv, a linear 1x1 projection; the stride goes to the
+    middle conv, else to the first. Both: ExtraDW; the first only: ConvNeXt-like; the middle only: the
+    inverted bottleneck; neither: FFN. The input is added back when stride is 1 and the widths agree.
+    Children as timm names them: ``dw_start``, ``pw_exp``, ``dw_mid``, ``pw_proj``."""
+
+    in_c: int
+    hidden: int
+    out_c: int
+    start_k: int = 0
+    mid_k: int = 3
+    stride: int = 1
+    act: Act = Act.RELU
+    norm: Norm = DEFAULT_NORM
+    skip: bool = True
+
+    def __post_init__(self) -> None:
+        if self.stride > 1 and not (self.start_k or self.mid_k):
+            raise SpecError(f"a universal inverted bottleneck at stride {self.stride} needs a depthwise conv "
+                            "(start_k or mid_k > 0) to carry it")
+
+    @property
+    def residual(self) -> bool:
+        return has_residual(self)
+
+    def children(self) -> Children:
+        m, h, n = self.in_c, self.hidden, self.out_c
+        items: tuple = ()
+        if self.start_k:
+            items += (("dw_start", ConvNormAct(m, m, self.start_k, 1 if self.mid_k else self.stride, groups=m,
+                                               act=None, norm=self.norm)),)
+        items += (("pw_exp", ConvNormAct(m, h, 1, act=self.act, norm=self.norm)),)
+        if self.mid_k:
+            items += (("dw_mid", ConvNormAct(h, h, self.mid_k, self.stride, groups=h, act=self.act,
+                                             norm=self.norm)),)
+        items += (("pw_proj", ConvNormAct(h, n, 1, act=None, norm=self.norm)),)
+        return items + (("add", ResidualAdd()),) if self.residual else items
+
+
 BLOCK_TYPES: tuple[type, ...] = (Sequential, ConvBNAct, DepthwiseSeparable, InvertedResidual,
-                                 SqueezeExcite, MBConv, Network)
-Node = Union[Layer, Sequential, ConvBNAct, DepthwiseSeparable, InvertedResidual, SqueezeExcite, MBConv, Network]
+                                 SqueezeExcite, MBConv, ConvNormAct, FusedIB, UniversalInvertedBottleneck, Network)
+Node = Union[Layer, Sequential, ConvBNAct, DepthwiseSeparable, InvertedResidual, SqueezeExcite, MBConv,
+             ConvNormAct, FusedIB, UniversalInvertedBottleneck, Network]
 
 
 def check_number(name: str, value: object, *, accepted: str) -> float:

@@ -17,7 +17,7 @@ The format (every key but ``name``, ``stem``, ``stages`` and ``head`` may be lef
     round_expansion = false          # mbconv t expansions rounded with that rule too
     depth = 1.0                      # the depth multiplier used unless --depth-mult is given: ceil(n * depth)
     resolution = 224                 # the input used unless --resolution is given (kernels must fit it)
-    layout = "flat"                  # module names: "flat" (features.N), "stages" (features.S.I), "mnasnet"
+    layout = "flat"                  # module names: "flat" (features.N), "stages" (features.S.I), "mnasnet", "timm"
 
     stem = { c = 32, k = 3, s = 2, act = "relu6" }
 
@@ -28,6 +28,12 @@ The format (every key but ``name``, ``stem``, ``stages`` and ``head`` may be lef
     ]
 
     head = { conv = 1280, conv_scale = "up", conv_act = "relu6", dropout = 0.2 }
+
+    # MobileNetV4's rows: { block = "uib", a = 3, k = 5, t = 4, c = 80, s = 2 } (a: the depthwise kernel
+    # before the expansion, k the middle one, 0 for none), { block = "fused_ib", k = 3, t = 4, c = 48 },
+    # { block = "conv_bn_act", k = 3, c = 32, s = 2 }; any row may name its reference stage (stage = 2,
+    # for layout "timm": blocks.2.I). The stem takes scale = "always" | "up" | "never" (V4: "up"), the
+    # head hidden_conv = true (the hidden layer a 1x1 conv, batch norm and activation on the pooled map).
 
     [se]                             # squeeze-and-excitation of mbconv rows with se = true
     reduction = 4                    # squeeze = make_divisible(base // reduction, divisor)
@@ -55,9 +61,12 @@ ACTS = tuple(a.value for a in Act)
 TOP_KEYS = ("name", "title", "source", "in_channels", "alpha", "divisor", "round_expansion", "depth", "resolution",
             "layout", "stem", "stages", "head", "se", "norm")
 ROW_KEYS = {
-    "depthwise_separable": ("block", "k", "c", "n", "s", "act"),
-    "inverted_residual": ("block", "k", "t", "c", "n", "s", "act", "residual"),
-    "mbconv": ("block", "k", "t", "exp", "c", "n", "s", "se", "act", "residual"),
+    "depthwise_separable": ("block", "k", "c", "n", "s", "act", "stage"),
+    "inverted_residual": ("block", "k", "t", "c", "n", "s", "act", "residual", "stage"),
+    "mbconv": ("block", "k", "t", "exp", "c", "n", "s", "se", "act", "residual", "stage"),
+    "uib": ("block", "a", "k", "t", "c", "n", "s", "act", "residual", "stage"),
+    "fused_ib": ("block", "k", "t", "c", "n", "s", "act", "residual", "stage"),
+    "conv_bn_act": ("block", "k", "c", "n", "s", "act", "residual", "stage"),
 }
 
 
@@ -164,9 +173,10 @@ def parse(doc: dict, path: str = "<spec>") -> Family:
     if not model or not all(c.isalnum() or c in "_-." for c in model):
         r.fail("name", f"must be letters, digits, '_', '-' or '.', got {model!r}")
 
-    st = r.table(doc["stem"], "stem", ("c", "k", "s", "act"))
+    st = r.table(doc["stem"], "stem", ("c", "k", "s", "act", "scale"))
     stem = Stem(r.integer(st, "c", "stem"), r.integer(st, "k", "stem", default=3),
-                r.integer(st, "s", "stem", default=2), r.act(st, "act", "stem", Act.RELU))
+                r.integer(st, "s", "stem", default=2), r.act(st, "act", "stem", Act.RELU),
+                r.string(st, "scale", "stem", "always", SCALES))
 
     if not isinstance(doc["stages"], list) or not doc["stages"]:
         r.fail("stages", f"must be a non-empty list of rows ({{ block = ..., c = ..., ... }}), got {doc['stages']!r}")
@@ -181,7 +191,8 @@ def parse(doc: dict, path: str = "<spec>") -> Family:
         hidden=None if "hidden" not in hd else r.integer(hd, "hidden", "head"),
         hidden_scale=r.string(hd, "hidden_scale", "head", "always", SCALES),
         hidden_act=r.act(hd, "hidden_act", "head", Act.HARDSWISH),
-        dropout=_dropout(r, hd))
+        dropout=_dropout(r, hd),
+        hidden_conv=bool(r.boolean(hd, "hidden_conv", "head")))
     if head.conv is not None and head.conv_expand is not None:
         r.fail("head", "give conv (a width) or conv_expand (a multiple of the input), not both")
 
@@ -227,7 +238,7 @@ def _row(r: _Reader, row: object, i: int) -> Stage:
         where, f"block is required; accepted: {', '.join(BLOCKS)}")
     r.table(row, where, ROW_KEYS[block])
     t = exp = None
-    if block == "inverted_residual" or (block == "mbconv" and "exp" not in row):
+    if block in ("inverted_residual", "uib", "fused_ib") or (block == "mbconv" and "exp" not in row):
         if "t" not in row:
             r.fail(where, "t (the expansion ratio) is required" + (" (or exp, the expanded width)"
                                                                     if block == "mbconv" else ""))
@@ -236,13 +247,19 @@ def _row(r: _Reader, row: object, i: int) -> Stage:
         if "t" in row:
             r.fail(where, "give t (an expansion ratio) or exp (an expanded width), not both")
         exp = r.integer(row, "exp", where)
-    default_act = Act.RELU if block == "depthwise_separable" else Act.RELU6
+    default_act = Act.RELU if block in ("depthwise_separable", "uib", "fused_ib", "conv_bn_act") else Act.RELU6
+    uib = block == "uib"  # its kernels may be 0: no such depthwise conv
     stage = Stage(block, r.integer(row, "c", where), r.integer(row, "n", where, default=1),
-                  r.integer(row, "s", where, default=1), r.integer(row, "k", where, default=3), t, exp,
-                  bool(r.boolean(row, "se", where)), r.act(row, "act", where, default_act),
-                  r.boolean(row, "residual", where))
-    if stage.k % 2 == 0:
-        r.fail(where, f"k must be odd (a centred kernel keeps the map size at stride 1), got {stage.k}")
+                  r.integer(row, "s", where, default=1), r.integer(row, "k", where, minimum=0 if uib else 1, default=3),
+                  t, exp, bool(r.boolean(row, "se", where)), r.act(row, "act", where, default_act),
+                  r.boolean(row, "residual", where), r.integer(row, "a", where, minimum=0, default=0),
+                  None if "stage" not in row else r.integer(row, "stage", where, minimum=0))
+    for key, k in (("k", stage.k), *((("a", stage.a),) if uib else ())):
+        if k % 2 == 0 and not (uib and k == 0):
+            r.fail(where, f"{key} must be odd (a centred kernel keeps the map size at stride 1)"
+                          + (" or 0 (none)" if uib else "") + f", got {k}")
+    if uib and stage.s > 1 and not (stage.a or stage.k):
+        r.fail(where, f"a uib row at stride {stage.s} needs a depthwise conv to carry it: a or k > 0")
     return stage
 
 
@@ -304,17 +321,20 @@ def write(family: Family) -> str:
                 "resolution", "layout"):
         lines.append(f"{key} = {_value(getattr(f, key))}")
     s = f.stem
-    lines += ["", f"stem = {_inline((('c', s.c), ('k', s.k), ('s', s.s), ('act', s.act)))}", "",
+    scale = (("scale", s.scale),) if s.scale != "always" else ()
+    lines += ["", f"stem = {_inline((('c', s.c), ('k', s.k), ('s', s.s), ('act', s.act), *scale))}", "",
               "# block, k: kernel, t: expansion ratio or exp: expanded width, c: output channels, n: repeats,",
               "# s: stride of the first, se: squeeze-and-excitation, act: activation",
               "stages = ["]
     for row in f.stages:
         keys = ROW_KEYS[row.block]
-        pairs = [(k, getattr(row, k)) for k in keys if k not in ("se", "residual")]
+        pairs = [(k, getattr(row, k)) for k in keys if k not in ("se", "residual", "stage")]
         if "se" in keys:
             pairs.append(("se", row.se))
         if row.residual is not None:
             pairs.append(("residual", row.residual))
+        if row.stage is not None:
+            pairs.append(("stage", row.stage))
         lines.append(f"  {_inline(pairs)},")
     h = f.head
     head = [(fl.name, getattr(h, fl.name)) for fl in fields(Head)]

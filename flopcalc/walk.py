@@ -299,7 +299,8 @@ def sum_counts(values) -> int | None:
     return total
 
 
-BLOCK_KINDS = {"MBConv": "mbconv"}
+BLOCK_KINDS = {"MBConv": "mbconv", "UniversalInvertedBottleneck": "uib", "FusedIB": "fused_ib",
+               "ConvNormAct": "conv_bn_act"}
 
 
 def block_kind(node: Node) -> str:

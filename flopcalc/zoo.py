@@ -169,6 +169,93 @@ MNASNET = Family(
     layout="mnasnet")
 
 
+# MobileNetV4 (Qin et al. 2024), the convolutional models of Tables 8-10 as timm 1.0 builds them
+# (mobilenetv4_conv_small / _medium / _large): rows (stage, block, a, k, t, c, n, s). "cn" is a plain conv
+# (timm's ConvBnAct), "er" the fused inverted bottleneck (FusedIB), "uib" the universal one: a, the
+# depthwise kernel before the expansion, k the middle one (0: none; both: ExtraDW, a only: ConvNeXt-like,
+# k only: IB, neither: FFN). The last stage's 1x1 conv to 960, then the pool, a 1x1 conv to 1280 with
+# batch norm and ReLU on the pooled map, the classifier; the stem keeps its width below alpha 1 (timm's
+# fix_stem), the 1280 never scales.
+def _v4_rows(rows) -> tuple[Stage, ...]:
+    kinds = {"cn": "conv_bn_act", "er": "fused_ib", "uib": "uib"}
+    return tuple(Stage(kinds[b], c, n, s, k, t=None if b == "cn" else t, act=RE, a=a, stage=stage)
+                 for stage, b, a, k, t, c, n, s in rows)
+
+
+V4_HEAD = Head(hidden=1280, hidden_scale="never", hidden_act=RE, dropout=0.0, hidden_conv=True)
+MOBILENET_V4_CONV_SMALL = Family(
+    "mobilenet_v4_conv_small", Stem(32, 3, 2, RE, scale="up"),
+    _v4_rows((
+        # stage, block, a, k, t, c, n, s     input size at 224
+        (0, "cn", 0, 3, 1, 32, 1, 2),        # 112
+        (0, "cn", 0, 1, 1, 32, 1, 1),        # 56
+        (1, "cn", 0, 3, 1, 96, 1, 2),        # 56
+        (1, "cn", 0, 1, 1, 64, 1, 1),        # 28
+        (2, "uib", 5, 5, 3, 96, 1, 2),       # 28: ExtraDW
+        (2, "uib", 0, 3, 2, 96, 4, 1),       # 14: IB
+        (2, "uib", 3, 0, 4, 96, 1, 1),       # 14: ConvNeXt-like
+        (3, "uib", 3, 3, 6, 128, 1, 2),      # 14
+        (3, "uib", 5, 5, 4, 128, 1, 1),      # 7
+        (3, "uib", 0, 5, 4, 128, 1, 1),      # 7
+        (3, "uib", 0, 5, 3, 128, 1, 1),      # 7
+        (3, "uib", 0, 3, 4, 128, 2, 1),      # 7
+        (4, "cn", 0, 1, 1, 960, 1, 1),       # 7
+    )),
+    V4_HEAD, "MobileNetV4 Conv-S", "Qin et al. 2024, MobileNetV4, Table 8 (timm mobilenetv4_conv_small)")
+MOBILENET_V4_CONV_MEDIUM = Family(
+    "mobilenet_v4_conv_medium", Stem(32, 3, 2, RE, scale="up"),
+    _v4_rows((
+        # stage, block, a, k, t, c, n, s     input size at 256
+        (0, "er", 0, 3, 4, 48, 1, 2),        # 128: FusedIB
+        (1, "uib", 3, 5, 4, 80, 1, 2),       # 64
+        (1, "uib", 3, 3, 2, 80, 1, 1),       # 32
+        (2, "uib", 3, 5, 6, 160, 1, 2),      # 32
+        (2, "uib", 3, 3, 4, 160, 2, 1),      # 16
+        (2, "uib", 3, 5, 4, 160, 1, 1),
+        (2, "uib", 3, 3, 4, 160, 1, 1),
+        (2, "uib", 3, 0, 4, 160, 1, 1),
+        (2, "uib", 0, 0, 2, 160, 1, 1),      # FFN
+        (2, "uib", 3, 0, 4, 160, 1, 1),
+        (3, "uib", 5, 5, 6, 256, 1, 2),      # 16
+        (3, "uib", 5, 5, 4, 256, 1, 1),      # 8
+        (3, "uib", 3, 5, 4, 256, 2, 1),
+        (3, "uib", 0, 0, 4, 256, 1, 1),
+        (3, "uib", 3, 0, 4, 256, 1, 1),
+        (3, "uib", 3, 5, 2, 256, 1, 1),
+        (3, "uib", 5, 5, 4, 256, 1, 1),
+        (3, "uib", 0, 0, 4, 256, 2, 1),
+        (3, "uib", 5, 0, 2, 256, 1, 1),
+        (4, "cn", 0, 1, 1, 960, 1, 1),       # 8
+    )),
+    V4_HEAD, "MobileNetV4 Conv-M", "Qin et al. 2024, MobileNetV4, Table 9 (timm mobilenetv4_conv_medium)",
+    resolution=256)
+MOBILENET_V4_CONV_LARGE = Family(
+    "mobilenet_v4_conv_large", Stem(24, 3, 2, RE, scale="up"),
+    _v4_rows((
+        # stage, block, a, k, t, c, n, s     input size at 384
+        (0, "er", 0, 3, 4, 48, 1, 2),        # 192: FusedIB
+        (1, "uib", 3, 5, 4, 96, 1, 2),       # 96
+        (1, "uib", 3, 3, 4, 96, 1, 1),       # 48
+        (2, "uib", 3, 5, 4, 192, 1, 2),      # 48
+        (2, "uib", 3, 3, 4, 192, 3, 1),      # 24
+        (2, "uib", 3, 5, 4, 192, 1, 1),
+        (2, "uib", 5, 3, 4, 192, 5, 1),
+        (2, "uib", 3, 0, 4, 192, 1, 1),
+        (3, "uib", 5, 5, 4, 512, 4, 2),      # 24
+        (3, "uib", 5, 0, 4, 512, 1, 1),      # 12
+        (3, "uib", 5, 3, 4, 512, 1, 1),
+        (3, "uib", 5, 0, 4, 512, 2, 1),
+        (3, "uib", 5, 3, 4, 512, 1, 1),
+        (3, "uib", 5, 5, 4, 512, 1, 1),
+        (3, "uib", 5, 0, 4, 512, 3, 1),
+        (4, "cn", 0, 1, 1, 960, 1, 1),       # 12
+    )),
+    V4_HEAD, "MobileNetV4 Conv-L", "Qin et al. 2024, MobileNetV4, Table 10 (timm mobilenetv4_conv_large)",
+    resolution=384)
+MOBILENET_V4S = tuple(replace(f, layout="timm") for f in (MOBILENET_V4_CONV_SMALL, MOBILENET_V4_CONV_MEDIUM,
+                                                           MOBILENET_V4_CONV_LARGE))
+
+
 # ------------------------------------------------------------------- other implementations' rules
 
 def _v1_tfslim(f, c, a, role):  # TF-Slim's V1: max(int(depth * multiplier), min_depth = 8)
@@ -257,6 +344,7 @@ MODELS: dict[str, ModelInfo] = {
         (MOBILENET_V3_SMALL, (0.75, 1.0), "mobilenet_v3_small", "MobileNetV3Small"),
         *((f, (f.alpha,), f.name, None) for f in EFFICIENTNETS),
         (MNASNET, (0.5, 0.75, 1.0, 1.3), "mnasnet1_0", None),
+        *((f, (1.0,), None, None) for f in MOBILENET_V4S),
     )
 }
 

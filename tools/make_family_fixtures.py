@@ -1,21 +1,22 @@
-"""Record what torchvision's EfficientNet B0-B7 and MnasNet are, at their published and other widths,
-depths and resolutions, for tests that run without torchvision (``tests/core/test_family_zoo.py``,
-``tests/nn/test_family_parity.py``).
+"""Record what torchvision's EfficientNet B0-B7 and MnasNet and timm's MobileNetV4 are, at their published
+and other widths, depths and resolutions, for tests that run without torchvision or timm
+(``tests/core/test_family_zoo.py``, ``tests/nn/test_family_parity.py``).
 
-Run in an environment with torchvision (see ``tools/model_counts.py`` for one; flopcalc installed in it
-with ``pip install --no-deps -e .``), from the repository root:
+Run in an environment with torchvision and timm (see ``tools/model_counts.py`` for one; flopcalc
+installed in it with ``pip install --no-deps -e .``), from the repository root:
 
     /tmp/tv/bin/python tools/make_family_fixtures.py
 
-Writes ``tests/data/torchvision_family.json``: for each case (a torchvision builder, or torchvision's
-own ``EfficientNet`` / ``MNASNet`` classes at a width and depth no builder has), with the flopcalc zoo
-model, width and depth it should equal:
+Writes ``tests/data/family_fixtures.json``: for each case (a torchvision builder or timm model, or their
+own ``EfficientNet`` / ``MNASNet`` classes and MobileNetV4 generator at a width and depth no name has),
+with the flopcalc zoo model, width and depth it should equal:
 
 - ``params``: ``sum(p.numel())``; ``state_dict``: every key with its shape;
 - ``macs``: at each resolution, torch's ``FlopCounterMode`` total over 2 (it charges 2 per
   multiply-add of every convolution and matrix product, and nothing else: what flopcalc calls macs);
   the model is built and run on the meta device, so no weights are allocated;
-- ``shapes``: each leaf module's output shape per image at the first resolution (forward hooks);
+- ``shapes``: each leaf module's (and each module with parameters of its own) output shape per image at
+  the first resolution (forward hooks);
 - ``batch_norm``: the (eps, momentum) pairs used;
 - ``output_difference``: flopcalc's built model, loaded strictly with the torchvision model's
   state_dict (random weights, random biases and batch-norm statistics), against the torchvision model
@@ -38,7 +39,7 @@ from torchvision.models import mnasnet as tv_mnasnet
 from flopcalc.nn import build
 from flopcalc.zoo import MODELS
 
-OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "torchvision_family.json"
+OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "family_fixtures.json"
 
 
 def cases():
@@ -57,6 +58,15 @@ def cases():
     for alpha in (0.5, 0.75, 1.0, 1.3, 0.6, 1.1):  # the four builders, then two widths no builder has
         yield (f"MNASNet({alpha})", lambda alpha=alpha: tv_mnasnet.MNASNet(alpha), "mnasnet", alpha, 1.0,
                (224, 192, 331) if alpha == 1.0 else (224,))
+    import timm
+    from timm.models import mobilenetv3 as timm_mnv3
+    for size in ("small", "medium", "large"):  # timm's MobileNetV4, then two widths no timm name has
+        name, model = f"mobilenetv4_conv_{size}", f"mobilenet_v4_conv_{size}"
+        r = MODELS[model].family.resolution
+        yield name, lambda name=name: timm.create_model(name), model, 1.0, 1.0, (r, 192, 289)
+        for width in (0.75, 1.25):
+            yield (f"{name} (channel_multiplier {width})",
+                   lambda name=name, width=width: timm_mnv3._gen_mobilenet_v4(name, width), model, width, 1.0, (r,))
 
 
 def macs(make, resolution: int) -> int:
@@ -79,8 +89,9 @@ def shapes(make, resolution: int) -> dict:
             def hook(module, inputs, output):  # returns None: the output stays the module's
                 out.setdefault(name, list(output.shape[1:]))
             return hook
-        hooks = [m.register_forward_hook(keep(name))
-                 for name, m in model.named_modules() if name and not any(True for _ in m.children())]
+        hooks = [m.register_forward_hook(keep(name))  # leaves, and modules with parameters of their own
+                 for name, m in model.named_modules()  # (timm's BatchNormAct2d holds its activation)
+                 if name and (not any(True for _ in m.children()) or any(True for _ in m.parameters(False)))]
         with torch.no_grad():
             model(torch.empty(1, 3, resolution, resolution))
         for h in hooks:
@@ -115,9 +126,10 @@ def difference(make, model: str, width: float, depth: float) -> dict:
 
 
 def main() -> int:
+    import timm
     record: dict = {"generated_by": "tools/make_family_fixtures.py",
                     "versions": {"torch": str(torch.__version__), "torchvision": str(torchvision.__version__),
-                                 "python": sys.version.split()[0]},
+                                 "timm": str(timm.__version__), "python": sys.version.split()[0]},
                     "cases": []}
     for name, make, model, width, depth, resolutions in cases():
         real = make()

@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..registry import Registry
-from ..spec import (BLOCK_TYPES, Act, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, GlobalAvgPool,
+from ..spec import (BLOCK_TYPES, Act, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, Flatten, GlobalAvgPool,
                     Layer, Linear, Network, Node, ResidualAdd, SpecError)
 from ..zoo import DEFAULT_CLASSES, get_spec
 
@@ -116,6 +116,11 @@ def _global_avg_pool(s: GlobalAvgPool) -> nn.Module:
 @builder(Dropout)
 def _dropout(s: Dropout) -> nn.Module:
     return nn.Dropout(p=s.p)
+
+
+@builder(Flatten)
+def _flatten(s: Flatten) -> nn.Module:
+    return nn.Flatten(1)
 
 
 @builder(Linear)

@@ -20,8 +20,8 @@ from typing import Callable, Mapping
 import numpy as np
 
 from ..walk import flatten
-from ..spec import (Act, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, GlobalAvgPool, Linear, Network,
-                    ResidualAdd)
+from ..spec import (Act, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, Flatten, GlobalAvgPool, Linear,
+                    Network, ResidualAdd)
 
 
 @dataclass
@@ -140,6 +140,7 @@ REFERENCE_KERNELS: dict[type, Kernel] = {
     GlobalAvgPool: lambda s, x, p, ex: global_avg_pool(x, s.keepdim, ex),
     Activation: lambda s, x, p, ex: activation(x, s.fn, ex),
     Dropout: lambda s, x, p, ex: x,  # identity at inference
+    Flatten: lambda s, x, p, ex: x.reshape(x.shape[0], -1),  # a view: nothing computed
 }
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from ..walk import Analysis, LayerRow, Separable
 from ..costs import KIND_DESCRIPTIONS
 from ..output import Col, Document, Table, count_text, shape_str, share, si
-from ..spec import (Activation, ChannelScale, Conv2d, ConvBNAct, DepthwiseSeparable, Dropout, GlobalAvgPool,
-                    InvertedResidual, Linear, MBConv, SqueezeExcite)
+from ..spec import (Activation, ChannelScale, Conv2d, ConvBNAct, ConvNormAct, DepthwiseSeparable, Dropout, FusedIB,
+                    GlobalAvgPool, InvertedResidual, Linear, MBConv, SqueezeExcite, UniversalInvertedBottleneck)
 from ..operations import (AdaptivePool, Attention, ConvNd, Elementwise, Embedding, MatMul, Normalization, Pool2d,
                           Reduction)
 from .records import config_record
@@ -54,6 +54,15 @@ def detail(row: LayerRow) -> str:
     if isinstance(s, MBConv):
         return (f"exp={s.hidden} {s.kernel}x{s.kernel}/{s.stride} {ACT_NAMES[s.act.value]}"
                 + (" SE" if s.se else "") + (" +skip" if s.residual else ""))
+    if isinstance(s, ConvNormAct):
+        return _conv_op(Conv2d(s.in_c, s.out_c, s.kernel, s.stride, groups=s.groups)) + (
+            f" {ACT_NAMES[s.act.value]}" if s.act else "")
+    if isinstance(s, UniversalInvertedBottleneck):  # dw 3x3, exp=480, dw 5x5/2: ExtraDW
+        parts = ([f"dw {s.start_k}x{s.start_k}"] if s.start_k else []) + [f"exp={s.hidden}"] + (
+            [f"dw {s.mid_k}x{s.mid_k}"] if s.mid_k else [])
+        return ", ".join(parts) + f"/{s.stride}" + (" +skip" if s.residual else "")
+    if isinstance(s, FusedIB):
+        return f"{s.kernel}x{s.kernel}/{s.stride} exp={s.hidden}" + (" +skip" if s.residual else "")
     if isinstance(s, SqueezeExcite):
         return f"{s.channels}->{s.squeeze}->{s.channels}"
     if isinstance(s, ChannelScale):

@@ -1,5 +1,5 @@
 """EfficientNet B0-B7 and MnasNet in the zoo against torchvision 0.29.1, recorded live by
-tools/make_family_fixtures.py (tests/data/torchvision_family.json): parameters, multiply-adds
+tools/make_family_fixtures.py (tests/data/family_fixtures.json): parameters, multiply-adds
 (FlopCounterMode's total over 2) at the published resolution and two others, and every module's output
 shape, for every published variant and for widths and depths no torchvision builder has. Torch-free:
 the analytical walk only. (State dict keys and outputs: tests/nn/test_family_parity.py.)"""
@@ -17,7 +17,7 @@ from flopcalc.zoo import MODELS, get_spec, with_depth
 
 from support import DATA
 
-FIXTURE = json.loads((DATA / "torchvision_family.json").read_text())
+FIXTURE = json.loads((DATA / "family_fixtures.json").read_text())
 CASES = {c["name"]: c for c in FIXTURE["cases"]}
 
 

@@ -57,7 +57,7 @@ GOOD = write(MODELS["mobilenet_v2"].family)
 ROW = '{ block = "inverted_residual", k = 3, t = 6, c = 24, n = 2, s = 2, act = "relu6" }'
 
 ACCEPTED_ACTS = "relu, relu6, identity, hardswish, hardsigmoid, silu, sigmoid"
-BLOCKS = "depthwise_separable, inverted_residual, mbconv"
+BLOCKS = "depthwise_separable, inverted_residual, mbconv, uib, fused_ib, conv_bn_act"
 MB_ROW = ROW.replace("inverted_residual", "mbconv")
 
 # (what is wrong, file text, the whole line after "spec file 'PATH'"): the message is the contract
@@ -91,9 +91,9 @@ BAD = [
     ("block missing", GOOD.replace(ROW, ROW.replace('block = "inverted_residual", ', "")),
      f": stages[1]: block is required; accepted: {BLOCKS}"),
     ("unknown row key", GOOD.replace(ROW, ROW.replace(" }", ", groups = 2 }")),
-     ": stages[1].groups: unknown key; accepted: block, k, t, c, n, s, act, residual"),
+     ": stages[1].groups: unknown key; accepted: block, k, t, c, n, s, act, residual, stage"),
     ("se on an inverted residual", GOOD.replace(ROW, ROW.replace(" }", ", se = true }")),
-     ": stages[1].se: unknown key; accepted: block, k, t, c, n, s, act, residual"),
+     ": stages[1].se: unknown key; accepted: block, k, t, c, n, s, act, residual, stage"),
     ("se not a boolean", GOOD.replace(ROW, MB_ROW.replace(" }", ", se = 1 }")),
      ": stages[1]: se must be true or false, got 1"),
     ("unknown activation", GOOD.replace(ROW, ROW.replace('"relu6" }', '"gelu" }')),
@@ -113,7 +113,18 @@ BAD = [
      ": depth: depth must be a finite number > 0 and at most 20, got 1000000000.0"),
     ("depth nan", GOOD.replace("depth = 1.0", "depth = nan"), ": depth: depth must be a finite number > 0, got nan"),
     ("layout", GOOD.replace('layout = "flat"', 'layout = "nested"'),
-     ": layout: layout must be one of flat, stages, mnasnet, got 'nested'"),
+     ": layout: layout must be one of flat, stages, mnasnet, timm, got 'nested'"),
+    ("uib k even", GOOD.replace(ROW, '{ block = "uib", a = 3, k = 2, t = 4, c = 24, s = 2 }'),
+     ": stages[1]: k must be odd (a centred kernel keeps the map size at stride 1) or 0 (none), got 2"),
+    ("uib a even", GOOD.replace(ROW, '{ block = "uib", a = 4, k = 3, t = 4, c = 24, s = 2 }'),
+     ": stages[1]: a must be odd (a centred kernel keeps the map size at stride 1) or 0 (none), got 4"),
+    ("uib stride without a depthwise", GOOD.replace(ROW, '{ block = "uib", a = 0, k = 0, t = 4, c = 24, s = 2 }'),
+     ": stages[1]: a uib row at stride 2 needs a depthwise conv to carry it: a or k > 0"),
+    ("fused_ib without t", GOOD.replace(ROW, '{ block = "fused_ib", k = 3, c = 24, s = 2 }'),
+     ": stages[1]: t (the expansion ratio) is required"),
+    ("stem scale", GOOD.replace('stem = { c = 32, k = 3, s = 2, act = "relu6" }',
+                                'stem = { c = 32, k = 3, s = 2, act = "relu6", scale = "half" }'),
+     ": stem: scale must be one of always, up, never, got 'half'"),
     ("resolution 0", GOOD.replace("resolution = 224", "resolution = 0"),
      ": resolution: resolution must be an integer >= 1, got 0"),
     ("even kernel", GOOD.replace(ROW, ROW.replace("k = 3", "k = 4")),
@@ -339,8 +350,8 @@ def test_an_unreadable_file_names_the_system_error(tmp_path):
 
 
 @pytest.mark.parametrize("table, accepted", [
-    ("head", "conv, conv_scale, conv_expand, conv_act, hidden, hidden_scale, hidden_act, dropout"),
-    ("se", "reduction, of, divisor, act, gate"), ("stem", "c, k, s, act")])
+    ("head", "conv, conv_scale, conv_expand, conv_act, hidden, hidden_scale, hidden_act, dropout, hidden_conv"),
+    ("se", "reduction, of, divisor, act, gate"), ("stem", "c, k, s, act, scale")])
 def test_an_unknown_key_is_named_with_its_table(table, accepted):
     doc = _doc()
     doc.setdefault(table, {})["shade"] = 1

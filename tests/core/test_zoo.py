@@ -201,7 +201,8 @@ def test_zoo_refusals_and_rules_word_for_word():
     with pytest.raises(SpecError, match=r"^unknown model 3; available: mobilenet_v1, mobilenet_v2, mobilenet_v3_large, "
                                         r"mobilenet_v3_small, efficientnet_b0, efficientnet_b1, efficientnet_b2, "
                                         r"efficientnet_b3, efficientnet_b4, efficientnet_b5, efficientnet_b6, "
-                                        r"efficientnet_b7, mnasnet, or a spec file \(\.toml\)$"):
+                                        r"efficientnet_b7, mnasnet, mobilenet_v4_conv_small, mobilenet_v4_conv_medium, "
+                                        r"mobilenet_v4_conv_large, or a spec file \(\.toml\)$"):
         check_model(3)
     for bad in (0, -2, 2.0, True):
         with pytest.raises(SpecError, match=f"^classes must be an integer >= 1, got {bad!r}$"):

@@ -1,5 +1,5 @@
 """EfficientNet B0-B7 and MnasNet built by flopcalc against torchvision 0.29.1, recorded live by
-tools/make_family_fixtures.py (tests/data/torchvision_family.json): every state_dict key with its shape in
+tools/make_family_fixtures.py (tests/data/family_fixtures.json): every state_dict key with its shape in
 torchvision's order, a state_dict of torchvision's shapes loaded strictly, batch norm's settings, and the
 outputs of flopcalc's model loaded with a torchvision model's random weights against that model's (the
 tool ran both; torchvision does not import beside the test suite's torch)."""
@@ -16,7 +16,7 @@ from flopcalc.zoo import with_depth
 
 from support import DATA
 
-FIXTURE = json.loads((DATA / "torchvision_family.json").read_text())
+FIXTURE = json.loads((DATA / "family_fixtures.json").read_text())
 CASES = {c["name"]: c for c in FIXTURE["cases"]}
 
 
