@@ -40,6 +40,7 @@ SOURCES = {
     "MobileNetV2 paper (Sandler et al. 2018)": PrintRule("V2 paper", "paper", "truncate", "truncate"),
     "torchvision weights metadata": PrintRule("torchvision", "pytorch", "round", "round"),
     "EfficientNet paper (Tan & Le 2019)": PrintRule("EfficientNet paper", "pytorch", "round", "round"),
+    "MobileNetV4 paper (Qin et al. 2024)": PrintRule("V4 paper", "pytorch", "round", "round"),
 }
 
 

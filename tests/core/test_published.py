@@ -91,11 +91,13 @@ def test_tfslim_v2_parameters_from_keras():
 
 
 def test_the_data_is_the_reference_copy():
-    """The 56 rows of the reference copy, then EfficientNet's Table 2 and torchvision's metadata of its
-    EfficientNet and MNASNet checkpoints (read from torchvision 0.29.1 by hand: ``Weights.meta``)."""
-    assert len(rows()) == 76 and {r.source for r in rows()} == set(SOURCES)
+    """The 56 rows of the reference copy, then EfficientNet's Table 2, torchvision's metadata of its
+    EfficientNet and MNASNet checkpoints (read from torchvision 0.29.1 by hand: ``Weights.meta``) and
+    MobileNetV4 Conv-S's figures."""
+    assert len(rows()) == 77 and {r.source for r in rows()} == set(SOURCES)
     added = rows()[56:]
-    assert [r.model for r in added] == [f"efficientnet_b{i}" for i in range(8)] * 2 + ["mnasnet"] * 4
+    assert [r.model for r in added] == [f"efficientnet_b{i}" for i in range(8)] * 2 + ["mnasnet"] * 4 + [
+        "mobilenet_v4_conv_small"]
 
 
 @pytest.mark.parametrize("row", ZOO_ROWS, ids=lambda r: f"{SOURCES[r.source].short}-{r.model}-{r.alpha}-{r.resolution}")
@@ -128,13 +130,13 @@ def test_published_cli(cli):
     code, out, _ = cli("published")
     assert code == 0
     n_ok = sum(c.ok for c in check_all())
-    assert f"{n_ok} of 76 published rows reproduced exactly" in out
+    assert f"{n_ok} of 77 published rows reproduced exactly" in out
     doc = json.loads(cli("published", "--format", "json")[1])
-    assert doc["reproduced"] == n_ok and len(doc["rows"]) == 76
+    assert doc["reproduced"] == n_ok and len(doc["rows"]) == 77
     only = json.loads(cli("published", "--discrepancies", "--format", "json")[1])
-    assert len(only["rows"]) == 76 - n_ok and all(r["status"] == "discrepancy" for r in only["rows"])
+    assert len(only["rows"]) == 77 - n_ok and all(r["status"] == "discrepancy" for r in only["rows"])
     table = list(csv.DictReader(io.StringIO(cli("published", "--format", "csv")[1])))
-    assert len(table) == 76 and table[2]["macs"] == "300775552" and table[2]["macs_printed"] == "300"
+    assert len(table) == 77 and table[2]["macs"] == "300775552" and table[2]["macs_printed"] == "300"
 
 
 def test_sweep_quotes_published_top1(cli):
