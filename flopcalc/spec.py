@@ -202,11 +202,16 @@ class ConvBNAct:
     norm: Norm = DEFAULT_NORM
 
     def children(self) -> Children:
-        conv = Conv2d(self.in_c, self.out_c, self.kernel, self.stride, groups=self.groups)
-        items: tuple = (("0", conv), ("1", BatchNorm2d(self.out_c, eps=self.norm.eps, momentum=self.norm.momentum)))
-        if self.act is not None:
-            items += (("2", Activation(self.act)),)
-        return items
+        return _conv_norm_act(self, ("0", "1", "2"))
+
+
+def _conv_norm_act(block, names: tuple[str, str, str]) -> Children:
+    """A conv-norm-activation block's three layers under ``names`` (the activation left out when
+    ``block.act`` is None)."""
+    conv = Conv2d(block.in_c, block.out_c, block.kernel, block.stride, groups=block.groups)
+    items: tuple = ((names[0], conv), (names[1], BatchNorm2d(block.out_c, eps=block.norm.eps,
+                                                               momentum=block.norm.momentum)))
+    return items + ((names[2], Activation(block.act)),) if block.act is not None else items
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,10 +390,7 @@ class ConvNormAct:
         return has_residual(self)
 
     def children(self) -> Children:
-        items: tuple = (("conv", Conv2d(self.in_c, self.out_c, self.kernel, self.stride, groups=self.groups)),
-                        (self.norm_name, BatchNorm2d(self.out_c, eps=self.norm.eps, momentum=self.norm.momentum)))
-        if self.act is not None:
-            items += (("act", Activation(self.act)),)
+        items = _conv_norm_act(self, ("conv", self.norm_name, "act"))
         return items + (("add", ResidualAdd()),) if self.residual else items
 
 
