@@ -373,7 +373,7 @@ class Network:
 @dataclass(frozen=True, slots=True)
 class ConvNormAct:
     """Conv -> batch norm -> activation as timm names them: ``conv``, ``bn`` (``bn1`` in its ConvBnAct
-    block, MobileNetV4's "Conv" rows: ``norm``), ``act``; the input added back where ``skip`` allows."""
+    block, MobileNetV4's "Conv" rows), ``act``; the input added back where ``skip`` allows."""
 
     in_c: int
     out_c: int
