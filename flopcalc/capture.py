@@ -18,14 +18,35 @@ torchprofile 0.1.0, calflops 0.3.2) and is checked against the tool run live
 
 from __future__ import annotations
 
+import functools
 import math
 
 from .operations import (AdaptivePool, Attention, ConvNd, Einsum, Elementwise, MatMul, Normalization, Pool2d,
                          Recurrent, Reduction, Resize)
-from .spec import BatchNorm2d, ChannelScale, Conv2d, GlobalAvgPool, Linear
+from .spec import BatchNorm2d, ChannelScale, Conv2d, GlobalAvgPool, LayerScale, Linear, MultiQueryAttention
 
 NN = "torch.nn.modules."
 F = "torch.nn.functional."
+
+
+@functools.lru_cache(maxsize=None)
+def broadcast_heads_take_math_path() -> bool:
+    """Whether the installed torch runs scaled dot-product attention on the CPU as its math path (two
+    ``bmm``, which FlopCounterMode and ptflops' aten backend count) when the keys and values have fewer
+    heads than the queries and are broadcast to them (multi-query attention): torch 2.13 does, 2.14's
+    fused kernel takes them (measured with FlopCounterMode on 2.13.0 and 2.14.1). Read from the
+    installed package's version, without importing torch; with no torch installed, 2.14's."""
+    from importlib import metadata
+    try:
+        return _before_2_14(metadata.version("torch"))
+    except metadata.PackageNotFoundError:
+        return False
+
+
+def _before_2_14(version: str) -> bool:
+    """``2.13.0+cpu`` is; ``2.14.1+cu130``, ``3.0`` and a version it cannot read are not."""
+    parts = version.split("+")[0].split(".")[:2]
+    return len(parts) == 2 and all(p.isdigit() for p in parts) and (int(parts[0]), int(parts[1])) < (2, 14)
 
 
 def nn_class(row) -> str | None:
@@ -318,8 +339,10 @@ def torchprofile_ops(row) -> dict:
         return {_cause(row): out} if s.affine else {}
     if isinstance(s, GlobalAvgPool) or (isinstance(s, (Pool2d, AdaptivePool)) and s.mode == "avg"):
         return {"pool" if isinstance(s, GlobalAvgPool) else "other": out}
-    if isinstance(s, ChannelScale) or (isinstance(s, Elementwise) and s.fn == "mul"):
+    if isinstance(s, (ChannelScale, LayerScale)) or (isinstance(s, Elementwise) and s.fn == "mul"):
         return {_cause(row): out}
+    if isinstance(s, MultiQueryAttention):  # aten::scaled_dot_product_attention: its two products
+        return {"attention": row.macs}
     if isinstance(s, Elementwise) and s.fn == "leaky_relu" and not (o is not None and o.aten.endswith("_")):
         return {"activation": out}  # aten::leaky_relu; it has no handler for the in-place leaky_relu_
     if isinstance(s, Reduction) and s.fn == "mean":
@@ -359,7 +382,8 @@ ONNX_TOOL_ELEMENTWISE = {"add": 1, "sub": 1, "mul": 1, "div": 4, "mod": 1, "neg"
                          "pow": 32, "sqrt": 24, "exp": 32, "softmax": 36, "softplus": 76, "tanh": 76, "gelu": 34,
                          "leakyrelu": 2, "leaky_relu": 2, "elu": 35, "reciprocal": 4, "log": 43, "sin": 39,
                          "cos": 39, "equal": 1, "less": 1, "greater": 1, "erf": 0, "where": 0}
-ONNX_TOOL_ACTIVATIONS = {"relu": 1, "relu6": 2, "hardswish": 5, "hardsigmoid": 4, "sigmoid": 32}
+ONNX_TOOL_ACTIVATIONS = {"relu": 1, "relu6": 2, "hardswish": 5, "hardsigmoid": 4, "sigmoid": 32,
+                         "gelu": ONNX_TOOL_ELEMENTWISE["gelu"]}
 ONNX_TOOL_BATCHNORM = 1 + 24 + 4 + 1 + 1  # add, sqrt, div, add, mul per element
 
 
@@ -385,8 +409,10 @@ def onnx_tool_ops(row) -> dict:
         return {"activation": ONNX_TOOL_ACTIVATIONS.get(s.fn.value, 0) * out}
     if isinstance(s, GlobalAvgPool):
         return {"pool": x if s.reduction == "mean" else x + 4 * out}
-    if isinstance(s, (ResidualAdd, ChannelScale)):
+    if isinstance(s, (ResidualAdd, ChannelScale, LayerScale)):
         return {_cause(row): out}
+    if isinstance(s, MultiQueryAttention):  # its two products (MatMul nodes), the softmax not counted here
+        return {"attention": row.macs}
     if isinstance(s, Elementwise):
         return {_cause(row): ONNX_TOOL_ELEMENTWISE.get(s.fn, 0) * out}
     if isinstance(s, Reduction):

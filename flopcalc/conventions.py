@@ -23,7 +23,7 @@ from typing import Callable, Optional
 
 from .walk import DEFAULT_CONVENTION, Analysis, LayerRow, Total, count_layers as _analyze, sum_counts
 from .costs import KIND_DESCRIPTIONS, MULTIPLY_ADD_KINDS, einsum_sizes
-from .spec import (BatchNorm2d, Conv2d, Linear, SpecError, elements)
+from .spec import (BatchNorm2d, Conv2d, Linear, MultiQueryAttention, SpecError, elements)
 from .operations import AdaptivePool, ConvNd, Einsum, Recurrent, Resize
 from . import capture
 from .zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION
@@ -122,11 +122,21 @@ def conv_linear(row: LayerRow) -> Parts:
     return {"weights": row.macs} if row.macs else {}
 
 
+def _math_path(row: LayerRow) -> bool:
+    """Attention that torch runs on the CPU as its math path, two ``bmm``: a recorded call's, as recorded;
+    the zoo's multi-query attention (keys and values of one head, broadcast to the queries' heads) where
+    the installed torch does so (:func:`~flopcalc.capture.broadcast_heads_take_math_path`)."""
+    s = row.spec
+    if isinstance(s, MultiQueryAttention):
+        return s.heads > 1 and capture.broadcast_heads_take_math_path()
+    return getattr(s, "math", False)
+
+
 def _flop_counter_ops(row: LayerRow) -> Parts:
     # torch 2.13's FlopCounterMode registers the CUDA attention kernels; on CPU scaled dot-product
     # attention runs _scaled_dot_product_flash_attention_for_cpu, which it has no formula for: 0;
     # unless torch takes its math path (two bmm, which it counts)
-    if row.kind == "attention" and getattr(row.spec, "math", False):
+    if row.kind == "attention" and _math_path(row):
         return {"attention": row.macs}
     # An nn.MultiheadAttention with batch_first, in eval mode and without gradients, runs torch's
     # fused _native_multi_head_attention instead of its projections: no formula either, so 0.
@@ -181,8 +191,8 @@ def _fvcore_einsum(s: Einsum) -> int:
 # F.hardtanh, which is not patched, so once; F.silu is patched.
 # flopcalc's built activations ptflops charges 1 per element for: by a module hook (nn.ReLU, nn.ReLU6),
 # by a replaced function (F.relu inside nn.ReLU, F.silu); hard-swish and hard-sigmoid by neither
-PTFLOPS_MODULES = {"relu", "relu6"}
-PTFLOPS_FUNCTIONS = {"relu", "silu"}
+PTFLOPS_MODULES = {"relu", "relu6", "gelu"}
+PTFLOPS_FUNCTIONS = {"relu", "silu", "gelu"}
 
 
 def _ptflops_ops(row: LayerRow) -> Parts:
@@ -214,6 +224,8 @@ def _ptflops_module_ops(row: LayerRow) -> Parts:
 def _ptflops_aten_ops(row: LayerRow) -> Parts:
     if row.origin is not None:
         return capture.ptflops_aten_ops(row)
+    if row.kind == "attention":  # aten.bmm where torch takes its math path
+        return {"attention": row.macs} if _math_path(row) else {}
     if row.kind in MULTIPLY_ADD_KINDS:  # aten.convolution / aten.addmm, bias included
         return {"weights": row.macs, "bias": _bias_ops(row)}
     return {}
@@ -224,6 +236,8 @@ def _thop_ops(row: LayerRow) -> Parts:
         return capture.thop_ops(row)
     if row.kind == "batchnorm":  # thop's count_normalization: 2 per element, twice again if affine
         return {"batchnorm": (4 if _bn(row)[1] else 2) * elements(row.input_shape)}
+    if row.kind == "attention":  # a function inside a module it has no rule for
+        return {}
     return conv_linear(row)      # bias ignored; modules without a rule (pool, add) count 0
 
 
@@ -244,8 +258,8 @@ def _thop_params(row: LayerRow, model: str) -> Parts:
     """thop counts the parameters of the modules it has a rule for, and no others: a module's own, once
     (not a class token or a layer scale of the model's that its operation happened to read first)."""
     o = row.origin
-    if o is None:
-        return learnable(row)
+    if o is None:  # a layer scale's module has no rule: its values are not counted
+        return {} if row.kind == "layer_scale" else learnable(row)
     if not capture.thop_counted(row) or not (o.first_row and o.first_call):
         return {}
     parts = learnable(row)
@@ -333,7 +347,7 @@ CONVENTIONS: dict[str, Convention] = {c.name: c for c in (
     Convention(
         "pytorch", "flopcalc's default: the PyTorch model as torchvision builds it", "macs",
         "multiply-adds of conv and fully connected layers (batch norm folded into the conv; "
-        "activations, pooling, adds and biases free).",
+        "activations, pooling, adds and biases free), and the products of attention and matrix multiplies.",
         LEARNABLE + ": what sum(p.numel() for p in model.parameters()) gives; torchvision's num_params.",
         conv_linear, _per_row(learnable)),
     Convention(
@@ -523,8 +537,9 @@ FVCORE_UNSUPPORTED = {"aten::hardtanh_": "ReLU6", "aten::hardtanh": "ReLU6",
                       "aten::add": "residual add", "aten::add_": "residual add",
                       "aten::hardswish_": "hard-swish", "aten::hardswish": "hard-swish",
                       "aten::hardsigmoid": "hard-sigmoid", "aten::hardsigmoid_": "hard-sigmoid",
-                      "aten::mul": "squeeze-and-excitation scale", "aten::silu_": "SiLU", "aten::silu": "SiLU",
-                      "aten::sigmoid": "sigmoid"}
+                      "aten::mul": "squeeze-and-excitation or layer scale", "aten::silu_": "SiLU",
+                      "aten::silu": "SiLU", "aten::sigmoid": "sigmoid", "aten::gelu": "GELU",
+                      "aten::scaled_dot_product_attention": "attention"}
 
 # The conventions verify checks layer by layer against the built model.
 FVCORE = CONVENTIONS["fvcore"]

@@ -21,8 +21,8 @@ import math
 from typing import NamedTuple
 
 from .registry import Registry
-from .spec import (SKIP_LAYERS, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, Flatten, GlobalAvgPool,
-                   Linear, ResidualAdd, Shape, SpecError)
+from .spec import (JOIN_LAYERS, SKIP_LAYERS, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, Flatten,
+                   GlobalAvgPool, LayerScale, Linear, MultiQueryAttention, ResidualAdd, Shape, SpecError)
 from .operations import (AdaptivePool, Attention, BatchNormNd, ConvNd, Einsum, Elementwise, Embedding, MatMul,
                          Normalization, Pool2d, Recurrent, Reduction, Resize)
 
@@ -51,6 +51,7 @@ KIND_DESCRIPTIONS: dict[str, str] = {
     "pool": "Global avg pool",
     "add": "Residual add",
     "scale": "Channel scale (SE)",
+    "layer_scale": "Layer scale",
     "dropout": "Dropout",
     "flatten": "Flatten",
     # what a recorded module or ONNX file runs beyond the family's layers
@@ -76,9 +77,12 @@ COST_FORMULAS = Registry("cost formula")
 cost_formula = COST_FORMULAS.register  # @cost_formula(Conv2d) registers a formula
 
 
-def layer_cost(layer, x: Shape, block_input: Shape | None = None) -> LayerCost:
+def layer_cost(layer, x: Shape, block_input: Shape | None = None, operands: tuple = ()) -> LayerCost:
     """The cost of one layer fed an ``x``-shaped input, by its registered formula; a layer
-    that takes its block's input too (residual add, channel scale) gets ``block_input``."""
+    that takes its block's input too (residual add, channel scale) gets ``block_input``, one that joins
+    branches (multi-query attention) ``x`` and the other branches' ``operands``."""
+    if type(layer) in JOIN_LAYERS:
+        return LayerCost(*COST_FORMULAS[type(layer)](layer, (x, *operands)))
     if type(layer) in SKIP_LAYERS:
         return LayerCost(*COST_FORMULAS[type(layer)](layer, x, x if block_input is None else block_input))
     return LayerCost(*COST_FORMULAS[type(layer)](layer, x))
@@ -207,6 +211,30 @@ def dropout_cost(layer: Dropout, x: Shape) -> LayerCost:
 def flatten_cost(layer: Flatten, x: Shape) -> LayerCost:
     """A view: (C, 1, 1) -> (C,)."""
     return "flatten", (math.prod(x),), 0, 0
+
+
+@cost_formula(LayerScale)
+def layer_scale_cost(layer: LayerScale, x: Shape) -> LayerCost:
+    """C learned values, one multiplication per element; no multiply-adds."""
+    if x[0] != layer.channels:
+        raise ShapeError(f"LayerScale expects {layer.channels} channels, got {x[0]}")
+    return "layer_scale", x, layer.channels, 0
+
+
+# The layers of JOIN_LAYERS take their block's branches' outputs: their formulas get those shapes.
+
+@cost_formula(MultiQueryAttention)
+def multi_query_attention_cost(layer: MultiQueryAttention, maps: tuple) -> LayerCost:
+    """Queries (h * d_k, H, W) over keys (d_k, h', w') and values (d_v, h', w'): for each of the h heads,
+    Q K^T takes L * S * d_k multiply-adds and the weighted sum of V L * S * d_v, where L = H * W
+    positions ask and S = h' * w' answer (the softmax and the scale are not multiply-adds)."""
+    q, k, v = maps
+    h, dk, dv = layer.heads, layer.key_dim, layer.value_dim
+    if q[0] != h * dk or k[0] != dk or v[0] != dv or k[1:] != v[1:]:
+        raise ShapeError(f"multi-query attention of {h} heads of {dk}/{dv} channels cannot take queries {q}, "
+                         f"keys {k} and values {v}")
+    length, keys = q[1] * q[2], k[1] * k[2]
+    return "attention", (h * dv, q[1], q[2]), 0, h * length * keys * (dk + dv)
 
 
 @cost_formula(Linear)

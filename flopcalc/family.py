@@ -16,10 +16,10 @@ from typing import Optional
 
 from .scaling import DEFAULT_RESOLUTION, make_divisible
 from .spec import (Act, ConvBNAct, ConvNormAct, DepthwiseSeparable, Dropout, Flatten, FusedIB, GlobalAvgPool,
-                   InvertedResidual, BLOCK_TYPES, Activation, Linear, MBConv, Network, Norm, ResidualAdd, Sequential,
-                   SpecError, SqueezeExcite, UniversalInvertedBottleneck, DEFAULT_NORM)
+                   InvertedResidual, BLOCK_TYPES, Activation, Linear, MBConv, MobileAttention, Network, Norm,
+                   ResidualAdd, Sequential, SpecError, SqueezeExcite, UniversalInvertedBottleneck, DEFAULT_NORM)
 
-BLOCKS = ("depthwise_separable", "inverted_residual", "mbconv", "uib", "fused_ib", "conv_bn_act")
+BLOCKS = ("depthwise_separable", "inverted_residual", "mbconv", "uib", "fused_ib", "conv_bn_act", "mqa")
 # How a network's modules are named (its state_dict keys), as the reference implementation names them:
 # "flat": features.N, one per block (torchvision's MobileNet V2 and V3); "stages": features.S.I, a
 # Sequential per stage (torchvision's EfficientNet); "mnasnet": torchvision's MNASNet, one Sequential
@@ -61,6 +61,11 @@ class Stage:
     residual: Optional[bool] = None  # None: where stride 1 and the widths agree; False: never
     a: int = 0  # uib: the depthwise kernel before the expansion (0: none); k is the middle one (0: none)
     stage: Optional[int] = None  # the reference's stage it belongs to (layout "timm": blocks.STAGE.I)
+    # mqa (MobileNetV4's attention): query heads, each head's key and value width (0: the channels over
+    # the heads), the keys' and values' downsampling stride (k: its depthwise kernel)
+    heads: int = 0
+    key_dim: int = 0
+    kv_stride: int = 1
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,7 @@ class Family:
     depth: float = 1.0  # the depth multiplier: each stage repeats ceil(n * depth) blocks (EfficientNet)
     resolution: int = DEFAULT_RESOLUTION  # the input size it is analyzed at unless told otherwise
     layout: str = "flat"  # how the blocks are named: one of LAYOUTS
+    layer_scale: bool = False  # uib and mqa blocks end in a learned scale per channel (MobileNetV4's hybrids)
 
 
 class WidthRule:
@@ -282,7 +288,10 @@ def _block(f: Family, row: Stage, rule: WidthRule, alpha: float, c_in: int, in_p
         return FusedIB(c_in, make_divisible(c_in * row.t, f.divisor), c_out, row.k, s, row.act, norm, skip)
     if row.block == "uib":
         return UniversalInvertedBottleneck(c_in, make_divisible(c_in * row.t, f.divisor), c_out, row.a, row.k, s,
-                                           row.act, norm, skip)
+                                           row.act, norm, skip, f.layer_scale)
+    if row.block == "mqa":
+        return MobileAttention(c_in, c_out, row.heads, row.key_dim, row.kv_stride, row.k, f.layer_scale, norm, skip,
+                               s)
     if row.residual and (s != 1 or c_in != c_out):
         raise SpecError(f"a residual needs stride 1 and equal input and output widths; this {row.block} "
                         f"block has stride {s} and {c_in} -> {c_out} channels")

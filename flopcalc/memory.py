@@ -78,23 +78,39 @@ def memory(a: Analysis, dtype: str = "float32") -> Memory:
     if a.spec is None:
         return _recorded_memory(a, size, dtype)
     flat = flatten(a.spec)
-    # a block input is held from the row that reads it first until the last skip layer that reads it again
-    last_reader = {skip: i for i, (_, _, skip) in enumerate(flat) if skip >= 0}
-    waiting: dict[int, int] = {}   # block-input row index -> its bytes, while it is held
+    # held beside the running map: a block input, from the row that reads it first until the last row that
+    # reads it again (a skip layer; a branch's first layer); a branch's output, until the row that joins them
+    last_reader: dict[tuple, int] = {}
+    for i, (_, _, skip, source) in enumerate(flat):
+        for j in ((skip,) if skip.__class__ is int and skip >= 0 else ()) + ((source,) if source >= 0 else ()):
+            last_reader[("in", j)] = i
+        if skip.__class__ is tuple:
+            for j in skip:
+                last_reader[("out", j)] = i
+    waiting: dict[tuple, int] = {}  # what is held -> its bytes
     traffic, alive = [], []
-    for i, (row, (_, _, skip)) in enumerate(zip(a.layers, flat)):
+    for i, (row, (_, _, skip, source)) in enumerate(zip(a.layers, flat)):
         x_in = elements(row.input_shape) * batch * size
         x_out = elements(row.output_shape) * batch * size
         stored = stored_values(row) * size
         extra = 0
-        if skip >= 0:  # the block input, read again
+        reads = set()  # held tensors this row reads as its input (not held beside it)
+        if skip.__class__ is tuple:  # a join reads every branch's output
+            reads = {("out", j) for j in skip}
+            x_in = sum(waiting.get(k, 0) for k in reads)
+        elif skip >= 0:  # the block input, read again
             extra = elements(a.layers[skip].input_shape) * batch * size
+        if source >= 0:
+            reads.add(("in", source))
         traffic.append(Traffic(row.name, x_in + extra + stored, x_out, stored, row.macs or 0))
-        if i in last_reader:
-            waiting[i] = x_in
-        alive.append((x_in + x_out + sum(b for j, b in waiting.items() if j != i), row.name))
-        if skip >= 0 and last_reader[skip] == i:
-            del waiting[skip]
+        if ("in", i) in last_reader:
+            waiting[("in", i)] = x_in
+        alive.append((x_in + x_out + sum(b for k, b in waiting.items() if k != ("in", i) and k not in reads),
+                      row.name))
+        if ("out", i) in last_reader:
+            waiting[("out", i)] = x_out
+        for k in [k for k in waiting if last_reader[k] == i]:
+            del waiting[k]
     peak, peak_at = max(alive, key=lambda t: t[0])  # the first layer where the most is alive
     return Memory(dtype, size, tuple(traffic), peak, peak_at)
 

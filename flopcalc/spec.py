@@ -43,7 +43,8 @@ def _check_int(owner: str, name: str, value: object, minimum: int) -> None:
 
 class Act(str, Enum):
     """Activation functions: ReLU (V1), ReLU6 (V2), identity (the linear bottleneck), hard-swish
-    and hard-sigmoid (V3), SiLU and sigmoid (EfficientNet)."""
+    and hard-sigmoid (V3), SiLU and sigmoid (EfficientNet), GELU (MobileNetV4 Hybrid-L: the exact one,
+    0.5 x (1 + erf(x / sqrt 2)))."""
 
     RELU = "relu"
     RELU6 = "relu6"
@@ -52,6 +53,7 @@ class Act(str, Enum):
     HARDSIGMOID = "hardsigmoid"
     SILU = "silu"
     SIGMOID = "sigmoid"
+    GELU = "gelu"
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,11 +168,42 @@ class Flatten:
     """(C, 1, 1) -> (C,): the pooled map as a vector (timm's head flattens after its 1x1 conv on it)."""
 
 
+@dataclass(frozen=True, slots=True)
+class LayerScale:
+    """``out = x * gamma``: a learned scale per channel, ``channels`` values (CaiT's layer scale; timm's
+    ``LayerScale2d`` in MobileNetV4's hybrids). Multiplications, no multiply-adds."""
+
+    channels: int
+
+    def __post_init__(self) -> None:
+        _check_int("LayerScale", "channels", self.channels, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class MultiQueryAttention:
+    """Scaled dot-product attention of ``heads`` query heads over one key head and one value head that
+    they share (multi-query attention, Shazeer 2019): softmax(Q K^T / sqrt(key_dim)) V, from three maps,
+    the queries (heads * key_dim, H, W), the keys (key_dim, h, w) and the values (value_dim, h, w), to
+    (heads * value_dim, H, W). It joins the branches of the block it ends (see :data:`JOIN_LAYERS`)."""
+
+    heads: int
+    key_dim: int
+    value_dim: int
+
+    def __post_init__(self) -> None:
+        for name in ("heads", "key_dim", "value_dim"):
+            _check_int("MultiQueryAttention", name, getattr(self, name), 1)
+
+
 LAYER_TYPES: tuple[type, ...] = (Conv2d, BatchNorm2d, Activation, ResidualAdd, ChannelScale,
-                                 GlobalAvgPool, Dropout, Linear, Flatten)
-Layer = Union[Conv2d, BatchNorm2d, Activation, ResidualAdd, ChannelScale, GlobalAvgPool, Dropout, Linear, Flatten]
+                                 GlobalAvgPool, Dropout, Linear, Flatten, LayerScale, MultiQueryAttention)
+Layer = Union[Conv2d, BatchNorm2d, Activation, ResidualAdd, ChannelScale, GlobalAvgPool, Dropout, Linear, Flatten,
+              LayerScale, MultiQueryAttention]
 # Layers that take the enclosing block's input as a second operand.
 SKIP_LAYERS: tuple[type, ...] = (ResidualAdd, ChannelScale)
+# Layers that take the outputs of their block's branches as their operands (a block's ``branches``: the
+# children that each start from the block's input).
+JOIN_LAYERS: tuple[type, ...] = (MultiQueryAttention,)
 
 
 # ---------------------------------------------------------------------------- blocks
@@ -431,7 +464,7 @@ class UniversalInvertedBottleneck:
     an optional depthwise ``mid_k`` x ``mid_k`` conv, a linear 1x1 projection; the stride goes to the
     middle conv, else to the first. Both: ExtraDW; the first only: ConvNeXt-like; the middle only: the
     inverted bottleneck; neither: FFN. The input is added back when stride is 1 and the widths agree.
-    Children as timm names them: ``dw_start``, ``pw_exp``, ``dw_mid``, ``pw_proj``."""
+    Children as timm names them: ``dw_start``, ``pw_exp``, ``dw_mid``, ``pw_proj``, ``layer_scale``."""
 
     in_c: int
     hidden: int
@@ -442,6 +475,7 @@ class UniversalInvertedBottleneck:
     act: Act = Act.RELU
     norm: Norm = DEFAULT_NORM
     skip: bool = True
+    layer_scale: bool = False  # a learned scale per channel on its output (MobileNetV4's hybrids)
 
     def __post_init__(self) -> None:
         if self.stride > 1 and not (self.start_k or self.mid_k):
@@ -463,13 +497,93 @@ class UniversalInvertedBottleneck:
             items += (("dw_mid", ConvNormAct(h, h, self.mid_k, self.stride, groups=h, act=self.act,
                                              norm=self.norm)),)
         items += (("pw_proj", ConvNormAct(h, n, 1, act=None, norm=self.norm)),)
+        if self.layer_scale:
+            items += (("layer_scale", LayerScale(n)),)
+        return items + (("add", ResidualAdd()),) if self.residual else items
+
+
+@dataclass(frozen=True, slots=True)
+class MobileMQA:
+    """MobileNetV4's Mobile MQA (Qin et al. 2024, section 3.3; timm's ``MultiQueryAttention2d``): from one
+    map of ``channels``, three branches, the queries (a 1x1 conv to ``heads`` x ``key_dim``), the keys
+    and the values (each, when ``kv_stride`` > 1, a depthwise ``kernel`` x ``kernel`` conv at that stride
+    and batch norm, then a 1x1 conv to ``key_dim`` or ``value_dim``: one head, shared); multi-query
+    attention of the queries over the keys and values; a 1x1 conv to ``out_c``. No biases."""
+
+    channels: int
+    out_c: int
+    heads: int
+    key_dim: int
+    value_dim: int
+    kv_stride: int = 1
+    kernel: int = 3
+    norm: Norm = DEFAULT_NORM
+
+    branches = ("query", "key", "value")  # each starts from the block's input (walk.flatten)
+
+    def children(self) -> Children:
+        c, n = self.channels, self.norm
+
+        def kv(dim: int) -> Sequential:
+            down: tuple = ()
+            if self.kv_stride > 1:
+                down = (("down_conv", Conv2d(c, c, self.kernel, self.kv_stride, groups=c)),
+                        ("norm", BatchNorm2d(c, eps=n.eps, momentum=n.momentum)))
+            return Sequential(down + (("proj", Conv2d(c, dim, 1)),))
+        return (("query", Sequential((("proj", Conv2d(c, self.heads * self.key_dim, 1)),))),
+                ("key", kv(self.key_dim)), ("value", kv(self.value_dim)),
+                ("attention", MultiQueryAttention(self.heads, self.key_dim, self.value_dim)),
+                ("output", Sequential((("proj", Conv2d(self.heads * self.value_dim, self.out_c, 1)),))))
+
+
+@dataclass(frozen=True, slots=True)
+class MobileAttention:
+    """MobileNetV4's attention block (timm's ``MobileAttention`` with multi-query attention): batch norm of
+    the input, :class:`MobileMQA`, an optional layer scale, and the input added back when the widths agree.
+    ``key_dim`` 0: ``in_c // heads`` (the heads must divide the channels). Children as timm names them:
+    ``norm``, ``attn``, ``layer_scale``."""
+
+    in_c: int
+    out_c: int
+    heads: int
+    key_dim: int = 0
+    kv_stride: int = 1
+    kernel: int = 3
+    layer_scale: bool = False
+    norm: Norm = DEFAULT_NORM
+    skip: bool = True
+    stride: int = 1  # attention keeps the map's size; the residual rule reads it
+
+    def __post_init__(self) -> None:
+        _check_int("MobileAttention", "heads", self.heads, 1)
+        if not self.key_dim and self.in_c % self.heads:
+            raise SpecError(f"attention of {self.heads} heads over {self.in_c} channels: the heads must divide "
+                            f"the channels (or give key_dim, each head's width)")
+        if self.stride != 1:
+            raise SpecError(f"an attention block runs at stride 1, got stride {self.stride}")
+
+    @property
+    def residual(self) -> bool:
+        return has_residual(self)
+
+    @property
+    def head_dim(self) -> int:
+        return self.key_dim or self.in_c // self.heads
+
+    def children(self) -> Children:
+        c, n, d = self.in_c, self.norm, self.head_dim
+        items: tuple = (("norm", BatchNorm2d(c, eps=n.eps, momentum=n.momentum)),
+                        ("attn", MobileMQA(c, self.out_c, self.heads, d, d, self.kv_stride, self.kernel, n)))
+        if self.layer_scale:
+            items += (("layer_scale", LayerScale(self.out_c)),)
         return items + (("add", ResidualAdd()),) if self.residual else items
 
 
 BLOCK_TYPES: tuple[type, ...] = (Sequential, ConvBNAct, DepthwiseSeparable, InvertedResidual,
-                                 SqueezeExcite, MBConv, ConvNormAct, FusedIB, UniversalInvertedBottleneck, Network)
+                                 SqueezeExcite, MBConv, ConvNormAct, FusedIB, UniversalInvertedBottleneck,
+                                 MobileMQA, MobileAttention, Network)
 Node = Union[Layer, Sequential, ConvBNAct, DepthwiseSeparable, InvertedResidual, SqueezeExcite, MBConv,
-             ConvNormAct, FusedIB, UniversalInvertedBottleneck, Network]
+             ConvNormAct, FusedIB, UniversalInvertedBottleneck, MobileMQA, MobileAttention, Network]
 
 
 def check_number(name: str, value: object, *, accepted: str) -> float:

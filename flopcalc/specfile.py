@@ -34,6 +34,10 @@ The format (every key but ``name``, ``stem``, ``stages`` and ``head`` may be lef
     # { block = "conv_bn_act", k = 3, c = 32, s = 2 }; any row may name its reference stage (stage = 2,
     # for layout "timm": blocks.2.I). The stem takes scale = "always" | "up" | "never" (V4: "up"), the
     # head hidden_conv = true (the hidden layer a 1x1 conv, batch norm and activation on the pooled map).
+    # The hybrids' attention: { block = "mqa", heads = 4, key_dim = 64, kv_stride = 2, k = 3, c = 160 }
+    # (key_dim left out: the channels over the heads, which must divide them; k: the depthwise kernel that
+    # downsamples the keys and values when kv_stride > 1), and layer_scale = true at the top: every uib and
+    # mqa block ends in a learned scale per channel.
 
     [se]                             # squeeze-and-excitation of mbconv rows with se = true
     reduction = 4                    # squeeze = make_divisible(base // reduction, divisor)
@@ -59,7 +63,7 @@ from .scaling import DEFAULT_RESOLUTION
 
 ACTS = tuple(a.value for a in Act)
 TOP_KEYS = ("name", "title", "source", "in_channels", "alpha", "divisor", "round_expansion", "depth", "resolution",
-            "layout", "stem", "stages", "head", "se", "norm")
+            "layout", "layer_scale", "stem", "stages", "head", "se", "norm")
 ROW_KEYS = {
     "depthwise_separable": ("block", "k", "c", "n", "s", "act", "stage"),
     "inverted_residual": ("block", "k", "t", "c", "n", "s", "act", "residual", "stage"),
@@ -67,6 +71,7 @@ ROW_KEYS = {
     "uib": ("block", "a", "k", "t", "c", "n", "s", "act", "residual", "stage"),
     "fused_ib": ("block", "k", "t", "c", "n", "s", "act", "residual", "stage"),
     "conv_bn_act": ("block", "k", "c", "n", "s", "act", "residual", "stage"),
+    "mqa": ("block", "heads", "key_dim", "kv_stride", "k", "c", "n", "s", "residual", "stage"),
 }
 
 
@@ -211,7 +216,8 @@ def parse(doc: dict, path: str = "<spec>") -> Family:
                     r.number(doc, "alpha", "alpha", 0.0, None, 1.0),
                     _depth(r, doc),
                     r.integer(doc, "resolution", "resolution", default=DEFAULT_RESOLUTION),
-                    r.string(doc, "layout", "layout", "flat", LAYOUTS))
+                    r.string(doc, "layout", "layout", "flat", LAYOUTS),
+                    bool(r.boolean(doc, "layer_scale", "layer_scale")))
     _check_kernels_fit(r, family, family.resolution)
     return family
 
@@ -247,6 +253,8 @@ def _row(r: _Reader, row: object, i: int) -> Stage:
         if "t" in row:
             r.fail(where, "give t (an expansion ratio) or exp (an expanded width), not both")
         exp = r.integer(row, "exp", where)
+    if block == "mqa":
+        return _mqa_row(r, row, where)
     default_act = Act.RELU if block in ("depthwise_separable", "uib", "fused_ib", "conv_bn_act") else Act.RELU6
     uib = block == "uib"  # its kernels may be 0: no such depthwise conv
     stage = Stage(block, r.integer(row, "c", where), r.integer(row, "n", where, default=1),
@@ -260,6 +268,22 @@ def _row(r: _Reader, row: object, i: int) -> Stage:
                           + (" or 0 (none)" if uib else "") + f", got {k}")
     if uib and stage.s > 1 and not (stage.a or stage.k):
         r.fail(where, f"a uib row at stride {stage.s} needs a depthwise conv to carry it: a or k > 0")
+    return stage
+
+
+def _mqa_row(r: _Reader, row: dict, where: str) -> Stage:
+    if "heads" not in row:
+        r.fail(where, "heads (the attention's query heads) is required")
+    stage = Stage("mqa", r.integer(row, "c", where), r.integer(row, "n", where, default=1),
+                  r.integer(row, "s", where, default=1), r.integer(row, "k", where, default=3),
+                  residual=r.boolean(row, "residual", where),
+                  stage=None if "stage" not in row else r.integer(row, "stage", where, minimum=0),
+                  heads=r.integer(row, "heads", where), key_dim=r.integer(row, "key_dim", where, minimum=0, default=0),
+                  kv_stride=r.integer(row, "kv_stride", where, default=1))
+    if stage.s != 1:
+        r.fail(where, f"s must be 1: an mqa block keeps the map's size, got {stage.s}")
+    if stage.k % 2 == 0:
+        r.fail(where, f"k must be odd (a centred kernel), got {stage.k}")
     return stage
 
 
@@ -320,6 +344,8 @@ def write(family: Family) -> str:
     for key in ("name", "title", "source", "in_channels", "alpha", "divisor", "round_expansion", "depth",
                 "resolution", "layout"):
         lines.append(f"{key} = {_value(getattr(f, key))}")
+    if f.layer_scale:
+        lines.append("layer_scale = true")
     s = f.stem
     scale = (("scale", s.scale),) if s.scale != "always" else ()
     lines += ["", f"stem = {_inline((('c', s.c), ('k', s.k), ('s', s.s), ('act', s.act), *scale))}", "",

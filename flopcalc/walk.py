@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 from .costs import COST_FORMULAS, KIND_DESCRIPTIONS, ShapeError, layer_cost
-from .spec import SKIP_LAYERS, Conv2d, Layer, Network, Node, Shape, SpecError
+from .spec import JOIN_LAYERS, SKIP_LAYERS, Conv2d, Layer, Network, Node, Shape, SpecError
 from .family import Family
 from .zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION, family_of, get_spec
 from .scaling import as_pair
@@ -116,34 +116,50 @@ def check_batch(batch: object) -> int:
     return batch
 
 
-def flatten(node: Node, prefix: str = "") -> tuple[tuple[str, Layer, int], ...]:
-    """Every layer under ``node`` in execution order, as ``(dotted name, layer, skip)``.
+def flatten(node: Node, prefix: str = "") -> tuple[tuple[str, Layer, int | tuple, int], ...]:
+    """Every layer under ``node`` in execution order, as ``(dotted name, layer, skip, source)``.
 
     ``skip`` is -1, except for a layer that takes the enclosing block's input too (a
     residual add, the channel scale of squeeze-and-excitation): there it is the index of the
     block's first layer, whose input it takes. With no layer before it in the block, it
-    takes its own input (x + x).
+    takes its own input (x + x). A layer that joins its block's branches (multi-query attention) has
+    the tuple of the branches' last layers instead, whose outputs are its operands.
+
+    ``source`` is -1 (the layer takes the previous layer's output), except for the first layer of
+    a branch after the first (a block's ``branches``: children that each start from the block's input):
+    there it is the index of the block's first layer, whose input it takes.
     """
-    out: list[tuple[str, Layer, int]] = []
+    out: list[tuple] = []
     _flatten(node, prefix, out)
     return tuple(out)
 
 
 def _flatten(node: Node, prefix: str, out: list) -> None:
     if type(node) in COST_FORMULAS:
-        out.append((prefix, node, -1))
+        out.append((prefix, node, -1, -1))
         return
     children = getattr(node, "children", None)
     if children is None:
         raise SpecError(f"{prefix or 'spec'}: {type(node).__name__} is neither a layer with a "
                         "cost formula nor a block with children")
     first = len(out)
+    branches, ends = getattr(node, "branches", ()), []
     for name, child in children():
         path = f"{prefix}.{name}" if prefix else name
         if type(child) in SKIP_LAYERS:
-            out.append((path, child, first if first < len(out) else -1))
+            out.append((path, child, first if first < len(out) else -1, -1))
+        elif type(child) in JOIN_LAYERS:
+            if not ends:
+                raise SpecError(f"{path}: {type(child).__name__} joins branches, but its block has none")
+            out.append((path, child, tuple(ends), -1))
         else:
+            start = len(out)
             _flatten(child, path, out)
+            if name in branches:
+                if start > first:  # a later branch starts again from the block's input
+                    n, layer, skip, _ = out[start]
+                    out[start] = (n, layer, skip, first)
+                ends.append(len(out) - 1)
 
 
 # Flattening is the costly part of a walk and does not depend on the input shape;
@@ -165,10 +181,16 @@ def walk(node: Node, x: Shape) -> tuple[list[LayerRow], Shape]:
     """Rows for every layer under ``node`` fed an ``x``-shaped input, and the output shape."""
     rows: list[LayerRow] = []
     append, formulas, new_row = rows.append, COST_FORMULAS, tuple.__new__
-    for name, layer, skip in _flat(node):
+    for name, layer, skip, source in _flat(node):
         try:
-            if skip < 0 and type(layer) not in SKIP_LAYERS:
+            if source >= 0:
+                x = rows[source][3]
+            if skip == -1 and type(layer) not in SKIP_LAYERS:
                 kind, out, params, macs = formulas[type(layer)](layer, x)
+            elif skip.__class__ is tuple:  # a join: its operands are the branches' outputs, the first its input
+                operands = tuple(rows[i][4] for i in skip)
+                x = operands[0]
+                kind, out, params, macs = formulas[type(layer)](layer, operands)
             else:
                 kind, out, params, macs = formulas[type(layer)](layer, x, rows[skip][3] if skip >= 0 else x)
         except ShapeError as e:
@@ -300,7 +322,7 @@ def sum_counts(values) -> int | None:
 
 
 BLOCK_KINDS = {"MBConv": "mbconv", "UniversalInvertedBottleneck": "uib", "FusedIB": "fused_ib",
-               "ConvNormAct": "conv_bn_act"}
+               "ConvNormAct": "conv_bn_act", "MobileAttention": "mqa", "MobileMQA": "mobile_mqa"}
 
 
 def block_kind(node: Node) -> str:

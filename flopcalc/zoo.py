@@ -252,8 +252,101 @@ MOBILENET_V4_CONV_LARGE = Family(
     )),
     V4_HEAD, "MobileNetV4 Conv-L", "Qin et al. 2024, MobileNetV4, Table 10 (timm mobilenetv4_conv_large)",
     resolution=384)
-MOBILENET_V4S = tuple(replace(f, layout="timm") for f in (MOBILENET_V4_CONV_SMALL, MOBILENET_V4_CONV_MEDIUM,
-                                                           MOBILENET_V4_CONV_LARGE))
+
+
+# The hybrids add Mobile MQA rows (stage, "mqa", heads, key_dim, kv_stride, k, c): multi-query attention
+# with ``heads`` query heads of ``key_dim`` channels and one key and value head, the keys and values
+# downsampled by a k x k depthwise conv at ``kv_stride`` where it is 2; their uib and mqa blocks end in a
+# layer scale. Hybrid-L runs GELU everywhere.
+def _hybrid_rows(rows, act: Act) -> tuple[Stage, ...]:
+    out = []
+    for row in rows:
+        if row[1] == "mqa":
+            stage, _, heads, key_dim, kv_stride, k, c = row
+            out.append(Stage("mqa", c, 1, 1, k, stage=stage, heads=heads, key_dim=key_dim, kv_stride=kv_stride))
+        else:
+            out.append(replace(_v4_rows((row,))[0], act=act))
+    return tuple(out)
+
+
+MOBILENET_V4_HYBRID_MEDIUM = Family(
+    "mobilenet_v4_hybrid_medium", Stem(32, 3, 2, RE, scale="up"),
+    _hybrid_rows((
+        # stage, block, a, k, t, c, n, s     input size at 256
+        (0, "er", 0, 3, 4, 48, 1, 2),        # 128: FusedIB
+        (1, "uib", 3, 5, 4, 80, 1, 2),       # 64
+        (1, "uib", 3, 3, 2, 80, 1, 1),       # 32
+        (2, "uib", 3, 5, 6, 160, 1, 2),      # 32
+        (2, "uib", 0, 0, 2, 160, 1, 1),      # 16: FFN
+        (2, "uib", 3, 3, 4, 160, 1, 1),
+        (2, "uib", 3, 5, 4, 160, 1, 1),
+        (2, "mqa", 4, 64, 2, 3, 160),        # stage, mqa, heads, key_dim, kv_stride, k, c
+        (2, "uib", 3, 3, 4, 160, 1, 1),
+        (2, "mqa", 4, 64, 2, 3, 160),
+        (2, "uib", 3, 0, 4, 160, 1, 1),
+        (2, "mqa", 4, 64, 2, 3, 160),
+        (2, "uib", 3, 3, 4, 160, 1, 1),
+        (2, "mqa", 4, 64, 2, 3, 160),
+        (2, "uib", 3, 0, 4, 160, 1, 1),
+        (3, "uib", 5, 5, 6, 256, 1, 2),      # 16
+        (3, "uib", 5, 5, 4, 256, 1, 1),      # 8
+        (3, "uib", 3, 5, 4, 256, 2, 1),
+        (3, "uib", 0, 0, 2, 256, 1, 1),
+        (3, "uib", 3, 5, 2, 256, 1, 1),
+        (3, "uib", 0, 0, 2, 256, 1, 1),
+        (3, "uib", 0, 0, 4, 256, 1, 1),
+        (3, "mqa", 4, 64, 1, 3, 256),
+        (3, "uib", 3, 0, 4, 256, 1, 1),
+        (3, "mqa", 4, 64, 1, 3, 256),
+        (3, "uib", 5, 5, 4, 256, 1, 1),
+        (3, "mqa", 4, 64, 1, 3, 256),
+        (3, "uib", 5, 0, 4, 256, 1, 1),
+        (3, "mqa", 4, 64, 1, 3, 256),
+        (3, "uib", 5, 0, 4, 256, 1, 1),
+        (4, "cn", 0, 1, 1, 960, 1, 1),       # 8
+    ), RE),
+    V4_HEAD, "MobileNetV4 Hybrid-M", "Qin et al. 2024, MobileNetV4 (timm mobilenetv4_hybrid_medium)",
+    resolution=256, layer_scale=True)
+MOBILENET_V4_HYBRID_LARGE = Family(
+    "mobilenet_v4_hybrid_large", Stem(24, 3, 2, Act.GELU, scale="up"),
+    _hybrid_rows((
+        # stage, block, a, k, t, c, n, s     input size at 384
+        (0, "er", 0, 3, 4, 48, 1, 2),        # 192: FusedIB
+        (1, "uib", 3, 5, 4, 96, 1, 2),       # 96
+        (1, "uib", 3, 3, 4, 96, 1, 1),       # 48
+        (2, "uib", 3, 5, 4, 192, 1, 2),      # 48
+        (2, "uib", 3, 3, 4, 192, 3, 1),      # 24
+        (2, "uib", 3, 5, 4, 192, 1, 1),
+        (2, "uib", 5, 3, 4, 192, 2, 1),
+        (2, "mqa", 8, 48, 2, 3, 192),        # stage, mqa, heads, key_dim, kv_stride, k, c
+        (2, "uib", 5, 3, 4, 192, 1, 1),
+        (2, "mqa", 8, 48, 2, 3, 192),
+        (2, "uib", 5, 3, 4, 192, 1, 1),
+        (2, "mqa", 8, 48, 2, 3, 192),
+        (2, "uib", 5, 3, 4, 192, 1, 1),
+        (2, "mqa", 8, 48, 2, 3, 192),
+        (2, "uib", 3, 0, 4, 192, 1, 1),
+        (3, "uib", 5, 5, 4, 512, 4, 2),      # 24
+        (3, "uib", 5, 0, 4, 512, 1, 1),      # 12
+        (3, "uib", 5, 3, 4, 512, 1, 1),
+        (3, "uib", 5, 0, 4, 512, 2, 1),
+        (3, "uib", 5, 3, 4, 512, 1, 1),
+        (3, "uib", 5, 5, 4, 512, 1, 1),
+        (3, "mqa", 8, 64, 1, 3, 512),
+        (3, "uib", 5, 0, 4, 512, 1, 1),
+        (3, "mqa", 8, 64, 1, 3, 512),
+        (3, "uib", 5, 0, 4, 512, 1, 1),
+        (3, "mqa", 8, 64, 1, 3, 512),
+        (3, "uib", 5, 0, 4, 512, 1, 1),
+        (3, "mqa", 8, 64, 1, 3, 512),
+        (3, "uib", 5, 0, 4, 512, 1, 1),
+        (4, "cn", 0, 1, 1, 960, 1, 1),       # 12
+    ), Act.GELU),
+    replace(V4_HEAD, hidden_act=Act.GELU), "MobileNetV4 Hybrid-L",
+    "Qin et al. 2024, MobileNetV4 (timm mobilenetv4_hybrid_large)", resolution=384, layer_scale=True)
+MOBILENET_V4S = tuple(replace(f, layout="timm") for f in (
+    MOBILENET_V4_CONV_SMALL, MOBILENET_V4_CONV_MEDIUM, MOBILENET_V4_CONV_LARGE, MOBILENET_V4_HYBRID_MEDIUM,
+    MOBILENET_V4_HYBRID_LARGE))
 
 
 # ------------------------------------------------------------------- other implementations' rules

@@ -5,7 +5,9 @@ and other widths, depths and resolutions, for tests that run without torchvision
 Run in an environment with torchvision and timm (see ``tools/model_counts.py`` for one; flopcalc
 installed in it with ``pip install --no-deps -e .``), from the repository root:
 
-    /tmp/tv/bin/python tools/make_family_fixtures.py
+    /tmp/tv/bin/python tools/make_family_fixtures.py [--only PREFIX]
+
+(``--only mobilenetv4_hybrid`` records only the cases whose name starts so and keeps the file's others.)
 
 Writes ``tests/data/family_fixtures.json``: for each case (a torchvision builder or timm model, or their
 own ``EfficientNet`` / ``MNASNet`` classes and MobileNetV4 generator at a width and depth no name has),
@@ -13,13 +15,15 @@ with the flopcalc zoo model, width and depth it should equal:
 
 - ``params``: ``sum(p.numel())``; ``state_dict``: every key with its shape;
 - ``macs``: at each resolution, torch's ``FlopCounterMode`` total over 2 (it charges 2 per
-  multiply-add of every convolution and matrix product, and nothing else: what flopcalc calls macs);
-  the model is built and run on the meta device, so no weights are allocated;
+  multiply-add of every convolution and matrix product, and nothing else: what flopcalc calls macs),
+  with scaled dot-product attention on torch's math path (two matrix products, which it counts; its
+  fused kernels it has no formula for); the model is built and run on the meta device, so no weights
+  are allocated;
 - ``shapes``: each leaf module's (and each module with parameters of its own) output shape per image at
   the first resolution (forward hooks);
 - ``batch_norm``: the (eps, momentum) pairs used;
 - ``output_difference``: flopcalc's built model, loaded strictly with the torchvision model's
-  state_dict (random weights, random biases and batch-norm statistics), against the torchvision model
+  state_dict (random weights, random biases, batch-norm statistics and layer scales), against the reference
   on the same two 64 x 64 images in eval mode: the largest absolute difference of the outputs and the
   spread of the outputs (so that a difference of 0 is not two constant outputs).
 """
@@ -60,8 +64,9 @@ def cases():
                (224, 192, 331) if alpha == 1.0 else (224,))
     import timm
     from timm.models import mobilenetv3 as timm_mnv3
-    for size in ("small", "medium", "large"):  # timm's MobileNetV4, then two widths no timm name has
-        name, model = f"mobilenetv4_conv_{size}", f"mobilenet_v4_conv_{size}"
+    for kind, size in (("conv", "small"), ("conv", "medium"), ("conv", "large"), ("hybrid", "medium"),
+                       ("hybrid", "large")):  # timm's MobileNetV4, then two widths no timm name has
+        name, model = f"mobilenetv4_{kind}_{size}", f"mobilenet_v4_{kind}_{size}"
         r = MODELS[model].family.resolution
         yield name, lambda name=name: timm.create_model(name), model, 1.0, 1.0, (r, 192, 289)
         for width in (0.75, 1.25):
@@ -70,10 +75,11 @@ def cases():
 
 
 def macs(make, resolution: int) -> int:
+    from torch.nn.attention import SDPBackend, sdpa_kernel
     with torch.device("meta"):
         model = make().eval()
         counter = FlopCounterMode(display=False)
-        with torch.no_grad(), counter:
+        with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), counter:
             model(torch.empty(1, 3, resolution, resolution))
     total = int(counter.get_total_flops())
     assert total % 2 == 0
@@ -105,6 +111,8 @@ def randomize(model: torch.nn.Module) -> None:
         for m in model.modules():
             if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)) and m.bias is not None:
                 m.bias.uniform_(-0.1, 0.1)
+            if isinstance(getattr(m, "gamma", None), torch.nn.Parameter):  # a layer scale (1e-5 at first)
+                m.gamma.uniform_(0.5, 1.5)
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.running_mean.uniform_(-0.1, 0.1)
                 m.running_var.uniform_(0.5, 1.5)
@@ -126,12 +134,22 @@ def difference(make, model: str, width: float, depth: float) -> dict:
 
 
 def main() -> int:
+    import argparse
     import timm
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", help="record only the cases whose name starts with this; keep the others")
+    args = parser.parse_args()
+    kept = json.loads(OUT.read_text())["cases"] if args.only else []
     record: dict = {"generated_by": "tools/make_family_fixtures.py",
                     "versions": {"torch": str(torch.__version__), "torchvision": str(torchvision.__version__),
                                  "timm": str(timm.__version__), "python": sys.version.split()[0]},
                     "cases": []}
+    redo = {name for name, *_ in cases() if args.only and name.startswith(args.only)}
+    old = {c["name"]: c for c in kept}
     for name, make, model, width, depth, resolutions in cases():
+        if args.only and name not in redo:
+            record["cases"].append(old[name])
+            continue
         real = make()
         entry = {"name": name, "model": model, "width": width, "depth": depth,
                  "params": sum(p.numel() for p in real.parameters()),

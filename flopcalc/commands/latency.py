@@ -61,7 +61,7 @@ def add_bench(sub) -> None:
 def add_export(sub) -> None:
     p = sub.add_parser("export", help="write a model or checkpoint as ONNX",
                        description="Write a zoo model, spec file or checkpoint as an ONNX file (opset 17, batch "
-                                   "norm folded into the convs), and check that its Conv and Gemm nodes carry "
+                                   "norm folded into the convs), and check that its Conv, Gemm and MatMul nodes carry "
                                    "exactly the analyzer's macs.")
     p.add_argument("model", metavar="MODEL|CHECKPOINT",
                    help=MODEL_HELP + "; or a checkpoint (.pt/.pth) that flopcalc train or torchvision wrote")

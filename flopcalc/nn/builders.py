@@ -14,7 +14,7 @@ from torch.nn import functional as F
 
 from ..registry import Registry
 from ..spec import (BLOCK_TYPES, Act, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, Flatten, GlobalAvgPool,
-                    Layer, Linear, Network, Node, ResidualAdd, SpecError)
+                    Layer, LayerScale, Linear, MultiQueryAttention, Network, Node, ResidualAdd, SpecError)
 from ..zoo import DEFAULT_CLASSES, get_spec
 
 BUILDERS = Registry("builder")
@@ -74,6 +74,61 @@ class Block(nn.Module):
         return x
 
 
+class BranchBlock(Block):
+    """A block whose ``branches`` each start from its input; the child after them takes their outputs."""
+
+    def __init__(self, spec: Node, children: list[tuple[str, nn.Module]]):
+        super().__init__(spec, children)
+        self.branches = tuple(spec.branches)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skip, outputs = x, []
+        for name, module in self._modules.items():
+            if name in self.branches:
+                x = module(skip)
+                outputs.append(x)
+            elif getattr(module, "joins_branches", False):
+                x = module(*outputs)
+            else:
+                x = module(skip, x) if getattr(module, "takes_block_input", False) else module(x)
+        return x
+
+
+class LayerScale2d(nn.Module):
+    """``x * gamma`` per channel, gamma starting at 1e-5 (timm's ``LayerScale2d``: its ``gamma``)."""
+
+    def __init__(self, channels: int, init: float = 1e-5):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.full((channels,), init))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gamma.view(1, -1, 1, 1)
+
+
+class MultiQueryAttention2d(nn.Module):
+    """Multi-query attention of maps: queries (N, h * d_k, H, W), keys (N, d_k, h', w') and values
+    (N, d_v, h', w') to (N, h * d_v, H, W), by ``scaled_dot_product_attention`` over (N, h, H * W, d_k)
+    queries and (N, 1, h' * w', d) keys and values, as timm's ``MultiQueryAttention2d`` runs it."""
+
+    joins_branches = True
+
+    def __init__(self, heads: int, key_dim: int, value_dim: int):
+        super().__init__()
+        self.heads, self.key_dim, self.value_dim = heads, key_dim, value_dim
+
+    def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = q.shape
+        s = k.shape[2] * k.shape[3]  # not -1: an ONNX file's shape inference then knows it
+        q = q.reshape(n, self.heads, self.key_dim, h * w).transpose(-1, -2).contiguous()
+        k = k.reshape(n, self.key_dim, s).transpose(1, 2).unsqueeze(1).contiguous()
+        v = v.reshape(n, self.value_dim, s).transpose(1, 2).unsqueeze(1).contiguous()
+        o = F.scaled_dot_product_attention(q, k, v)
+        return o.transpose(1, 2).reshape(n, h, w, self.heads * self.value_dim).permute(0, 3, 1, 2).contiguous()
+
+    def extra_repr(self) -> str:
+        return f"heads={self.heads}, key_dim={self.key_dim}, value_dim={self.value_dim}"
+
+
 @builder(Conv2d)
 def _conv2d(s: Conv2d) -> nn.Module:
     return nn.Conv2d(s.in_c, s.out_c, s.kernel, s.stride, s.padding, s.dilation, s.groups, s.bias)
@@ -95,6 +150,8 @@ def _activation(s: Activation) -> nn.Module:
         return nn.Identity()
     if s.fn is Act.SIGMOID:
         return nn.Sigmoid()
+    if s.fn is Act.GELU:
+        return nn.GELU()
     return ACTIVATIONS[s.fn](inplace=s.inplace)
 
 
@@ -123,6 +180,16 @@ def _flatten(s: Flatten) -> nn.Module:
     return nn.Flatten(1)
 
 
+@builder(LayerScale)
+def _layer_scale(s: LayerScale) -> nn.Module:
+    return LayerScale2d(s.channels)
+
+
+@builder(MultiQueryAttention)
+def _multi_query_attention(s: MultiQueryAttention) -> nn.Module:
+    return MultiQueryAttention2d(s.heads, s.key_dim, s.value_dim)
+
+
 @builder(Linear)
 def _linear(s: Linear) -> nn.Module:
     return nn.Linear(s.in_features, s.out_features, bias=s.bias)
@@ -135,7 +202,8 @@ def build_node(node: Node) -> nn.Module:
         return make(node)
     if not isinstance(node, BLOCK_TYPES):
         raise SpecError(f"{type(node).__name__} is neither a layer with a builder nor a block")
-    return Block(node, [(name, build_node(child)) for name, child in node.children()])
+    kind = BranchBlock if getattr(node, "branches", ()) else Block
+    return kind(node, [(name, build_node(child)) for name, child in node.children()])
 
 
 def init_weights(model: nn.Module) -> nn.Module:

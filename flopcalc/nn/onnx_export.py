@@ -10,6 +10,8 @@ D_K * D_K * (M / groups) * N * D_F * D_F and M * N the analyzer uses, from the o
 
 from __future__ import annotations
 
+import math
+
 import warnings
 from pathlib import Path
 
@@ -61,7 +63,7 @@ def graph_macs(path: str | Path, batch: int = 1) -> dict[str, int]:
     from its initializers' shapes and its shape-inferred outputs."""
     import onnx
     from onnx import shape_inference
-    model = shape_inference.infer_shapes(onnx.load(str(path)))
+    model = shape_inference.infer_shapes(onnx.load(str(path)), data_prop=True)  # sizes computed from shapes
     g = model.graph
     init = {t.name: list(t.dims) for t in g.initializer}
     shapes = {}
@@ -74,7 +76,10 @@ def graph_macs(path: str | Path, batch: int = 1) -> dict[str, int]:
             n, c_per_group, kh, kw = init[node.input[1]]
             _, _, ho, wo = shapes[node.output[0]]
             macs[node.name] = batch * n * c_per_group * kh * kw * ho * wo
-        elif node.op_type in ("Gemm", "MatMul"):
+        elif node.op_type in ("Gemm", "MatMul") and node.input[1] in init:
             weight = init[node.input[1]]
             macs[node.name] = batch * weight[0] * weight[1]
+        elif node.op_type == "MatMul":  # of two activations (attention's Q K^T and weights times V)
+            out, inner = shapes[node.output[0]], shapes[node.input[0]][-1]
+            macs[node.name] = math.prod(out) * inner
     return macs

@@ -32,6 +32,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode, resolve_name
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from ..capture import broadcast_heads_take_math_path
 from ..costs import layer_cost
 from ..errors import UserError
 from ..spec import (Act, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, GlobalAvgPool, Linear, ResidualAdd)
@@ -540,8 +541,11 @@ def _spec(op: Op, batch: int = 1, whole: list | None = None):
     if name in ATTENTION:
         q, k, v = a[0], a[1], a[2]
         mask = a[3] if len(a) > 3 and isinstance(a[3], tuple) else None
-        # the cases torch 2.13 and 2.14 send to the math path on the CPU (measured with FlopCounterMode)
-        math_path = (mask is not None and len(mask) not in (2, 4)) or len(q) > 4 or v[-1] != k[-1]
+        # the cases torch 2.13 and 2.14 send to the math path on the CPU (measured with FlopCounterMode): keys
+        # or values of another batch, and (before 2.14) of fewer heads than the queries, broadcast to them
+        math_path = ((mask is not None and len(mask) not in (2, 4)) or len(q) > 4 or v[-1] != k[-1]
+                     or q[0] != k[0] or q[0] != v[0]
+                     or ((q[:-2] != k[:-2] or q[:-2] != v[:-2]) and broadcast_heads_take_math_path()))
         return Attention(tuple(k[1:]), tuple(v[1:]), math_path, mask is not None and bool(op.params)), q[1:], None
     if name in RECURRENT and len(a) == 9 and isinstance(a[3], bool) and len(a[0]) == 3:
         return _recurrent(name, a)

@@ -14,14 +14,15 @@ built model's ``state_dict``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 import numpy as np
 
 from ..walk import flatten
-from ..spec import (Act, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, Flatten, GlobalAvgPool, Linear,
-                    Network, ResidualAdd)
+from ..spec import (Act, Activation, BatchNorm2d, ChannelScale, Conv2d, Dropout, Flatten, GlobalAvgPool, LayerScale,
+                    Linear, MultiQueryAttention, Network, ResidualAdd)
 
 
 @dataclass
@@ -96,9 +97,16 @@ def global_avg_pool(x: np.ndarray, keepdim: bool, ex: Executed) -> np.ndarray:
 
 
 # The activations by their definitions (torch.nn's documentation): hard-swish x * relu6(x + 3) / 6,
-# hard-sigmoid relu6(x + 3) / 6, SiLU x * sigmoid(x).
+# hard-sigmoid relu6(x + 3) / 6, SiLU x * sigmoid(x), GELU x * Phi(x) = x (1 + erf(x / sqrt 2)) / 2.
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
+
+
+_erf = np.vectorize(math.erf, otypes=[np.float64])  # NumPy has no erf; the standard library's is exact
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    return (x * (1.0 + _erf(x / math.sqrt(2.0))) / 2.0).astype(x.dtype)
 
 
 ACTIVATIONS: dict[Act, Callable[[np.ndarray], np.ndarray]] = {
@@ -108,6 +116,7 @@ ACTIVATIONS: dict[Act, Callable[[np.ndarray], np.ndarray]] = {
     Act.HARDSIGMOID: lambda x: np.clip(x + 3.0, 0.0, 6.0) / 6.0,
     Act.SILU: lambda x: x * _sigmoid(x),
     Act.SIGMOID: _sigmoid,
+    Act.GELU: _gelu,
 }
 
 
@@ -129,6 +138,29 @@ def channel_scale(skip: np.ndarray, gate: np.ndarray, ex: Executed) -> np.ndarra
     return skip * gate
 
 
+def layer_scale(x: np.ndarray, gamma: np.ndarray, ex: Executed) -> np.ndarray:
+    ex.other += x.size
+    return x * gamma[None, :, None, None]
+
+
+def multi_query_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, heads: int, ex: Executed) -> np.ndarray:
+    """softmax(Q K^T / sqrt(d_k)) V for each head, over the one key and value head all heads share:
+    queries (N, h * d_k, H, W), keys (N, d_k, h', w'), values (N, d_v, h', w') -> (N, h * d_v, H, W)."""
+    n, _, hh, ww = q.shape
+    d_k, d_v = k.shape[1], v.shape[1]
+    queries = q.reshape(n, heads, d_k, hh * ww).transpose(0, 1, 3, 2)  # (N, h, L, d_k)
+    keys = k.reshape(n, d_k, -1)                                        # (N, d_k, S)
+    values = v.reshape(n, d_v, -1).transpose(0, 2, 1)                   # (N, S, d_v)
+    logits = np.matmul(queries, keys[:, None]) / math.sqrt(d_k)         # (N, h, L, S)
+    ex.macs += logits.size * d_k
+    weights = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    weights /= weights.sum(axis=-1, keepdims=True)
+    ex.other += 3 * logits.size  # the scale, the exponential and the divide
+    out = np.matmul(weights, values[:, None])                           # (N, h, L, d_v)
+    ex.macs += out.size * weights.shape[-1]
+    return out.transpose(0, 1, 3, 2).reshape(n, heads * d_v, hh, ww)
+
+
 # One reference kernel per layer type: (layer, input, weights of that module, counter).
 Kernel = Callable[..., np.ndarray]
 REFERENCE_KERNELS: dict[type, Kernel] = {
@@ -141,6 +173,7 @@ REFERENCE_KERNELS: dict[type, Kernel] = {
     Activation: lambda s, x, p, ex: activation(x, s.fn, ex),
     Dropout: lambda s, x, p, ex: x,  # identity at inference
     Flatten: lambda s, x, p, ex: x.reshape(x.shape[0], -1),  # a view: nothing computed
+    LayerScale: lambda s, x, p, ex: layer_scale(x, p["gamma"], ex),
 }
 
 
@@ -154,21 +187,32 @@ class Run:
 def forward(spec: Network, state: Mapping[str, np.ndarray], x: np.ndarray, keep_outputs: bool = False) -> Run:
     """Run ``spec`` on ``x`` (N, C, H, W) with the weights in ``state`` (state_dict keys)."""
     plan = flatten(spec)
-    skips = {skip for _, _, skip in plan if skip >= 0}
+    # the inputs a later layer reads again (a block's input: a skip layer's second operand, a branch's
+    # start) and the outputs a join reads
+    held_in = {i for _, _, skip, source in plan for i in ((skip,) if skip.__class__ is int else ()) + (source,)
+               if i >= 0}
+    held_out = {i for _, _, skip, _ in plan if skip.__class__ is tuple for i in skip}
     inputs: dict[int, np.ndarray] = {}
+    outputs: dict[int, np.ndarray] = {}
     run = Run(x)
-    for index, (name, layer, skip) in enumerate(plan):
-        if index in skips:
+    for index, (name, layer, skip, source) in enumerate(plan):
+        if source >= 0:
+            x = inputs[source]
+        if index in held_in:
             inputs[index] = x
         ex = run.executed[name] = Executed()
         if isinstance(layer, ResidualAdd):
             x = residual_add(inputs[skip] if skip >= 0 else x, x, ex)
         elif isinstance(layer, ChannelScale):
             x = channel_scale(inputs[skip] if skip >= 0 else x, x, ex)
+        elif isinstance(layer, MultiQueryAttention):
+            x = multi_query_attention(*(outputs[i] for i in skip), layer.heads, ex)
         else:
             prefix = name + "."
             params = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
             x = REFERENCE_KERNELS[type(layer)](layer, x, params, ex)
+        if index in held_out:
+            outputs[index] = x
         if keep_outputs:
             run.outputs[name] = x
     run.output = x

@@ -176,8 +176,9 @@ def _reference_checks(a: Analysis, net: nn.Module, x: torch.Tensor, outputs: dic
         scale = max(float(abs(torch_out).max()), 1e-30)
         err = float(abs(run.outputs[r.name] - torch_out).max()) / scale
         m.checks.append(QuantityCheck("values", 0.0, err, REFERENCE_RTOL))
-        if r.kind in MULTIPLY_ADD_KINDS:
+        if r.kind in MULTIPLY_ADD_KINDS or r.kind == "attention":
             m.checks.append(QuantityCheck("executed", r.macs, run.executed[r.name].macs // x.shape[0]))
+        if r.kind in MULTIPLY_ADD_KINDS:
             padding[r.name] = run.executed[r.name].padding_macs // x.shape[0]
     return padding
 
@@ -250,7 +251,8 @@ def verify(model, alpha: float = 1.0, resolution=DEFAULT_RESOLUTION, num_classes
             QuantityCheck("flop_counter", FLOP_COUNTER.total(a.layers), fc_total),
         ]),
         ModuleChecks("conv + linear macs", "total", [QuantityCheck(
-            "fvcore", a.total.macs, int(by_operator.get("conv", 0) + by_operator.get("linear", 0)))]),
+            "fvcore", sum(r.macs for r in kinds(*MULTIPLY_ADD_KINDS)),
+            int(by_operator.get("conv", 0) + by_operator.get("linear", 0)))]),
         ModuleChecks("batch norm", "total", [QuantityCheck(
             "fvcore", FVCORE.total(kinds("batchnorm")), int(by_operator.get("batch_norm", 0)))]),
         ModuleChecks("average pool", "total", [QuantityCheck(

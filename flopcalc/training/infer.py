@@ -36,9 +36,9 @@ STATE_DICT_MODELS = tuple(name for name, info in MODELS.items() if info.torchvis
 def expected_state_dict(spec) -> list[tuple[str, tuple[int, ...]]]:
     """The state_dict keys and shapes flopcalc's builder gives a spec (without building it)."""
     from ..walk import flatten
-    from ..spec import BatchNorm2d, Conv2d, Linear
+    from ..spec import BatchNorm2d, Conv2d, LayerScale, Linear
     out = []
-    for name, layer, _ in flatten(spec):
+    for name, layer, *_ in flatten(spec):
         if isinstance(layer, Conv2d):
             out.append((f"{name}.weight", (layer.out_c, layer.in_c // layer.groups, layer.kernel, layer.kernel)))
             if layer.bias:
@@ -49,6 +49,8 @@ def expected_state_dict(spec) -> list[tuple[str, tuple[int, ...]]]:
                 out += [(f"{name}.weight", (c,)), (f"{name}.bias", (c,))]
             out += [(f"{name}.running_mean", (c,)), (f"{name}.running_var", (c,)),
                     (f"{name}.num_batches_tracked", ())]
+        elif isinstance(layer, LayerScale):
+            out.append((f"{name}.gamma", (layer.channels,)))
         elif isinstance(layer, Linear):
             out.append((f"{name}.weight", (layer.out_features, layer.in_features)))
             if layer.bias:

@@ -152,7 +152,7 @@ def export_document(source: str, a, path, size: int, graph: dict, expected_macs:
     data = {"model": source, "config": {**config_record(a.config), "batch": batch}, "onnx": str(path),
             "bytes": size, "opset": 17, "nodes": len(graph),
             "graph_macs": total, "macs": expected_macs, "equal": total == expected_macs}
-    nodes = "nodes with multiply-adds" if recorded else "Conv and Gemm nodes"
+    nodes = "nodes with multiply-adds" if recorded else "Conv, Gemm and MatMul nodes"
     rows = [{"check": nodes, "value": f"{len(graph)}"},
             {"check": "macs from the graph's own shapes", "value": f"{total:,}"},
             {"check": "macs from the " + ("recorded module" if recorded else "analyzer"),

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from ..walk import Analysis, LayerRow, Separable
-from ..costs import KIND_DESCRIPTIONS
+from ..costs import KIND_DESCRIPTIONS, PRODUCT_KINDS
 from ..output import Col, Document, Table, count_text, shape_str, share, si
 from ..spec import (Activation, ChannelScale, Conv2d, ConvBNAct, ConvNormAct, DepthwiseSeparable, Dropout, FusedIB,
-                    GlobalAvgPool, InvertedResidual, Linear, MBConv, SqueezeExcite, UniversalInvertedBottleneck)
+                    GlobalAvgPool, InvertedResidual, LayerScale, Linear, MBConv, MobileAttention, MobileMQA,
+                    MultiQueryAttention, SqueezeExcite, UniversalInvertedBottleneck)
 from ..operations import (AdaptivePool, Attention, ConvNd, Elementwise, Embedding, MatMul, Normalization, Pool2d,
                           Reduction)
 from .records import config_record
@@ -14,6 +15,7 @@ from ..walk import DEFAULT_CONVENTION
 
 MACS_NOTE = ("macs: multiply-adds of conv and fully connected layers (the papers' Mult-Adds;\n"
              "  batch norm folded into the conv; activations, pooling and adds are free).")
+PRODUCTS_NOTE = "  And the products of attention (Q K^T, then the weights times V) and of matrix multiplies."
 
 
 PARAMS_NOTE = ("params: every learnable parameter (weights, biases, batch-norm gamma and beta),\n"
@@ -21,7 +23,7 @@ PARAMS_NOTE = ("params: every learnable parameter (weights, biases, batch-norm g
 
 
 ACT_NAMES = {"relu": "ReLU", "relu6": "ReLU6", "identity": "Identity", "hardswish": "Hardswish",
-             "hardsigmoid": "Hardsigmoid", "silu": "SiLU", "sigmoid": "Sigmoid"}
+             "hardsigmoid": "Hardsigmoid", "silu": "SiLU", "sigmoid": "Sigmoid", "gelu": "GELU"}
 
 
 def _conv_op(s: Conv2d) -> str:
@@ -65,6 +67,14 @@ def detail(row: LayerRow) -> str:
         return f"{s.kernel}x{s.kernel}/{s.stride} exp={s.hidden}" + (" +skip" if s.residual else "")
     if isinstance(s, SqueezeExcite):
         return f"{s.channels}->{s.squeeze}->{s.channels}"
+    if isinstance(s, MultiQueryAttention):  # heads x key width, one shared key and value head
+        return f"{s.heads}x{s.key_dim} heads, 1 kv"
+    if isinstance(s, (MobileAttention, MobileMQA)):
+        heads = f"{s.heads}x{s.head_dim if isinstance(s, MobileAttention) else s.key_dim}"
+        return f"mqa {heads}" + (f" kv/{s.kv_stride}" if s.kv_stride > 1 else "") + (
+            " +skip" if isinstance(s, MobileAttention) and s.residual else "")
+    if isinstance(s, LayerScale):
+        return "x gamma"
     if isinstance(s, ChannelScale):
         return "x gate"
     if isinstance(s, GlobalAvgPool) and s.keepdim:
@@ -169,7 +179,8 @@ def _convention(a: Analysis):
 def counting_note(a: Analysis) -> str:
     """What the totals count: flopcalc's own rule, or the convention's."""
     if a.convention == DEFAULT_CONVENTION:
-        return MACS_NOTE + "\n" + PARAMS_NOTE
+        products = any(k in a.by_kind for k in PRODUCT_KINDS)
+        return MACS_NOTE + ("\n" + PRODUCTS_NOTE if products else "") + "\n" + PARAMS_NOTE
     import textwrap
     c = _convention(a)
     def wrap(head: str, text: str) -> str:

@@ -21,8 +21,9 @@ QUANTITY_MEANING = {"modules": "the built model's leaf modules", "shape": "outpu
 COLUMNS_NOTE = ("columns: output_shape, params and macs are flopcalc's analysis; fvcore and flop_counter are "
                 "measured on the built PyTorch model (fvcore's FlopCountAnalysis, torch's FlopCounterMode). "
                 "check is ok when every measurement equals flopcalc's prediction under that counter's "
-                "convention: fvcore = macs + batch norm 2 per output element + pooling 1 per input element; "
-                "flop_counter = 2 x macs of conv and linear.")
+                "convention: fvcore = macs of conv and linear + batch norm 2 per output element + pooling 1 per "
+                "input element; flop_counter = 2 x macs of conv and linear (and of attention where torch runs "
+                "its math path).")
 
 
 def _value(v: object) -> str:
@@ -46,7 +47,10 @@ def _unsupported_line(r: Verification) -> str:
     if not r.unsupported:
         return "fvcore counted every op it met."
     ops = ", ".join(f"{op} x{n} ({FVCORE_UNSUPPORTED.get(op, 'unknown')})" for op, n in r.unsupported.items())
-    return f"fvcore could not count: {ops}; flopcalc charges them 0 macs too (ReLU fvcore skips silently)."
+    attention = ("; attention's own macs it counts, and charges 0 under fvcore's convention"
+                 if "aten::scaled_dot_product_attention" in r.unsupported else "")
+    return (f"fvcore could not count: {ops}; flopcalc charges them 0 macs too (ReLU fvcore skips silently)"
+            f"{attention}.")
 
 
 def _plain(v: object) -> object:

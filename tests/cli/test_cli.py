@@ -187,7 +187,8 @@ def test_models(cli):
     assert [m["name"] for m in doc["models"]] == ["mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large",
                                                   "mobilenet_v3_small", *(f"efficientnet_b{i}" for i in range(8)),
                                                   "mnasnet", "mobilenet_v4_conv_small", "mobilenet_v4_conv_medium",
-                                                  "mobilenet_v4_conv_large"]
+                                                  "mobilenet_v4_conv_large", "mobilenet_v4_hybrid_medium",
+                                                  "mobilenet_v4_hybrid_large"]
 
 
 BAD = [

@@ -266,3 +266,22 @@ def test_fvcore_sees_adaptive_pooling_but_not_a_mean_and_files_norms_as_norm():
                   ("ln", Normalization("layer", 64), (10, 64)))
     c = count(a, "fvcore")
     assert c.parts[0][1] == {"pool": 128} and c.parts[1][1] == {} and c.parts[2][1] == {"norm": 5 * 640}
+
+
+@pytest.mark.parametrize("math_path", [True, False])
+def test_multi_query_attention_under_flop_counter_follows_the_installed_torch(monkeypatch, math_path):
+    """Keys and values of one head broadcast to the queries' heads: torch 2.13 runs that on the CPU as its math
+    path (two bmm, which FlopCounterMode and ptflops' aten backend count), 2.14 as its fused kernel (which they
+    do not); measured on both, and live on the built hybrids in tests/nn/test_peers.py."""
+    import flopcalc
+    from flopcalc import capture
+    monkeypatch.setattr(capture, "broadcast_heads_take_math_path", lambda: math_path)
+    a = flopcalc.analyze("mobilenet_v4_hybrid_medium", resolution=96)
+    attention = a.by_kind["attention"].macs
+    assert attention == 4 * (4 * 36 * 9 * 128) + 4 * (4 * 9 * 9 * 128)
+    for name, per in (("flop_counter", 2), ("ptflops_aten", 1)):
+        c = flopcalc.analyze("mobilenet_v4_hybrid_medium", resolution=96, convention=name)
+        assert c.by_kind["attention"].macs == (attention if math_path else 0), name
+    for name in ("fvcore", "thop", "torchinfo", "calflops"):  # no tool's rule for it
+        assert flopcalc.analyze("mobilenet_v4_hybrid_medium", resolution=96, convention=name).by_kind[
+            "attention"].macs == 0, name

@@ -112,3 +112,70 @@ def test_a_bad_depth_multiplier_on_the_command_line_is_one_line_exit_2(cli, valu
 def test_a_depth_multiplier_for_a_recorded_module_is_refused(cli):
     code, _, err = cli("table", "package.module:make", "--depth-mult", "2")
     assert code == 2 and err.count("\n") == 1 and "--depth-mult 2 needs a zoo model or a spec file" in err
+
+
+HYBRID_ROWS = '''name = "tiny_hybrid"
+layer_scale = true
+stem = { c = 16, k = 3, s = 2 }
+stages = [
+  { block = "uib", a = 3, k = 3, t = 2, c = 24, s = 2 },
+  { block = "mqa", heads = 4, key_dim = 8, kv_stride = 2, c = 24 },
+  %s
+]
+head = { hidden = 64, hidden_conv = true, hidden_act = "relu", dropout = 0.0 }
+'''
+
+
+def test_a_spec_file_writes_the_hybrids_attention(tmp_path):
+    """mqa rows and layer_scale read back as the zoo's blocks; without key_dim each head is the channels
+    over the heads. The attention's macs by hand: at 64 the stem and the uib leave 16x16 queries; the first
+    block's keys and values at stride 2 are 8x8, the second's 16x16."""
+    from flopcalc.specfile import loads
+    from flopcalc.spec import MobileAttention
+    f = loads(HYBRID_ROWS % '{ block = "mqa", heads = 3, c = 24 }')
+    a = flopcalc.analyze(f, resolution=64)
+    blocks = [b for _, stage in get_spec(f, 1.0).items[0][1].items for b in [stage] if isinstance(b, MobileAttention)]
+    assert [(b.heads, b.head_dim, b.kv_stride, b.layer_scale) for b in blocks] == [(4, 8, 2, True), (3, 8, 1, True)]
+    attention = [r.macs for r in a.layers if r.kind == "attention"]
+    assert attention == [4 * 256 * 64 * (8 + 8), 3 * 256 * 256 * (8 + 8)]
+    assert sum(r.params for r in a.layers if r.kind == "layer_scale") == 24 * 3  # the uib and both mqa blocks
+
+
+@pytest.mark.parametrize("row, message", [
+    ('{ block = "mqa", heads = 5, c = 24 }',
+     "stages[2]: attention of 5 heads over 24 channels: the heads must divide the channels (or give key_dim, "
+     "each head's width)"),
+    ('{ block = "mqa", c = 24 }', "stages[2]: heads (the attention's query heads) is required"),
+    ('{ block = "mqa", heads = 4, c = 24, s = 2 }', "stages[2]: s must be 1: an mqa block keeps the map's size, got 2"),
+    ('{ block = "mqa", heads = 4, c = 24, kv_stride = 0 }', "stages[2]: kv_stride must be an integer >= 1, got 0"),
+    ('{ block = "mqa", heads = 4, c = 24, k = 4 }', "stages[2]: k must be odd (a centred kernel), got 4"),
+    ('{ block = "mqa", heads = 4, c = 24, act = "relu" }', "stages[2].act: unknown key; accepted: block, heads"),
+])
+def test_a_bad_attention_row_is_one_line_exit_2(tmp_path, cli, row, message):
+    path = tmp_path / "hybrid.toml"
+    path.write_text(HYBRID_ROWS % row)
+    code, out, err = cli("table", str(path))
+    assert code == 2 and out == "" and err.count("\n") == 1 and message in err, err
+
+
+def test_a_width_whose_channels_the_heads_do_not_divide_is_one_line(tmp_path, cli):
+    """At alpha 1 the 24 channels take 4 heads; at 0.5 make_divisible leaves 16, which 3 heads do not divide."""
+    path = tmp_path / "hybrid.toml"
+    path.write_text(HYBRID_ROWS % '{ block = "mqa", heads = 3, c = 24 }')
+    assert cli("table", str(path), "--alpha", "1.0")[0] == 0
+    code, out, err = cli("table", str(path), "--alpha", "0.5")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "attention of 3 heads over 16 channels: the heads must divide the channels" in err
+
+
+def test_the_hybrids_are_timms_counted_by_every_tool():
+    """timm's mobilenetv4_hybrid_medium at 256, counted live by the tools (tools/model_counts.py --zoo timm,
+    reports/timm_counts.md): params and flopcalc's macs, and FlopCounterMode's total (on torch 2.14, whose
+    fused CPU kernel runs multi-query attention: conv and linear only)."""
+    import flopcalc.capture as capture
+    a = flopcalc.analyze("mobilenet_v4_hybrid_medium")
+    assert (a.total.params, a.total.macs) == (11_074_648, 1_271_183_360)
+    attention = a.by_kind["attention"].macs
+    assert 2 * (a.total.macs - attention) == 2_458_480_640
+    assert attention == 4 * (4 * 256 * 64 * 128) + 4 * (4 * 64 * 64 * 128)  # 4 blocks at 16x16 (kv 8x8), 4 at 8x8
+    assert capture._before_2_14("2.13.0+cpu") and not capture._before_2_14("2.14.1+cu130")

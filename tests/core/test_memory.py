@@ -37,6 +37,20 @@ def test_peak_holds_the_residual_input():
     assert m.bytes_written == (800 + 800 + 800) * 4
 
 
+def test_attention_holds_its_input_and_branches_until_they_are_read():
+    """MobileNetV4's attention block on an 8x4x4 map (values, float32 x 4), by hand: the block input waits
+    for the add (128), the normalized map for the value branch (128), the queries (128) and the keys (16)
+    for the attention. The most at once is at key.norm: those three, the keys' 32 in and 32 out."""
+    from flopcalc.spec import MobileAttention
+    net = Network("mqa", 8, (("b", MobileAttention(8, 8, 2, key_dim=4, kv_stride=2)),))
+    m = memory(count_layers(net, resolution=4), "float32")
+    assert (m.peak_bytes, m.peak_at) == ((128 * 3 + 32 + 32) * 4, "b.attn.key.norm")
+    rows = {t.name: t for t in m.layers}
+    assert rows["b.attn.attention"].bytes_read == (128 + 16 + 16) * 4  # queries, keys and values
+    assert rows["b.attn.value.down_conv"].bytes_read == (128 + 9 * 8) * 4  # the normalized map again
+    assert rows["b.add"].bytes_read == (128 + 128) * 4
+
+
 def test_v2_peak_is_at_the_widest_early_maps():
     m = memory(count_layers("mobilenet_v2"))
     assert m.peak_at.startswith("features.2.") and m.peak_bytes == (96 + 96) * 112 * 112 * 4

@@ -56,8 +56,8 @@ def test_examples_equal_torchvision(example, tv, alpha):
 GOOD = write(MODELS["mobilenet_v2"].family)
 ROW = '{ block = "inverted_residual", k = 3, t = 6, c = 24, n = 2, s = 2, act = "relu6" }'
 
-ACCEPTED_ACTS = "relu, relu6, identity, hardswish, hardsigmoid, silu, sigmoid"
-BLOCKS = "depthwise_separable, inverted_residual, mbconv, uib, fused_ib, conv_bn_act"
+ACCEPTED_ACTS = "relu, relu6, identity, hardswish, hardsigmoid, silu, sigmoid, gelu"
+BLOCKS = "depthwise_separable, inverted_residual, mbconv, uib, fused_ib, conv_bn_act, mqa"
 MB_ROW = ROW.replace("inverted_residual", "mbconv")
 
 # (what is wrong, file text, the whole line after "spec file 'PATH'"): the message is the contract
@@ -66,7 +66,7 @@ BAD = [
     ("not TOML", "name = \n", " is not valid TOML: Invalid value (at line 1, column 8)"),
     ("unknown top key", "colour = 'red'\n" + GOOD,
      ": colour: unknown key; accepted: name, title, source, in_channels, alpha, divisor, round_expansion, "
-     "depth, resolution, layout, stem, stages, head, se, norm"),
+     "depth, resolution, layout, layer_scale, stem, stages, head, se, norm"),
     ("unknown table key", GOOD + "\nshade = 1\n", ": norm.shade: unknown key; accepted: eps, momentum"),
     ("missing stages", "name = 'x'\nstem = { c = 8 }\nhead = {}\n",
      ": stages: is required; a spec file needs name, stem, stages, head"),
@@ -96,8 +96,8 @@ BAD = [
      ": stages[1].se: unknown key; accepted: block, k, t, c, n, s, act, residual, stage"),
     ("se not a boolean", GOOD.replace(ROW, MB_ROW.replace(" }", ", se = 1 }")),
      ": stages[1]: se must be true or false, got 1"),
-    ("unknown activation", GOOD.replace(ROW, ROW.replace('"relu6" }', '"gelu" }')),
-     f": stages[1]: act must be one of {ACCEPTED_ACTS}, got 'gelu'"),
+    ("unknown activation", GOOD.replace(ROW, ROW.replace('"relu6" }', '"mish" }')),
+     f": stages[1]: act must be one of {ACCEPTED_ACTS}, got 'mish'"),
     ("impossible residual", GOOD.replace(ROW, ROW.replace(" }", ", residual = true }")),
      ": stages[1]: a residual needs stride 1 and equal input and output widths; this inverted_residual block "
      "has stride 2 and 16 -> 24 channels"),

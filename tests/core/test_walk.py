@@ -33,10 +33,11 @@ def test_residual_shape_mismatch_names_the_add():
 
 def test_flatten_marks_the_residual_source():
     flat = flatten(tiny())
-    names = [n for n, _, _ in flat]
+    names = [n for n, *_ in flat]
     add = names.index("block.add")
     assert flat[add][2] == names.index("block.0.0")
-    assert all(skip == -1 for n, _, skip in flat if n != "block.add")
+    assert all(skip == -1 for n, _, skip, _ in flat if n != "block.add")
+    assert all(source == -1 for *_, source in flat)  # no branches
 
 
 def test_vanishing_feature_map_names_the_layer():
@@ -169,7 +170,7 @@ def test_a_skip_layer_first_in_its_block_adds_its_own_input():
     lone = Sequential((("add", ResidualAdd()),))
     first = Sequential((("0", Conv2d(3, 3, 3)), ("add", ResidualAdd())))
     net = Network("skips", 3, (("first", first), ("lone", lone)))
-    assert [(n, s) for n, _, s in flatten(net)] == [("first.0", -1), ("first.add", 0), ("lone.add", -1)]
+    assert [(n, s) for n, _, s, _ in flatten(net)] == [("first.0", -1), ("first.add", 0), ("lone.add", -1)]
     a = count_layers(net, resolution=5)
     assert [r.output_shape for r in a.layers] == [(3, 5, 5)] * 3
     with pytest.raises(SpecError, match=r"^spec: int is neither a layer with a cost formula nor a block with "
@@ -177,7 +178,7 @@ def test_a_skip_layer_first_in_its_block_adds_its_own_input():
         flatten(3)
     with pytest.raises(SpecError, match=r"^first.x: str is neither a layer with a cost formula nor a block"):
         flatten(Sequential((("x", "conv"),)), "first")
-    assert flatten(Conv2d(3, 3, 3), "stem") == (("stem", Conv2d(3, 3, 3), -1),)
+    assert flatten(Conv2d(3, 3, 3), "stem") == (("stem", Conv2d(3, 3, 3), -1, -1),)
 
 
 def test_a_shape_error_names_the_layer():
@@ -232,3 +233,21 @@ def test_a_residual_adds_the_blocks_own_input_even_first_in_the_network():
     # at depth 1 the classifier block ends with its linear layer: 1000 outputs, not the dropout's 1280
     rows = {r.name: r for r in block_rows(analyze("mobilenet_v2"), 1)}
     assert (rows["classifier"].input_shape, rows["classifier"].output_shape) == ((1280,), (1000,))
+
+
+def test_flatten_starts_each_branch_from_the_blocks_input_and_joins_their_outputs():
+    """Mobile MQA's three branches each read the block's input (the key and value branches' first layers
+    point at the block's first layer, whose input they take); the attention takes the branches' last
+    layers' outputs, the queries first."""
+    from flopcalc.spec import MobileMQA, MultiQueryAttention, Sequential as Seq
+    from flopcalc.walk import walk
+    flat = flatten(MobileMQA(8, 8, 2, 4, 4, kv_stride=2))
+    assert [n for n, *_ in flat] == ["query.proj", "key.down_conv", "key.norm", "key.proj", "value.down_conv",
+                                     "value.norm", "value.proj", "attention", "output.proj"]
+    assert [source for *_, source in flat] == [-1, 0, -1, -1, 0, -1, -1, -1, -1]
+    assert [skip for _, _, skip, _ in flat] == [-1] * 7 + [(0, 3, 6), -1]
+    rows, out = walk(MobileMQA(8, 8, 2, 4, 4, kv_stride=2), (8, 6, 6))
+    assert [r.input_shape for r in rows[4:8]] == [(8, 6, 6), (8, 3, 3), (8, 3, 3), (8, 6, 6)]
+    assert rows[7].macs == 2 * 36 * 9 * (4 + 4) and out == (8, 6, 6)
+    with pytest.raises(SpecError, match=r"^x.attention: MultiQueryAttention joins branches, but its block has none$"):
+        flatten(Seq((("attention", MultiQueryAttention(2, 4, 4)),)), "x")

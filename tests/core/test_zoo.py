@@ -123,9 +123,9 @@ def test_v2_block_structure():
     blocks = [b for _, b in spec.children()[0][1].children() if isinstance(b, InvertedResidual)]
     assert len(blocks) == 17  # sum of n in Table 2
     assert [b.residual for b in blocks].count(True) == 10
-    first = {name: layer for name, layer, _ in flatten(blocks[0])}
+    first = {name: layer for name, layer, *_ in flatten(blocks[0])}
     assert blocks[0].expand_ratio == 1 and "conv.0.0" in first and first["conv.0.0"].groups == 16 * 2
-    names = [n for n, _, _ in flatten(spec)]
+    names = [n for n, *_ in flatten(spec)]
     assert len(names) == len(set(names))
 
 
@@ -202,7 +202,8 @@ def test_zoo_refusals_and_rules_word_for_word():
                                         r"mobilenet_v3_small, efficientnet_b0, efficientnet_b1, efficientnet_b2, "
                                         r"efficientnet_b3, efficientnet_b4, efficientnet_b5, efficientnet_b6, "
                                         r"efficientnet_b7, mnasnet, mobilenet_v4_conv_small, mobilenet_v4_conv_medium, "
-                                        r"mobilenet_v4_conv_large, or a spec file \(\.toml\)$"):
+                                        r"mobilenet_v4_conv_large, mobilenet_v4_hybrid_medium, "
+                                        r"mobilenet_v4_hybrid_large, or a spec file \(\.toml\)$"):
         check_model(3)
     for bad in (0, -2, 2.0, True):
         with pytest.raises(SpecError, match=f"^classes must be an integer >= 1, got {bad!r}$"):

@@ -41,3 +41,13 @@ def test_outputs_equal_torchvisions_on_the_same_weights(name):
     """Recorded by the tool: the largest difference of the two models' outputs, beside their spread."""
     d = CASES[name]["output_difference"]
     assert d["max_abs"] <= 1e-5 and d["output_spread"] > 1e-2
+
+
+@pytest.mark.parametrize("model", ["mobilenet_v4_hybrid_medium", "mobilenet_v4_hybrid_large", "efficientnet_b0",
+                                   "mnasnet", "mobilenet_v4_conv_small", "mobilenet_v3_small"])
+def test_the_state_dict_predicted_without_torch_is_the_built_ones(model):
+    """What predict matches a checkpoint against (training.infer.expected_state_dict) is the built model's."""
+    from flopcalc.training.infer import expected_state_dict
+    from flopcalc.zoo import get_spec
+    spec = get_spec(model, 0.75)
+    assert sorted(expected_state_dict(spec)) == sorted((k, tuple(v.shape)) for k, v in build(spec).state_dict().items())

@@ -11,6 +11,7 @@ import pytest
 import flopcalc  # noqa: E402
 from flopcalc.conventions import CONVENTIONS  # noqa: E402
 from flopcalc.nn import peers  # noqa: E402
+from flopcalc.zoo import MODELS  # noqa: E402
 from support import ROOT
 
 HERE = peers.available()
@@ -21,7 +22,9 @@ CONFIGS = [("mobilenet_v1", 1.0, 224, None), ("mobilenet_v2", 1.0, 224, None),
            ("mobilenet_v1", 0.35, 96, 10), ("mobilenet_v2", 1.4, 64, None),
            ("mobilenet_v2", 0.75, (160, 96), 17), ("mobilenet_v2", 0.56, 48, None),
            ("mobilenet_v3_large", 0.75, 160, None), ("mobilenet_v3_small", 1.0, 96, 10),
-           ("examples/efficientnet_b0.toml", 1.0, 64, None)]  # SiLU and a sigmoid gate
+           ("examples/efficientnet_b0.toml", 1.0, 64, None),  # SiLU and a sigmoid gate
+           ("mobilenet_v4_hybrid_medium", 1.0, 64, None),  # multi-query attention, layer scale
+           ("mobilenet_v4_hybrid_large", 0.5, 64, 10)]     # and GELU
 LIVE = [c for c in CONVENTIONS.values() if c.live and c.live not in peers.FILE_TOOLS]  # onnx-tool: ONNX files
 
 
@@ -35,8 +38,16 @@ def test_tool_prints_the_predicted_numbers(conv, model, alpha, resolution, class
             pytest.skip("a spec file's network has no Keras counterpart")
         from flopcalc.specfile import read
         model = read(ROOT / model)
+    elif conv.name == "keras" and not MODELS[model].keras:
+        pytest.skip(f"{model} has no Keras counterpart")
     predicted = flopcalc.analyze(model, alpha, resolution, classes, convention=conv.name)
     n_classes = predicted.config["num_classes"]
+    if conv.name == "torchprofile" and predicted.by_kind.get("attention"):
+        # its handler for aten::scaled_dot_product_attention asserts that the keys and values have the
+        # queries' heads: multi-query attention shares one (timm's MobileNetV4 hybrids fail the same way)
+        with pytest.raises(AssertionError):
+            peers.measure(conv.live, model, alpha, resolution, n_classes, conv.rounding)
+        return
     params, ops = peers.measure(conv.live, model, alpha, resolution, n_classes, conv.rounding)
     assert type(params) in (int, type(None)) and type(ops) in (int, type(None))
     assert params == predicted.total.params
