@@ -32,6 +32,11 @@ EXPECTED_DISCREPANCIES = {
     ("EfficientNet paper", "efficientnet_b1", 1.0, 240), ("EfficientNet paper", "efficientnet_b2", 1.1, 260),
     ("EfficientNet paper", "efficientnet_b4", 1.4, 380), ("EfficientNet paper", "efficientnet_b5", 1.6, 456),
     ("EfficientNet paper", "efficientnet_b7", 2.0, 600),
+    # MobileNetV4's table (arXiv v2's Table 6, checked against a stored copy of the paper's text) against the
+    # networks it links, which are timm's: Conv-M 1.0B / 9.2M for 1.08B / 9.72M, Hybrid-M 1.2B / 10.5M for
+    # 1.27B / 11.07M, Conv-L 5.9B / 31M for 6.38B / 32.6M, Hybrid-L 7.2B / 35.9M for 7.71B / 37.8M
+    ("V4 paper", "mobilenet_v4_conv_medium", 1.0, 256), ("V4 paper", "mobilenet_v4_hybrid_medium", 1.0, 256),
+    ("V4 paper", "mobilenet_v4_conv_large", 1.0, 384), ("V4 paper", "mobilenet_v4_hybrid_large", 1.0, 384),
 }
 ZOO_ROWS = list(rows())
 
@@ -93,11 +98,12 @@ def test_tfslim_v2_parameters_from_keras():
 def test_the_data_is_the_reference_copy():
     """The 56 rows of the reference copy, then EfficientNet's Table 2, torchvision's metadata of its
     EfficientNet and MNASNet checkpoints (read from torchvision 0.29.1 by hand: ``Weights.meta``) and
-    MobileNetV4 Conv-S's figures."""
-    assert len(rows()) == 77 and {r.source for r in rows()} == set(SOURCES)
+    MobileNetV4's five."""
+    assert len(rows()) == 81 and {r.source for r in rows()} == set(SOURCES)
     added = rows()[56:]
     assert [r.model for r in added] == [f"efficientnet_b{i}" for i in range(8)] * 2 + ["mnasnet"] * 4 + [
-        "mobilenet_v4_conv_small"]
+        "mobilenet_v4_conv_small", "mobilenet_v4_conv_medium", "mobilenet_v4_hybrid_medium",
+        "mobilenet_v4_conv_large", "mobilenet_v4_hybrid_large"]
 
 
 @pytest.mark.parametrize("row", ZOO_ROWS, ids=lambda r: f"{SOURCES[r.source].short}-{r.model}-{r.alpha}-{r.resolution}")
@@ -130,13 +136,13 @@ def test_published_cli(cli):
     code, out, _ = cli("published")
     assert code == 0
     n_ok = sum(c.ok for c in check_all())
-    assert f"{n_ok} of 77 published rows reproduced exactly" in out
+    assert f"{n_ok} of 81 published rows reproduced exactly" in out
     doc = json.loads(cli("published", "--format", "json")[1])
-    assert doc["reproduced"] == n_ok and len(doc["rows"]) == 77
+    assert doc["reproduced"] == n_ok and len(doc["rows"]) == 81
     only = json.loads(cli("published", "--discrepancies", "--format", "json")[1])
-    assert len(only["rows"]) == 77 - n_ok and all(r["status"] == "discrepancy" for r in only["rows"])
+    assert len(only["rows"]) == 81 - n_ok and all(r["status"] == "discrepancy" for r in only["rows"])
     table = list(csv.DictReader(io.StringIO(cli("published", "--format", "csv")[1])))
-    assert len(table) == 77 and table[2]["macs"] == "300775552" and table[2]["macs_printed"] == "300"
+    assert len(table) == 81 and table[2]["macs"] == "300775552" and table[2]["macs_printed"] == "300"
 
 
 def test_sweep_quotes_published_top1(cli):
