@@ -42,9 +42,11 @@ def _silence_stdout() -> None:
         pass
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
+    """Run ``flopcalc ARGV``; its exit status. ``parser``: one :func:`build_parser` made before, to parse
+    with again (the browser page runs many command lines in one process)."""
     try:
-        args = build_parser().parse_args(argv)
+        args = (parser or build_parser()).parse_args(argv)
         apply_depth(args)
         return family(args.command).RUNS[args.command](args)
     except (UsageError, UserError, OutputError) as e:
