@@ -177,37 +177,22 @@ def time_layer(module, shape) -> float:
         return median_seconds(lambda: module(x), 5, 0.02)
 
 
-def nnls(A: np.ndarray, b: np.ndarray, iterations: int = 500) -> np.ndarray:
-    """min ||A x - b|| subject to x >= 0 (Lawson and Hanson's active-set method)."""
-    m, n = A.shape
-    x, passive = np.zeros(n), np.zeros(n, dtype=bool)
-    w = A.T @ (b - A @ x)
-    for _ in range(iterations):
-        if passive.all() or w[~passive].max() <= 1e-12 * max(1.0, np.abs(w).max()):
-            break
-        j = np.argmax(np.where(passive, -np.inf, w))
-        passive[j] = True
-        while True:
-            z = np.zeros(n)
-            z[passive] = np.linalg.lstsq(A[:, passive], b, rcond=None)[0]
-            if (z[passive] > 0).all():
-                x = z
-                break
-            neg = passive & (z <= 0)
-            alpha = np.min(x[neg] / (x[neg] - z[neg]))
-            x = x + alpha * (z - x)
-            passive &= x > 1e-15
-            x[~passive] = 0.0
-        w = A.T @ (b - A @ x)
-    return x
+def nnls(A: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, float]:
+    """min ||A x - b|| subject to x >= 0, and that residual norm: SciPy's ``optimize.nnls`` (Lawson and
+    Hanson's active-set method, which ends at the exact optimum), so that a poor prediction is never a
+    solver that stopped early."""
+    from scipy.optimize import nnls as solve
+    x, residual = solve(A, b)
+    return x, float(residual)
 
 
-def _fit_relative(X: np.ndarray, y: np.ndarray) -> list[float]:
-    """Non-negative coefficients minimizing the relative error of X @ c against y."""
+def _fit_relative(X: np.ndarray, y: np.ndarray) -> tuple[list[float], float]:
+    """Non-negative coefficients minimizing the relative error of X @ c against y, and the fit's residual:
+    the root mean square of those relative errors."""
     scale = X.max(axis=0)
     scale[scale == 0] = 1.0
-    c = nnls((X / scale) / y[:, None], np.ones(len(y)))
-    return (c / scale).tolist()
+    c, residual = nnls((X / scale) / y[:, None], np.ones(len(y)))
+    return (c / scale).tolist(), residual / math.sqrt(len(y))
 
 
 def calibrate(threads: int | None = None, seed: int = 0, scale: float = 1.0, progress=None) -> MachineProfile:
@@ -236,10 +221,11 @@ def calibrate(threads: int | None = None, seed: int = 0, scale: float = 1.0, pro
         done += 1
         if progress:
             progress(done, total)
-    coef = {}
+    coef, residuals = {}, {}
     for kind in FEATURES:
         rows = [s for s in samples if s["kind"] == kind]
-        coef[kind] = _fit_relative(np.array([features(s) for s in rows], dtype=float), np.array([s["t"] for s in rows]))
+        coef[kind], residuals[kind] = _fit_relative(np.array([features(s) for s in rows], dtype=float),
+                                                    np.array([s["t"] for s in rows]))
     cal = dict(base, coef=coef, in_network=[0.0] * len(IN_NETWORK), neighbours={})
     p = Predictor(cal)
     for s in samples:
@@ -269,13 +255,16 @@ def calibrate(threads: int | None = None, seed: int = 0, scale: float = 1.0, pro
     X, extra, T = np.array(X), np.array(extra), np.array(T)
     sc = X.max(axis=0)
     sc[sc == 0] = 1.0
-    cal["in_network"] = (nnls((X / sc) / T[:, None], extra / T) / sc).tolist()
+    in_network, network_residual = nnls((X / sc) / T[:, None], extra / T)
+    cal["in_network"] = (in_network / sc).tolist()
     p = Predictor(cal)
     net_err = [abs(p.predict(a) / t - 1) for a, _, t in measured]
     kernel_err = {k: statistics.median(abs(p.parametric(s) / s["t"] - 1) for s in samples if s["kind"] == k)
                   for k in FEATURES}
     fit = {"kernel_samples": len(samples), "networks": len(measured),
            "kernel_median_error": kernel_err, "network_median_error": statistics.median(net_err),
+           # each least-squares fit's residual, the root mean square of its relative errors (SciPy's nnls)
+           "kernel_residual": residuals, "network_residual": network_residual / math.sqrt(len(T)),
            "network_max_error": max(net_err)}
     return MachineProfile(peak, bandwidth, torch.get_num_threads(), torch.__version__, cal, fit,
                    time.perf_counter() - start)

@@ -32,11 +32,16 @@ def machine_document(m, path: str, load=None) -> Document:
     notes = [f"profile: {path}"]
     if m.calibration:
         fit = m.fit
-        krows = [{"kind": k, "median_error": v} for k, v in fit.get("kernel_median_error", {}).items()]
-        tables.append(Table([Col("kind"), Col("median_error", "pct")], krows,
-                            title="per-kind model, median |error| on its own samples"))
+        residual = fit.get("kernel_residual", {})
+        krows = [{"kind": k, "median_error": v, "fit_residual": residual.get(k)}
+                 for k, v in fit.get("kernel_median_error", {}).items()]
+        tables.append(Table([Col("kind"), Col("median_error", "pct"), Col("fit_residual", "pct")], krows,
+                            title="per-kind model: median |error| on its own samples, and the least-squares fit's "
+                                  "residual (root mean square relative error, SciPy's nnls)"))
         notes.append(f"calibrated on {fit.get('kernel_samples')} random layers and {fit.get('networks')} off-grid "
-                     f"networks (median |error| {100 * fit.get('network_median_error', 0):.1f}% on those networks)")
+                     f"networks (median |error| {100 * fit.get('network_median_error', 0):.1f}% on those networks"
+                     + (f"; in-network fit residual {100 * fit['network_residual']:.1f}%)" if "network_residual" in fit
+                        else ")"))
     else:
         notes.append("roofline only (--quick): run 'flopcalc machine' without --quick for predicted times")
     data = {"profile": path, **machine_summary(m), "torch": m.torch, "seconds": m.seconds, "fit": m.fit}

@@ -92,6 +92,32 @@ def test_machine_calibrates_and_predicts_without_torch_afterwards(cli, tmp_path,
     t = predict(flopcalc.analyze("mobilenet_v2", 1.0, 224, batch=32), m)
     assert math.isfinite(t) and t > 0
     assert all(c >= 0 for v in m.calibration["coef"].values() for c in v)  # costs are never negative
+    fit = doc["fit"]  # each least-squares fit's residual is reported beside its errors
+    assert set(fit["kernel_residual"]) == set(calibrate.FEATURES) and fit["network_residual"] >= 0
+    assert all(r >= 0 and math.isfinite(r) for r in fit["kernel_residual"].values())
+    code, out, _ = cli("machine", "--profile", str(path), "--show")
+    assert code == 0 and "fit_residual" in out and "in-network fit residual" in out
+
+
+def test_the_calibrations_least_squares_is_scipys_and_reaches_the_optimum():
+    """calibrate.nnls is SciPy's nnls: on random problems its solution meets the optimality (KKT)
+    conditions, its residual is ||A x - b||, and it equals SciPy's lsq_linear with bounds (an independent
+    method, bounded-variable least squares) within 1e-8."""
+    import numpy as np
+    from scipy.optimize import lsq_linear
+    from flopcalc.nn import calibrate
+    rng = np.random.default_rng(0)
+    active = 0
+    for _ in range(25):
+        A = rng.random((40, 7))
+        b = A @ rng.normal(size=7) + rng.normal(scale=0.1, size=40)
+        x, residual = calibrate.nnls(A, b)
+        assert (x >= 0).all() and abs(residual - np.linalg.norm(A @ x - b)) < 1e-9
+        w = A.T @ (b - A @ x)  # the gradient: zero where x > 0, pointing out of the bound where x == 0
+        assert np.allclose(w[x > 0], 0, atol=1e-8) and (w[x == 0] <= 1e-8).all()
+        assert np.allclose(x, lsq_linear(A, b, bounds=(0, np.inf), method="bvls").x, atol=1e-8)
+        active += int((x == 0).any())
+    assert active >= 5  # the bound mattered in many of them
 
 
 def test_export_writes_onnx_with_the_analyzers_macs(cli, tmp_path):
