@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -24,7 +23,6 @@ from flopcalc.zoo import MODELS
 from support import ROOT
 
 ARTIFACTS = ROOT / "build" / "web-test"
-CHROMIUM = ("/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/chromium-browser")
 # every host resolves to nothing but the page's own server: a request elsewhere fails, and is listed
 OFFLINE = "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"
 
@@ -36,19 +34,15 @@ def _build_web():
     return module
 
 
-def _browser_path() -> str | None:
-    return next((p for p in CHROMIUM if Path(p).exists()), None) or shutil.which("chromium")
-
-
 @pytest.fixture(scope="module")
 def site():
     """The built page, served from 127.0.0.1."""
     playwright = pytest.importorskip("playwright.sync_api", reason="no browser can be driven here: playwright "
                                      "is not installed (pip install 'flopcalc[dev]')")
-    browser_path = _browser_path()
+    bw = _build_web()
+    browser_path = bw.chromium()  # the build's own search: Debian's binary, else chromium on PATH
     if browser_path is None:
         pytest.skip("no browser can be installed here: no chromium (Debian: apt-get install chromium)")
-    bw = _build_web()
     try:
         folder = bw.build(ROOT / "build" / "web")
     except SystemExit as e:  # npm missing: Pyodide cannot be had
