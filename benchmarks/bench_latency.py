@@ -64,7 +64,7 @@ def variant(name: str) -> float:
         model = optimize_for_inference(net, fold_bn=False)
     else:
         model = net
-    return time_torch(model, x, min_time=3.0)
+    return time_torch(model, x, min_time=3.0).median_s
 
 
 def main() -> int:

@@ -138,12 +138,12 @@ def roofline_s(macs: int, nbytes: int, peak_flops: float, bandwidth: float) -> t
     return (compute, "compute") if compute >= memory else (memory, "memory")
 
 
-def layer_times(analysis, machine: MachineProfile, dtype: str = "float32") -> list[LayerTime]:
-    """Per analyzer row: roofline time, and the calibrated prediction when the profile has one
-    (float32 only: the calibration timed float32 kernels)."""
+def layer_times(analysis, machine: MachineProfile, dtype: str = "float32", backend: str = "torch") -> list[LayerTime]:
+    """Per analyzer row: roofline time, and the calibrated prediction when the profile has one for
+    ``backend`` (float32 only: the calibration timed float32 kernels)."""
     from .memory import memory
     traffic = {t.name: t for t in memory(analysis, dtype).layers}
-    predictor = Predictor(machine.calibration) if machine.calibration and dtype == "float32" else None
+    predictor = predictor_for(machine, backend, required=False) if dtype == "float32" else None
     batch = analysis.batch
     out = []
     for r in analysis.layers:
@@ -305,8 +305,88 @@ class Predictor:
         return t
 
 
-def predict(analysis, machine: MachineProfile) -> float:
-    """Predicted seconds of one forward pass of the optimized model at the analysis's batch."""
+# ----------------------------------------------------------------------------- other engines
+
+# An engine (ONNX Runtime, OpenVINO, ExecuTorch, ncnn) runs the same layers with its own kernels, fused
+# (a conv with its activation) and without Python between them. Its model is torch's, re-weighted: per
+# group of kinds, a factor on the torch kernels' isolated times; a cost per heavy layer (a kernel
+# launch, a hand-off between threads); a cost per run. One set for a single image, one for batches;
+# fitted (non-negative least squares on relative error) on whole networks that the engine ran.
+ENGINE_GROUPS = {"pointwise": "pointwise", "depthwise": "depthwise", "conv": "conv", "linear": "linear",
+                 "activation": "light", "add": "light", "pool": "light"}
+_ENGINE_TERMS = ("pointwise", "depthwise", "conv", "linear", "light", "heavy_layer", "run")
+ENGINE_TERMS = tuple(f"{t}_batch1" for t in _ENGINE_TERMS) + tuple(f"{t}_batched" for t in _ENGINE_TERMS)
+
+
+class EnginePredictor:
+    """An engine's calibrated model (see above): ``cal`` is torch's calibration, ``engine`` the engine's
+    fit (``coef`` over ENGINE_TERMS)."""
+
+    def __init__(self, cal: dict, engine: dict):
+        self.torch = Predictor(cal)
+        self.coef = engine["coef"]
+
+    def terms(self, L: dict | None, kind: str) -> list[float]:
+        """One layer's share of the terms (the run's own term is added once per network)."""
+        n = len(_ENGINE_TERMS)
+        out = [0.0] * (2 * n)
+        if L is None:
+            return out
+        base = 0 if L["B"] == 1 else n
+        out[base + _ENGINE_TERMS.index(ENGINE_GROUPS[L["kind"]])] = self.torch.isolated(L)
+        out[base + 5] = 1.0 if L["kind"] in HEAVY else 0.0
+        return out
+
+    def network_terms(self, descriptions: list[tuple[str, str, dict | None]], batch: int) -> list[float]:
+        total = [0.0] * len(ENGINE_TERMS)
+        for _, kind, L in descriptions:
+            total = [a + b for a, b in zip(total, self.terms(L, kind))]
+        total[(0 if batch == 1 else len(_ENGINE_TERMS)) + 6] = 1.0
+        return total
+
+    def layer_time(self, L: dict | None, kind: str) -> float:
+        return sum(a * b for a, b in zip(self.coef, self.terms(L, kind)))
+
+    def row_time(self, row, batch: int) -> float:
+        return self.layer_time(layer_description(row, batch), row.kind)
+
+    def predict(self, analysis) -> float:
+        batch = analysis.batch
+        desc = [(r.name, r.kind, layer_description(r, batch)) for r in analysis.layers]
+        return sum(a * b for a, b in zip(self.coef, self.network_terms(desc, batch)))
+
+
+def predictor_for(machine: MachineProfile, backend: str = "torch", required: bool = True):
+    """The calibrated model of ``backend`` in ``machine``'s profile (None, or one line saying how to make it)."""
     if not machine.calibration:
-        raise LatencyError("the machine profile has no calibration; run 'flopcalc machine' (not --quick)")
-    return Predictor(machine.calibration).predict(analysis)
+        if required:
+            raise LatencyError("the machine profile has no calibration; run 'flopcalc machine' (not --quick)")
+        return None
+    if backend == "torch":
+        return Predictor(machine.calibration)
+    engine = machine.calibration.get("engines", {}).get(backend)
+    if engine is None:
+        if required:
+            raise LatencyError(f"the machine profile has no calibration for {backend}; run 'flopcalc machine "
+                               f"--backend {backend}' (after 'flopcalc machine')")
+        return None
+    return EnginePredictor(machine.calibration, engine)
+
+
+def predict(analysis, machine: MachineProfile, backend: str = "torch") -> float:
+    """Predicted seconds of one forward pass at the analysis's batch: of the optimized torch model, or
+    of ``backend``'s conversion of it."""
+    return predictor_for(machine, backend).predict(analysis)
+
+
+def predicted_points(points, machine: MachineProfile, backend: str = "torch", batch: int = 1) -> list[tuple]:
+    """(point, predicted seconds per forward pass at ``batch``) of sweep's points on ``backend``."""
+    from .walk import count_layers
+    from .zoo import MODELS
+    p = predictor_for(machine, backend)
+    out = []
+    for pt in points:
+        model = pt.model if pt.model in MODELS else pt.model
+        a = count_layers(model, pt.alpha, pt.resolution, pt.num_classes, batch=batch)
+        out.append((pt, p.predict(a)))
+    return out

@@ -14,6 +14,10 @@ from .args import (MODEL_HELP, add_config_args, add_depth, add_format, argument,
 from .runtime import progress_of, say_load, torch_door
 from ..scaling import as_pair
 
+ENGINE_CHOICES = ("torch", "onnxruntime", "openvino", "executorch", "ncnn")  # nn.engines.ENGINES, torch-free here
+ENGINE_EXTRAS = {"torch": "torch", "onnxruntime": "torch,onnx", "openvino": "torch,openvino",
+                 "executorch": "torch,executorch", "ncnn": "torch,ncnn"}
+
 
 def add_machine(sub) -> None:
     p = sub.add_parser("machine", help="measure this machine's matmul peak and bandwidth for latency prediction",
@@ -25,6 +29,9 @@ def add_machine(sub) -> None:
     p.add_argument("--quick", action="store_true", help="peak and bandwidth only (a few seconds): the roofline, "
                                                         "no calibrated prediction")
     p.add_argument("--show", action="store_true", help="print the cached profile without measuring")
+    p.add_argument("--backend", choices=ENGINE_CHOICES, default=None,
+                   help="calibrate another engine (after a plain 'flopcalc machine'): off-grid networks converted "
+                        "for it and timed, its model fitted; kept in the profile beside the others")
     add_machine_args(p)
 
 
@@ -42,10 +49,15 @@ def add_bench(sub) -> None:
                                                             "of predicted and measured layer times")
     p.add_argument("--top", type=integer("top", 1), default=5, metavar="K",
                    help="with --per-layer: the K layers where prediction and measurement differ most (default 5)")
-    p.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
-                   help="torch (default) or onnxruntime (the exported ONNX model; needs flopcalc[onnx])")
+    p.add_argument("--backend", choices=ENGINE_CHOICES, default="torch",
+                   help="torch (default), onnxruntime, openvino, executorch (XNNPACK) or ncnn: the model converted "
+                        "(cached) and its outputs checked against torch's; each engine is an extra")
+    p.add_argument("--dtype", choices=("float32", "int8"), default="float32",
+                   help="int8: post-training static quantization on random calibration images (for speed; "
+                        "'flopcalc experiment backends' measures accuracy on the digits)")
     p.add_argument("--eager", action="store_true", help="the plain eager model, not optimize_for_inference's")
-    p.add_argument("--compare", action="store_true", help="eager, optimized and onnxruntime side by side")
+    p.add_argument("--compare", action="store_true", help="eager, optimized and every installed engine side by "
+                                                          "side")
     p.add_argument("--compile", action="store_true", help="add torch.compile to the optimized model (needs a C++ "
                                                           "compiler; slow to start)")
     p.add_argument("--default-allocator", action="store_true",
@@ -53,8 +65,8 @@ def add_bench(sub) -> None:
                         "activations are not page-faulted in on every forward pass)")
     p.add_argument("--grid", action="store_true", help="every config of the verify grid (V1, V2 x 5 alphas x 5 "
                                                        "resolutions) at each --batch")
-    p.add_argument("--predict", action="store_true", help="with --grid: measured beside predicted, and the share "
-                                                          "within 15%%")
+    p.add_argument("--predict", action="store_true", help="with --grid: measured twice beside predicted, and the "
+                                                          "share within 15%% of each")
     add_machine_args(p)
 
 
@@ -101,17 +113,36 @@ def run_latency(args: argparse.Namespace) -> int:
         machine = load_machine(args.profile)
         emit(render(machine_document(machine, args.profile or str(_cache())), args.format))
         return 0
+    backend = getattr(args, "backend", None) or "torch"
     if args.command == "bench":  # a command line that cannot run is refused before torch is imported
         _bench_batches(args)
         if args.grid and args.predict:
-            load_machine(args.profile)  # predicting needs a profile: say so now
-    args.threads = torch_door(args, "torch,onnx" if args.command == "export" else "torch")
+            from ..latency import predictor_for
+            predictor_for(load_machine(args.profile), backend)  # predicting needs a profile: say so now
+        if args.dtype == "int8" and backend == "ncnn":
+            raise UsageError("flopcalc bench: error: --dtype int8 runs on torch, onnxruntime, openvino and "
+                             "executorch; ncnn's int8 tools are not in its wheel")
+        if args.compare and (args.backend != "torch" or args.dtype != "float32"):
+            raise UsageError("flopcalc bench: error: --compare runs every engine in float32; leave out --backend "
+                             "and --dtype")
+        if args.grid and args.dtype != "float32":
+            raise UsageError("flopcalc bench: error: --grid times float32 (the calibrated dtype); leave out --dtype")
+    if args.command == "machine" and backend != "torch":
+        from ..latency import predictor_for
+        predictor_for(load_machine(args.profile), "torch")  # the engine's fit re-weights torch's
+    extras = "torch,onnx" if args.command == "export" else ENGINE_EXTRAS[backend]
+    args.threads = torch_door(args, extras)
+    if backend != "torch":
+        from ..nn.engines import require
+        require(backend)
     if not getattr(args, "default_allocator", False):
         from ..nn.runtime import keep_freed_memory
         keep_freed_memory()
     if args.command == "export":
         return _export(args)
     from ..cpuload import LoadMeter
+    if args.command == "machine" and backend != "torch":
+        return _machine_engine(args, backend)
     if args.command == "machine":
         from ..nn import calibrate
         meter = LoadMeter()
@@ -141,16 +172,17 @@ def run_latency(args: argparse.Namespace) -> int:
                          "(torchvision:NAME, module:callable, file.py:callable)")
     if args.grid:
         with progress_of(args, "bench --grid") as progress:
-            results = bench.grid(machine, batches, progress, models=[args.model] if args.model else None)
+            results = bench.grid(machine, batches, progress, models=[args.model] if args.model else None,
+                                 backend=args.backend)
         load = say_load(meter, args.command)
         emit(render(bench_grid_document(results, machine, args.predict, load), args.format))
         return 0
     res = as_pair(resolution_of(args))
     common = dict(num_classes=args.classes, machine=machine, compile=args.compile)
     if args.compare:
-        plans = [dict(eager=True), dict(per_layer=args.per_layer), dict(backend="onnxruntime")]
+        plans = [dict(eager=True), dict(per_layer=args.per_layer)] + [dict(backend=b) for b in _installed()]
     else:
-        plans = [dict(backend=args.backend, eager=args.eager, per_layer=args.per_layer)]
+        plans = [dict(backend=args.backend, eager=args.eager, per_layer=args.per_layer, dtype=args.dtype)]
     runs = []
     with progress_of(args, "bench", len(plans)) as progress:
         for plan in plans:
@@ -158,6 +190,38 @@ def run_latency(args: argparse.Namespace) -> int:
             progress.advance()
     load = say_load(meter, args.command)
     emit(render(bench_document(runs, machine, args.top, load), args.format))
+    return 0
+
+
+def _installed() -> list[str]:
+    """The engines besides torch whose packages import here (--compare runs each; a note names the rest)."""
+    from ..nn.engines import ENGINES, EngineError, require
+    out, missing = [], []
+    for b in ENGINES[1:]:
+        try:
+            require(b)
+            out.append(b)
+        except EngineError:
+            missing.append(b)
+    if missing:
+        sys.stderr.write(f"flopcalc bench: --compare leaves out {', '.join(missing)} (not installed)\n")
+    return out
+
+
+def _machine_engine(args: argparse.Namespace, backend: str) -> int:
+    """``machine --backend B``: B's model fitted and kept in the profile beside torch's and the others'."""
+    from ..cpuload import LoadMeter
+    from ..latency import load_machine, save_machine
+    from ..nn import calibrate
+    from ..views.latency import machine_document
+    machine = load_machine(args.profile)
+    meter = LoadMeter()
+    with progress_of(args, f"machine --backend {backend}") as progress:
+        entry = calibrate.calibrate_engine(machine, backend, progress=progress)
+    load = say_load(meter, args.command)
+    machine.calibration.setdefault("engines", {})[backend] = entry
+    path = save_machine(machine, args.profile)
+    emit(render(machine_document(machine, str(path), load), args.format))
     return 0
 
 

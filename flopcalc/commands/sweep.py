@@ -10,7 +10,7 @@ from ..scaling import resolution_from_rho
 from ..zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION, MODELS, model_name
 from .args import (add_convention, add_format,
                    add_model, alpha_of, alpha_type, integer,
-                   list_of, model_type, resolution_type, rho_type)
+                   list_of, model_type, number, resolution_type, rho_type)
 
 
 def add_sweep(sub) -> None:
@@ -43,6 +43,16 @@ def add_budget(sub) -> None:
     p.add_argument("--params", type=integer("params", 1), default=None, metavar="N", help="at most N parameters")
     p.add_argument("--near", type=integer("near", 1), default=None, metavar="N",
                    help="instead: each model's 3 configs with macs nearest N")
+    p.add_argument("--ms", type=number("ms", lambda v: v > 0, "a finite number > 0"), default=None, metavar="N",
+                   help="at most N milliseconds per forward pass, as this machine's profile predicts it (flopcalc "
+                        "machine; default models: V1 and V2, the calibrated ones)")
+    p.add_argument("--backend", choices=("torch", "onnxruntime", "openvino", "executorch", "ncnn"), default="torch",
+                   help="with --ms: the engine whose calibration predicts (flopcalc machine --backend B)")
+    p.add_argument("--batch", type=integer("batch", 1), default=1, metavar="N",
+                   help="with --ms: images per forward pass (default 1)")
+    p.add_argument("--profile", default=None, metavar="FILE",
+                   help="with --ms: the machine profile (default: $FLOPCALC_MACHINE, else "
+                        "$XDG_CACHE_HOME/flopcalc/machine.json)")
     p.add_argument("--resolution", type=list_of(resolution_type, "--resolution"), default=None, metavar="R,R,...",
                    help="input sizes (default 96,128,160,192,224)")
     p.add_argument("--models", type=list_of(model_type, "--models"), default=None, metavar="M,M,...",
@@ -72,8 +82,12 @@ def run_budget(args: argparse.Namespace) -> int:
     from ..scaling import GRID_RESOLUTIONS
     from ..sweep import all_points, budget, near
     from ..views.sweep import budget_document
-    if args.madds is None and args.params is None and args.near is None:
-        raise UsageError("flopcalc budget: error: give --madds N and/or --params N, or --near N")
+    if args.madds is None and args.params is None and args.near is None and args.ms is None:
+        raise UsageError("flopcalc budget: error: give --madds N, --params N and/or --ms N, or --near N")
+    if args.ms is None and (args.backend != "torch" or args.batch != 1 or args.profile):
+        raise UsageError("flopcalc budget: error: --backend, --batch and --profile go with --ms")
+    if args.ms is not None:
+        return _budget_ms(args)
     models = args.models or list(MODELS)
     points = all_points(models, args.resolution or GRID_RESOLUTIONS, convention=args.convention,
                         small_input=args.small_input)
@@ -92,6 +106,35 @@ def run_budget(args: argparse.Namespace) -> int:
     emit(render(budget_document(fit, args.madds, args.params, convention=args.convention), args.format))
     return 0
 
+
+def _budget_ms(args: argparse.Namespace) -> int:
+    """The configs predicted under a latency budget (torch-free: the profile predicts)."""
+    from ..latency import load_machine, predicted_points, predictor_for
+    from ..scaling import GRID_RESOLUTIONS
+    from ..sweep import all_points, budget
+    from ..views.sweep import latency_budget_document
+    if args.near is not None:
+        raise UsageError("flopcalc budget: error: --near with --ms: give one of them")
+    machine = load_machine(args.profile)
+    predictor_for(machine, args.backend)  # no calibration for that engine: one line saying how to make it
+    points = all_points(args.models or ["mobilenet_v1", "mobilenet_v2"], args.resolution or GRID_RESOLUTIONS,
+                        convention=args.convention, small_input=args.small_input)
+    if args.madds is not None or args.params is not None:
+        points = budget(points, args.madds, args.params)
+    timed = predicted_points(points, machine, args.backend, args.batch)
+    fit = [(p, t) for p, t in timed if t * 1e3 <= args.ms]
+    if not fit:
+        if not timed:
+            raise UsageError("flopcalc budget: error: no config fits the --madds/--params budget")
+        p, t = min(timed, key=lambda x: x[1])
+        h, w = p.resolution
+        raise UsageError(f"flopcalc budget: error: no config is predicted under {args.ms:g} ms on {args.backend} at "
+                         f"batch {args.batch}; the fastest is {p.model} alpha {p.alpha:g} at {h}x{w}: "
+                         f"{t * 1e3:.3g} ms, {p.macs:,} macs")
+    fit.sort(key=lambda x: (-x[0].macs, x[1]))
+    emit(render(latency_budget_document(fit, args.ms, args.backend, args.batch, machine, args.convention),
+                args.format))
+    return 0
 
 
 PARSERS = {"sweep": add_sweep, "budget": add_budget}

@@ -23,12 +23,11 @@ from ..latency import LatencyError, MachineProfile, layer_times, predict
 from ..stats import spearman
 from ..errors import install_hint
 from ..scaling import GRID_ALPHAS, GRID_RESOLUTIONS
-from ..timing import median_seconds
+from ..timing import Timing, measure, median_seconds
 from .calibrate import GRID
 from ..scaling import as_pair
 from ..scaling import DEFAULT_RESOLUTION
-
-BACKENDS = ("torch", "onnxruntime")
+from .engines import engine_run
 
 
 @dataclass
@@ -49,6 +48,12 @@ class BenchRun:
     rank_correlation_calibrated: float | None = None
     num_classes: int = DEFAULT_CLASSES
     inputs: tuple | None = None     # a recorded module's inputs (InputSpec); alpha and resolution then None
+    dtype: str = "float32"
+    spread: float | None = None     # coefficient of variation of the repeats (std / mean)
+    remeasured_s: float | None = None  # a second measurement (bench --grid: interleaved with the first)
+    check: dict | None = None       # an engine's outputs against torch's (engines.check_outputs)
+    graph_macs: int | None = None   # the multiply-adds of the graph the engine runs, where it shows it
+    conversion: dict | None = None  # an engine's conversion: cached or converted now, seconds, folder
 
     @property
     def config(self) -> dict:
@@ -64,8 +69,8 @@ class BenchRun:
 
 
 def _eval_model(model, alpha: float, num_classes: int):
-    from .builders import build
-    return build(model, alpha, num_classes).eval()
+    from .engines import seeded_build
+    return seeded_build(model, alpha, num_classes)
 
 
 def prepared(net: torch.nn.Module, mode: str, compile: bool = False):
@@ -75,9 +80,9 @@ def prepared(net: torch.nn.Module, mode: str, compile: bool = False):
     return optimize_for_inference(net, compile=compile)
 
 
-def time_torch(net, x: torch.Tensor, min_time: float = 0.5, min_reps: int = 5) -> float:
+def time_torch(net, x: torch.Tensor, min_time: float = 0.5, min_reps: int = 5) -> Timing:
     with torch.inference_mode():
-        return median_seconds(lambda: net(x), min_reps, min_time, warmup=3)
+        return measure(lambda: net(x), min_reps, min_time, warmup=3)
 
 
 def onnx_session(net: torch.nn.Module, resolution, threads: int, write=None):
@@ -145,29 +150,42 @@ def per_layer_seconds(net: torch.nn.Module, x: torch.Tensor, repeats: int = 7) -
 
 def bench(model, alpha: float = 1.0, resolution=DEFAULT_RESOLUTION, batch: int = 1, *, num_classes: int | None = None,
           machine: MachineProfile | None = None, backend: str = "torch", eager: bool = False, per_layer: bool = False,
-          min_time: float = 0.5, compile: bool = False, net: torch.nn.Module | None = None) -> BenchRun:
-    """Measure one config (``net``: an already-loaded model, e.g. from a checkpoint)."""
+          min_time: float = 0.5, compile: bool = False, net: torch.nn.Module | None = None, dtype: str = "float32",
+          calibration=None) -> BenchRun:
+    """Measure one config (``net``: an already-loaded model, e.g. from a checkpoint) on ``backend``:
+    torch's optimized (or eager) model, or an engine's conversion of it, checked against torch's outputs."""
     from ..conventions import analyze
     h, w = as_pair(resolution)
     a = analyze(model, alpha, (h, w), num_classes, batch=batch)
     net = net if net is not None else _eval_model(model, alpha, a.config["num_classes"])
     x = torch.randn(batch, 3, h, w)
     threads = torch.get_num_threads()
-    if backend == "onnxruntime":
-        if per_layer:
-            raise LatencyError("--per-layer times the torch model's modules; use it without --backend onnxruntime")
-        measured, mode = time_onnx(onnx_session(net, (h, w), threads), x, min_time), "onnxruntime"
-    else:
+    compiled = check = None
+    if backend == "torch" and dtype == "float32":
         mode = "eager" if eager else "optimized"
         run = prepared(net, mode, compile)
-        measured = time_torch(run, x, min_time)
+        timing = time_torch(run, x, min_time)
+    else:
+        compiled, check, call = engine_run(backend, net, x, dtype, calibration, threads)
+        if per_layer and compiled.layer_seconds is None:
+            raise LatencyError(f"--per-layer needs an engine that reports per-layer times (torch, openvino); "
+                               f"{backend} does not")
+        mode = backend if dtype == "float32" else f"{backend} int8"
+        timing = measure(call, 5, min_time, warmup=3)
     name = model_name(model)
-    res = BenchRun(name, alpha, (h, w), batch, threads, backend, mode, measured, a.total.macs or 0,
-                 num_classes=a.config["num_classes"])
+    res = BenchRun(name, alpha, (h, w), batch, threads, backend, mode, timing.median_s, a.total.macs or 0,
+                   num_classes=a.config["num_classes"], dtype=dtype, spread=timing.cv, check=check)
+    if compiled is not None:
+        res.graph_macs = compiled.graph_macs
+        res.conversion = {"cached": compiled.cached, "rebuilt": compiled.rebuilt, "seconds": compiled.convert_s,
+                          "folder": str(compiled.folder) if compiled.folder else None}
     if machine is not None:
         rows = _predictions(res, a, machine)
         if per_layer:
-            seconds = per_layer_seconds(run, x)
+            if compiled is not None:
+                seconds = engine_layer_seconds(compiled, x, [r.name for r in rows])
+            else:
+                seconds = per_layer_seconds(run, x)
             for r in rows:
                 if r.name in seconds and r.kind not in ("batchnorm", "dropout"):
                     res.layers.append({"name": r.name, "kind": r.kind, "macs": r.macs, "bytes": r.bytes,
@@ -180,6 +198,30 @@ def bench(model, alpha: float = 1.0, resolution=DEFAULT_RESOLUTION, batch: int =
                     res.rank_correlation_calibrated = spearman([r["predicted_s"] for r in res.layers],
                                                                [r["measured_s"] for r in res.layers])
     return res
+
+
+def engine_layer_seconds(compiled, x: torch.Tensor, names: list[str]) -> dict[str, float]:
+    """An engine's per-node times by the analyzer's row names. An exported node is named by its modules'
+    scopes, each relative to the one before (``/features/features.1/conv/conv.1/Conv``: the module
+    ``features.1.conv.1``); a node the engine fused (a conv with its bias, batch norm and activation) is
+    timed once, under the conv. Nodes outside every module (layout reorders of the input) are left out."""
+    known = set(names)
+    out: dict[str, float] = {}
+    for node, t in compiled.layer_seconds(x.numpy(), 7).items():
+        if not node.startswith("/"):
+            continue
+        full, prev, module = "", "", None
+        for seg in node.split("/")[1:]:
+            if prev and seg.startswith(prev + "."):
+                full += seg[len(prev):]       # a child of the previous scope: "conv" then "conv.1"
+            else:
+                full = f"{full}.{seg}" if full else seg
+            prev = seg
+            if full in known:
+                module = full
+        if module is not None:
+            out[module] = out.get(module, 0.0) + t
+    return out
 
 
 def bench_module(net: torch.nn.Module, a, inputs, name: str, *, machine: MachineProfile | None = None,
@@ -228,44 +270,65 @@ def _time_module_onnx(net, specs, xs, threads: int, min_time: float) -> float:
 
 def _predictions(res: BenchRun, a, machine: MachineProfile):
     """Set ``res``'s whole-model roofline and calibrated prediction; return the per-layer times."""
-    rows = layer_times(a, machine)
+    from ..latency import predictor_for
+    backend = res.backend if res.dtype == "float32" else None
+    rows = layer_times(a, machine, backend=backend or "torch") if backend else layer_times(a, machine, "int8")
     res.roofline_s = sum(r.roofline_s for r in rows)
-    if machine.calibration:
-        res.predicted_s = predict(a, machine)
+    if backend and predictor_for(machine, backend, required=False) is not None:
+        res.predicted_s = predict(a, machine, backend)
     return rows
 
 
-def grid(machine: MachineProfile, batches=(1, 32), progress=None, rounds: int = 3, min_time: float = 0.15,
-         models=None) -> list[BenchRun]:
+def grid(machine: MachineProfile, batches=(1, 32), progress=None, rounds: int = 2, min_time: float = 0.15,
+         models=None, backend: str = "torch") -> list[BenchRun]:
     """Every config of the grid (``models``, by default V1 and V2, over sweep's default alphas and
-    resolutions) at each batch: measured (the optimized model) and predicted. The configs are
-    timed in ``rounds`` interleaved sweeps, each a median of repeats, and a config's time is the
-    median over the sweeps: a slow spell of a shared machine then moves one sweep of many
-    configs, not every repeat of one."""
+    resolutions) at each batch, on ``backend``: measured twice and predicted. The two measurements
+    are taken in interleaved sweeps (first, second, first, second...: ``rounds`` sweeps each), each
+    config's time in a sweep a median of repeats, a measurement the median over its sweeps: a slow
+    spell of a shared machine then moves one sweep of many configs, not every repeat of one, and the
+    second measurement says how far the first can be trusted."""
     from ..conventions import analyze
-    from .builders import build
     from .optimize import optimize_for_inference
     grid_configs = GRID if models is None else [(m, a, r) for m in models for a in GRID_ALPHAS
                                                 for r in GRID_RESOLUTIONS]
     configs = [(m, a, r, b) for b in batches for m, a, r in grid_configs]
-    nets, times = {}, {c: [] for c in configs}
-    done, total = 0, len(configs) * rounds
+    nets: dict = {}
+    times: dict = {c: ([], []) for c in configs}
+    spreads: dict = {c: [] for c in configs}
+    checked: dict = {}
+    done, total = 0, len(configs) * rounds * 2
     for _ in range(rounds):
-        for c in configs:
-            model, alpha, res, batch = c
-            if (model, alpha) not in nets:
-                nets[(model, alpha)] = optimize_for_inference(build(model, alpha, DEFAULT_CLASSES))
-            x = torch.randn(batch, 3, res, res)
-            times[c].append(time_torch(nets[(model, alpha)], x, min_time))
-            done += 1
-            if progress:
-                progress(done, total)
+        for which in (0, 1):
+            for c in configs:
+                model, alpha, res, batch = c
+                if (model, alpha) not in nets:
+                    net = _eval_model(model, alpha, DEFAULT_CLASSES)
+                    nets[(model, alpha)] = optimize_for_inference(net) if backend == "torch" else net
+                x = torch.randn(batch, 3, res, res)
+                if backend == "torch":
+                    t = time_torch(nets[(model, alpha)], x, min_time)
+                else:
+                    # loaded from the conversion cache each sweep: a hundred engines' plans do not fit in memory
+                    compiled, check, call = engine_run(backend, nets[(model, alpha)], x)
+                    checked.setdefault(c, (check, compiled.graph_macs))
+                    t = measure(call, 5, min_time, warmup=3)
+                    del compiled, call
+                times[c][which].append(t.median_s)
+                spreads[c].append(t.cv)
+                done += 1
+                if progress:
+                    progress(done, total)
     out = []
     threads = torch.get_num_threads()
-    for model, alpha, res, batch in configs:
+    for c in configs:
+        model, alpha, res, batch = c
         a = analyze(model, alpha, res, DEFAULT_CLASSES, batch=batch)
-        r = BenchRun(family_of(model).name, alpha, as_pair(res), batch, threads, "torch", "optimized",
-                   statistics.median(times[(model, alpha, res, batch)]), a.total.macs)
+        first, second = times[c]
+        r = BenchRun(family_of(model).name, alpha, as_pair(res), batch, threads, backend,
+                     "optimized" if backend == "torch" else backend, statistics.median(first), a.total.macs,
+                     spread=statistics.median(spreads[c]), remeasured_s=statistics.median(second))
+        if c in checked:
+            r.check, r.graph_macs = checked[c]
         _predictions(r, a, machine)
         out.append(r)
     return out

@@ -279,3 +279,57 @@ def quick(threads: int | None = None) -> MachineProfile:
     peak, bandwidth = peak_and_bandwidth()
     return MachineProfile(peak, bandwidth, torch.get_num_threads(), torch.__version__,
                           seconds=time.perf_counter() - start)
+
+
+# extra batched networks for an engine's fit: its batched terms need more than NETWORKS' four per model
+ENGINE_NETWORKS = NETWORKS + [(m, a, r, 32) for m in ("mobilenet_v1", "mobilenet_v2")
+                              for a, r in ((0.3, 112), (0.55, 176), (0.7, 144), (1.1, 112), (1.3, 144))]
+
+
+def calibrate_engine(machine: MachineProfile, backend: str, scale: float = 1.0, progress=None,
+                     rounds: int = 3) -> dict:
+    """Fit ``backend``'s model (:class:`flopcalc.latency.EnginePredictor`) on off-grid networks that the
+    engine runs, each converted (cached) and its outputs checked against torch's; timed in ``rounds``
+    interleaved sweeps. Returns the engine's entry of the profile's calibration."""
+    from ..latency import ENGINE_TERMS, EnginePredictor, predictor_for
+    from ..walk import count_layers
+    from .engines import engine_run, seeded_build, version
+    predictor_for(machine, "torch")  # the engine's model re-weights torch's: that calibration first
+    start = time.perf_counter()
+    nets = ENGINE_NETWORKS if scale >= 1 else ENGINE_NETWORKS[::3]
+    total, done = len(nets) * (rounds + 1), 0
+    calls = []
+    for m, a, r, b in nets:
+        _, _, call = engine_run(backend, seeded_build(m, a, DEFAULT_CLASSES), torch.randn(b, 3, r, r))
+        calls.append(call)
+        done += 1
+        if progress:
+            progress(done, total)
+    sweeps = []
+    for _ in range(rounds):
+        sweep = []
+        for call in calls:
+            sweep.append(median_seconds(call, 3, 0.05))
+            done += 1
+            if progress:
+                progress(done, total)
+        sweeps.append(sweep)
+    T = np.array([statistics.median(s[i] for s in sweeps) for i in range(len(nets))])
+    p = EnginePredictor(machine.calibration, {"coef": [0.0] * len(ENGINE_TERMS)})
+    analyses = [count_layers(m, a, r, DEFAULT_CLASSES, batch=b) for m, a, r, b in nets]
+    X = []
+    for an in analyses:
+        desc = [(row.name, row.kind, layer_description(row, an.batch)) for row in an.layers]
+        X.append(p.network_terms(desc, an.batch))
+    X = np.array(X)
+    sc = X.max(axis=0)
+    sc[sc == 0] = 1.0
+    coef, residual = nnls((X / sc) / T[:, None], np.ones(len(T)))
+    entry = {"coef": (coef / sc).tolist(), "version": version(backend), "threads": torch.get_num_threads()}
+    fitted = EnginePredictor(machine.calibration, entry)
+    errs = [abs(fitted.predict(an) / t - 1) for an, t in zip(analyses, T)]
+    entry["fit"] = {"networks": len(nets), "network_median_error": statistics.median(errs),
+                    "network_max_error": max(errs), "network_residual": residual / math.sqrt(len(T)),
+                    "seconds": time.perf_counter() - start,
+                    "spread": statistics.median(abs(s[i] / T[i] - 1) for s in sweeps for i in range(len(T)))}
+    return entry

@@ -68,3 +68,28 @@ def budget_document(points, macs, params, near_target=None, fits=None,
                 Col("params", "int"), Col(key, "int"), Col("distance", "float"), Col("top1", "float", digits=5),
                 Col("top1_source"))
     return Document("budget", data, heading, [Table(cols, rows)], [note], csv_table=Table(csv_cols, rows))
+
+
+def latency_budget_document(fit, ms_budget: float, backend: str, batch: int, machine,
+                            convention: str = DEFAULT_CONVENTION) -> Document:
+    """``budget --ms``: configs predicted under a latency budget, beside their multiply-adds."""
+    from ..conventions import CONVENTIONS
+    conv = CONVENTIONS[convention]
+    key = conv.key
+    recs = [dict(point_record(p, key, None), predicted_ms=t * 1e3, images_per_second=batch / t) for p, t in fit]
+    rows = [flat(rec) for rec in recs]
+    cols = [Col("model"), Col("alpha", "multiplier"), Col("resolution", "resolution"), Col("params", "int"),
+            Col(key, "int"), Col("predicted_ms", "float", digits=2), Col("images_per_second", "float", digits=0),
+            TOP1_COL]
+    heading = (f"{len(rows)} configs predicted under {ms_budget:g} ms on {backend} at batch {batch}, "
+               "the most macs first")
+    notes = [f"predicted by this machine's profile ({machine.describe()}) for {backend}, without running a model; "
+             "check one with 'flopcalc bench MODEL --backend " + backend + "'",
+             "alpha from 0.1 to 2.0 in steps of 0.05; top1: published ImageNet top-1 where a checkpoint of that "
+             "config was published (quoted)"]
+    data = {"budget": {"ms": ms_budget, "backend": backend, "batch": batch}, "convention": conv.ref(),
+            "machine": {"peak_gflops": machine.peak_flops / 1e9, "bandwidth_gbs": machine.bandwidth / 1e9,
+                        "threads": machine.threads}, "configs": recs}
+    csv_cols = (Col("model"), Col("alpha", "float"), Col("resolution", "shape"), Col("params", "int"),
+                Col(key, "int"), Col("predicted_ms", "float", digits=4), Col("top1", "float", digits=5))
+    return Document("budget", data, heading, [Table(cols, rows)], notes, csv_table=Table(csv_cols, rows))
