@@ -187,6 +187,10 @@ def add_runtime_args(p: argparse.ArgumentParser, progress: bool = True) -> None:
         shown.add_argument("--quiet", dest="progress", action="store_false", help="no progress")
 
 
+# the engines of bench, machine, budget and experiment backends: nn.engines.ENGINES, here without torch
+ENGINE_CHOICES = ("torch", "onnxruntime", "openvino", "executorch", "ncnn")
+
+
 def add_machine_args(p: argparse.ArgumentParser) -> None:
     add_runtime_args(p)
     p.add_argument("--profile", default=None, metavar="FILE",

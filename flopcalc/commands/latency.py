@@ -8,13 +8,12 @@ import sys
 from ..errors import UsageError
 from ..output import emit, render
 from ..zoo import MODELS
-from .args import (MODEL_HELP, add_config_args, add_depth, add_format, argument,
+from .args import (ENGINE_CHOICES, MODEL_HELP, add_config_args, add_depth, add_format, argument,
                    add_machine_args, add_model, add_runtime_args, alpha_of, integer,
                    list_of, model_type, resolution_of)
 from .runtime import progress_of, say_load, torch_door
 from ..scaling import as_pair
 
-ENGINE_CHOICES = ("torch", "onnxruntime", "openvino", "executorch", "ncnn")  # nn.engines.ENGINES, torch-free here
 ENGINE_EXTRAS = {"torch": "torch", "onnxruntime": "torch,onnx", "openvino": "torch,openvino",
                  "executorch": "torch,executorch", "ncnn": "torch,ncnn"}
 

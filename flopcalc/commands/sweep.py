@@ -8,7 +8,7 @@ from ..errors import UsageError
 from ..output import emit, render
 from ..scaling import resolution_from_rho
 from ..zoo import DEFAULT_CLASSES, DEFAULT_RESOLUTION, MODELS, model_name
-from .args import (add_convention, add_format,
+from .args import (ENGINE_CHOICES, add_convention, add_format,
                    add_model, alpha_of, alpha_type, integer,
                    list_of, model_type, number, resolution_type, rho_type)
 
@@ -46,7 +46,7 @@ def add_budget(sub) -> None:
     p.add_argument("--ms", type=number("ms", lambda v: v > 0, "a finite number > 0"), default=None, metavar="N",
                    help="at most N milliseconds per forward pass, as this machine's profile predicts it (flopcalc "
                         "machine; default models: V1 and V2, the calibrated ones)")
-    p.add_argument("--backend", choices=("torch", "onnxruntime", "openvino", "executorch", "ncnn"), default="torch",
+    p.add_argument("--backend", choices=ENGINE_CHOICES, default="torch",
                    help="with --ms: the engine whose calibration predicts (flopcalc machine --backend B)")
     p.add_argument("--batch", type=integer("batch", 1), default=1, metavar="N",
                    help="with --ms: images per forward pass (default 1)")

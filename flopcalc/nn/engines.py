@@ -329,9 +329,33 @@ def _ort_load(folder: Path, manifest: dict, threads: int) -> Compiled:
     opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3
-    session = ort.InferenceSession(str(folder / manifest["info"]["file"]), opts, providers=["CPUExecutionProvider"])
+    path = str(folder / manifest["info"]["file"])
+    session = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
-    return Compiled("onnxruntime", "", (), lambda x: session.run(None, {name: x})[0])
+
+    def layer_seconds(x: np.ndarray, repeats: int = 7) -> dict[str, float]:
+        """Median seconds of each node over ``repeats`` runs (ONNX Runtime's profiler, a session of its own)."""
+        import statistics
+        prof = ort.SessionOptions()
+        prof.intra_op_num_threads, prof.inter_op_num_threads = threads, 1
+        prof.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        prof.log_severity_level = 3
+        prof.enable_profiling = True
+        work = tempfile.mkdtemp(prefix=".flopcalc-ort-")
+        prof.profile_file_prefix = os.path.join(work, "profile")
+        try:
+            s2 = ort.InferenceSession(path, prof, providers=["CPUExecutionProvider"])
+            for _ in range(repeats + 2):
+                s2.run(None, {name: x})
+            events = json.loads(Path(s2.end_profiling()).read_text())
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        runs: dict[str, list[float]] = {}
+        for e in events:
+            if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time"):
+                runs.setdefault(e["name"][:-len("_kernel_time")], []).append(e["dur"] / 1e6)
+        return {k: statistics.median(v[2:] or v) for k, v in runs.items()}  # the first two runs warm up
+    return Compiled("onnxruntime", "", (), lambda x: session.run(None, {name: x})[0], layer_seconds=layer_seconds)
 
 
 def _ov_convert(net, shape, dtype, calibration, folder: Path) -> dict:

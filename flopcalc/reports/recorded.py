@@ -164,6 +164,18 @@ def latency_page(root: Path) -> Page:
         parts.append("<details><summary>every config</summary>\n\n" + table(
             bench_grid_cols(), [flat(rec) for rec in grid["configs"]]) + "\n</details>\n")
         headline += [f"b{x['batch']} {100 * x['within_15']:.0f}% of grid within 15%" for x in grid["summary"]]
+    recs = load_recorded(root, "experiment", name="backends")
+    if recs is not None:
+        from ..views.backends import backends_document, summarize as summarize_backends
+        s = summarize_backends(recs)
+        parts.append("## The same models on each engine\n\n`flopcalc experiment backends --out "
+                     "reports/experiments/backends` ([its own page](experiments/backends/README.md))\n\n"
+                     + github_markdown(backends_document(s)) + "\n"
+                     + figure("experiments/backends/throughput.png", "Images/s of each model on each engine")
+                     + figure("experiments/backends/time_vs_macs.png",
+                              "Each kind's share of the time against its share of the multiply-adds"))
+        headline += [f"fastest float32 {f['model']} b{f['batch']}: {f['engine']}" for f in s["fastest"]
+                     if f["dtype"] == "float32" and f["model"] == "mobilenet_v2"]
     return Page("latency.md", "Latency", "; ".join(headline), "\n".join(parts), plots)
 
 

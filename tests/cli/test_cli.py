@@ -413,7 +413,7 @@ def test_help_choices_come_from_the_constants_they_describe():
     from flopcalc.conventions import CONVENTIONS
     from flopcalc.experiments import EXPERIMENTS
     from flopcalc.memory import DTYPES
-    from flopcalc.nn.bench import BACKENDS
+    from flopcalc.nn.engines import ENGINES
     from flopcalc.training.loop import SCHEDULES
     from flopcalc.training.schedule import AUGMENTS
     subs = next(a for a in build_parser()._actions if a.dest == "command").choices
@@ -421,9 +421,10 @@ def test_help_choices_come_from_the_constants_they_describe():
     def choices(command, dest):
         return set(next(a for a in subs[command]._actions if a.dest == dest).choices)
     assert choices("table", "dtype") == set(DTYPES)
-    assert choices("bench", "backend") == set(BACKENDS)
+    for command in ("bench", "machine", "budget"):  # the parser's torch-free copy of the engines
+        assert choices(command, "backend") == set(ENGINES), command
     assert choices("train", "schedule") == set(SCHEDULES) and choices("train", "augment") == set(AUGMENTS)
-    assert choices("experiment", "name") == set(EXPERIMENTS)
+    assert choices("experiment", "name") == set(EXPERIMENTS) | {"backends"}
     help_text = next(a for a in subs["table"]._actions if a.dest == "convention").help
     assert all(name in help_text for name in CONVENTIONS)
 

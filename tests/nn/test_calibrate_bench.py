@@ -64,16 +64,18 @@ def test_bench_json_per_layer(cli, profile):
     assert doc["rank_correlation"] == pytest.approx(rho)
 
 
-def test_bench_compare_runs_eager_optimized_and_onnxruntime(cli, profile):
+def test_bench_compare_runs_eager_optimized_and_every_engine(cli, profile, tmp_path, monkeypatch):
     pytest.importorskip("onnxruntime")
     from support import schema_errors
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     code, out, err = cli("bench", "mobilenet_v1", "--alpha", "0.25", "--resolution", "32", "--compare",
                          "--format", "json")
     assert code == 0, err
     doc = json.loads(out)
     assert not schema_errors(doc)
-    assert [(r["backend"], r["mode"]) for r in doc["runs"]] == [("torch", "eager"), ("torch", "optimized"),
-                                                               ("onnxruntime", "onnxruntime")]
+    assert [(r["backend"], r["mode"]) for r in doc["runs"]] == [("torch", "eager"), ("torch", "optimized")] + [
+        (e, e) for e in ("onnxruntime", "openvino", "executorch", "ncnn")]
+    assert all(r["check"]["equal"] and r["graph_macs"] == doc["macs"] for r in doc["runs"][2:])
     assert doc["runs"][0]["speedup"] == 1.0 and doc["measured_ms"] == doc["runs"][1]["measured_ms"]
 
 

@@ -94,15 +94,17 @@ def test_int8_runs_on_each_engine_that_has_it(engine, cache):
         assert not [op for op in compiled.info["not_delegated"] if "conv" in op], compiled.info
 
 
-def test_openvino_reports_per_layer_times_by_the_analyzers_row_names(cache):
+@pytest.mark.parametrize("engine", ["openvino", "onnxruntime"])
+def test_engines_report_per_layer_times_by_the_analyzers_row_names(engine, cache):
+    """Every conv of V2 gets a time of its own (fused with its batch norm and activation: OpenVINO names the
+    fused node after the conv, ONNX Runtime after the activation; both land on the conv)."""
     from flopcalc.nn.bench import engine_layer_seconds
     net = _random_weights(build("mobilenet_v2", 0.35, 10))
-    compiled = engines.compile("openvino", net, (1, 3, 64, 64), threads=1)
-    names = [r.name for r in analyze("mobilenet_v2", 0.35, 64, 10).layers]
-    seconds = engine_layer_seconds(compiled, torch.randn(1, 3, 64, 64), names)
-    convs = [r.name for r in analyze("mobilenet_v2", 0.35, 64, 10).layers if r.kind in ("conv", "depthwise",
-                                                                                          "pointwise")]
-    assert set(convs) <= set(seconds) and all(t > 0 for t in seconds.values())
+    compiled = engines.compile(engine, net, (1, 3, 64, 64), threads=1)
+    rows = analyze("mobilenet_v2", 0.35, 64, 10).layers
+    seconds = engine_layer_seconds(compiled, torch.randn(1, 3, 64, 64), [(r.name, r.kind) for r in rows])
+    convs = [r.name for r in rows if r.kind in ("conv", "depthwise", "pointwise", "linear")]
+    assert len(convs) == 53 and set(convs) <= set(seconds) and all(t > 0 for t in seconds.values())
 
 
 def test_an_engine_that_is_not_installed_names_its_extra(monkeypatch):
