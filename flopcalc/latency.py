@@ -171,8 +171,12 @@ def layer_description(row, batch: int) -> dict | None:
     s, kind = row.spec, row.kind
     ish, osh = tuple(row.input_shape), tuple(row.output_shape)
     if kind in ("conv", "depthwise", "pointwise"):
+        # a kernel or stride given as (height, width), as a recorded or loaded model's is: the model's
+        # features use k squared, so a k x k kernel of the same area
+        k = s.kernel if isinstance(s.kernel, int) else math.sqrt(s.kernel[0] * s.kernel[1])
+        stride = s.stride if isinstance(s.stride, int) else s.stride[0]
         return dict(kind=kind, B=batch, cin=s.in_c, cout=s.out_c, h=ish[1], w=ish[2], ho=osh[1], wo=osh[2],
-                    k=s.kernel, s=s.stride)
+                    k=k, s=stride)
     if kind in ("activation", "add", "scale"):
         # a channel scale (squeeze-and-excitation) streams the block's map like a residual add: its
         # output's shape (its input is the (C, 1, 1) gate)

@@ -115,13 +115,15 @@ MODEL_HELP = f"one of: {', '.join(MODELS)}; or a spec file's path (.toml; flopca
 
 
 def add_model(p: argparse.ArgumentParser, optional: bool = False,
-               grid_help: str = " (with --grid: every zoo model when left out)", sources: bool = False) -> None:
+               grid_help: str = " (with --grid: every zoo model when left out)", sources: bool = False,
+               checkpoints: bool = False) -> None:
     """MODEL: a zoo name or a spec file; with ``sources``, also any PyTorch module flopcalc records
     (torchvision:NAME, timm:NAME, package.module:callable, file.py:callable), with --input,
     --model-arg and --strict."""
-    p.add_argument("model", metavar="MODEL", type=model_or_source_type if sources else model_type,
-                   nargs="?" if optional else None,
-                   help=MODEL_HELP + (grid_help if optional else "") + (SOURCE_HELP if sources else ""))
+    kind = model_source_or_checkpoint_type if checkpoints else model_or_source_type if sources else model_type
+    p.add_argument("model", metavar="MODEL", type=kind, nargs="?" if optional else None,
+                   help=MODEL_HELP + (grid_help if optional else "") + (SOURCE_HELP if sources else "")
+                   + ("; or a checkpoint (.pt/.pth) that flopcalc train or torchvision wrote" if checkpoints else ""))
     add_depth(p)
     if sources:
         p.add_argument("--input", type=argument("input_spec"), action="append", default=None, metavar="SHAPE",
@@ -156,6 +158,17 @@ def model_or_source_type(text: str):
     if text in MODELS or text.endswith(".toml") or (":" not in text and not text.lower().endswith(".onnx")):
         return model_type(text)
     return argument("parse_source")(text) or model_type(text)
+
+
+def model_source_or_checkpoint_type(text: str):
+    """A zoo name, a spec file, a module source, or a checkpoint (.pt/.pth) that flopcalc train or torchvision
+    wrote (read when the command runs)."""
+    if text.lower().endswith((".pt", ".pth")):
+        import os
+        if not os.path.isfile(text):
+            raise argparse.ArgumentTypeError(f"checkpoint {text!r} does not exist")
+        return text
+    return model_or_source_type(text)
 
 
 def add_config_args(p: argparse.ArgumentParser, *, grid: bool = False, conventions: bool = True) -> None:

@@ -40,7 +40,7 @@ def add_bench(sub) -> None:
                                    "roofline max(2 macs / peak, bytes / bandwidth) and the calibrated prediction "
                                    "of flopcalc machine; per layer with --per-layer; the grid with --grid --predict.")
     add_model(p, optional=True, grid_help=" (with --grid: that model over the grid's alphas and resolutions; "
-                                          "left out: V1 and V2)", sources=True)
+                                          "left out: V1 and V2)", sources=True, checkpoints=True)
     add_config_args(p, conventions=False)
     p.add_argument("--batch", type=list_of(integer("batch", 1), "--batch"), default=None, metavar="N[,N]",
                    help="images per forward pass (default 1; with --grid: 1,32)")
@@ -166,6 +166,10 @@ def run_latency(args: argparse.Namespace) -> int:
     from ..family import Family
     if args.model is not None and not isinstance(args.model, (str, Family)):
         return _bench_module(args, machine, meter)
+    if isinstance(args.model, str) and args.model.lower().endswith((".pt", ".pth")):
+        if args.grid:
+            raise UsageError("flopcalc bench: error: --grid times zoo models; give a zoo name or a spec file")
+        return _bench_checkpoint(args, machine, meter, batches[0])
     if args.input or args.model_arg:
         raise UsageError("flopcalc bench: error: --input and --model-arg are for a recorded module "
                          "(torchvision:NAME, module:callable, file.py:callable)")
@@ -187,6 +191,27 @@ def run_latency(args: argparse.Namespace) -> int:
         for plan in plans:
             runs.append(bench.bench(args.model, alpha_of(args), res, batches[0], **plan, **common))
             progress.advance()
+    load = say_load(meter, args.command)
+    emit(render(bench_document(runs, machine, args.top, load), args.format))
+    return 0
+
+
+def _bench_checkpoint(args: argparse.Namespace, machine, meter, batch: int) -> int:
+    """A checkpoint's model (its weights, its config) timed as a zoo model is, on any engine."""
+    from ..nn import bench
+    from ..nn.load import load_model
+    from ..views.latency import bench_document
+    if args.input or args.model_arg or args.compile:
+        raise UsageError("flopcalc bench: error: --input, --model-arg and --compile are not for a checkpoint")
+    loaded = load_model(args.model, args.alpha, resolution_of(args) if (args.resolution or args.rho) else None,
+                        args.classes, batch)
+    a = loaded.analysis
+    plans = ([dict(eager=True), dict(per_layer=args.per_layer)] + [dict(backend=b) for b in _installed()]
+             if args.compare else [dict(backend=args.backend, eager=args.eager, per_layer=args.per_layer,
+                                        dtype=args.dtype)])
+    runs = [bench.bench(loaded.source, a.config["alpha"], tuple(a.config["resolution"]), batch,
+                        num_classes=a.config["num_classes"], machine=machine, net=loaded.net, analysis=a,
+                        name=loaded.source, **plan) for plan in plans]
     load = say_load(meter, args.command)
     emit(render(bench_document(runs, machine, args.top, load), args.format))
     return 0

@@ -33,7 +33,8 @@ def add_sweep(sub) -> None:
 
 
 def add_budget(sub) -> None:
-    p = sub.add_parser("budget", help="every config that fits a macs (and params) budget, or those nearest a target",
+    p = sub.add_parser("budget", help="every config that fits a macs, params or predicted-latency (--ms) budget, or "
+                                      "those nearest a target",
                        description="Every zoo config (alpha 0.1 to 2.0 in steps of 0.05, resolutions from a list) "
                                    "within a budget of multiply-adds and parameters, the most capable first, with "
                                    "the published ImageNet top-1 where a checkpoint was published; or, with --near, "

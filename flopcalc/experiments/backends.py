@@ -137,6 +137,17 @@ def measure_one(model: str, engine: str, dtype: str, batch: int, machine, min_ti
     return rec
 
 
+def _measure_group(model: str, engine: str, rows, machine, min_time: float, resolution: int,
+                   threads: int | None) -> list[dict]:
+    """In a fresh process: ``model``'s rows (dtype, batch) on ``engine``."""
+    import warnings
+    warnings.simplefilter("ignore")
+    from ..nn.runtime import keep_freed_memory, set_threads
+    set_threads(threads)
+    keep_freed_memory()
+    return [measure_one(model, engine, d, b, machine, min_time, resolution) for d, b in rows]
+
+
 def digits_accuracy(out: Path, engines_, done: dict, write, epochs: int, subset, progress, threads, log) -> None:
     """V2 trained on the digits (once, resumable), then each engine's float32 and int8 top-1 on the held-out
     digits. int8 is calibrated on 2 batches of training images of the test set's size."""
@@ -208,19 +219,25 @@ def run(out: str | Path, *, models=MODELS, engines=None, epochs: int = 20, subse
         done[rec["key"]] = rec
         write_text(results_path, "".join(json.dumps(done[k]) + "\n" for k in done))
 
-    plan = _plan(models, engines_, batches)
+    plan = [(m, e, d, b) for m, e, d, b in _plan(models, engines_, batches) if f"{m}|{e}|{d}|b{b}" not in done]
     measured = 0
-    for i, (m, e, d, b) in enumerate(plan, 1):
-        key = f"{m}|{e}|{d}|b{b}"
-        if key in done:
-            continue
+    # each (model, engine) in a fresh process: an engine's thread pools (OpenMP, TBB, XNNPACK's) left
+    # spinning in a process slow down the next engine timed in it
+    groups = list(dict.fromkeys((m, e) for m, e, _, _ in plan))
+    import multiprocessing
+    ctx = multiprocessing.get_context("spawn")
+    for i, (m, e) in enumerate(groups, 1):
+        rows = [(d, b) for m2, e2, d, b in plan if (m2, e2) == (m, e)]
         t0 = time.perf_counter()
-        rec = dict(measure_one(m, e, d, b, machine, min_time, resolution), key=key, kind="speed",
-                   peak_gflops=machine.peak_flops / 1e9, bandwidth_gbs=machine.bandwidth / 1e9)
-        write(rec)
-        measured += 1
-        print(f"[{i}/{len(plan)}] {m} {e} {d} batch {b}: {rec['images_per_second']:.1f} images/s "
-              f"(spread {100 * rec['spread']:.1f}%; {time.perf_counter() - t0:.0f} s)", file=log, flush=True)
+        with ctx.Pool(1) as pool:
+            recs = pool.apply(_measure_group, (m, e, rows, machine, min_time, resolution, threads))
+        for (d, b), rec in zip(rows, recs):
+            write(dict(rec, key=f"{m}|{e}|{d}|b{b}", kind="speed", peak_gflops=machine.peak_flops / 1e9,
+                       bandwidth_gbs=machine.bandwidth / 1e9))
+            measured += 1
+        print(f"[{i}/{len(groups)}] {m} on {e}: " + ", ".join(
+            f"{d} b{b} {r['images_per_second']:.1f} images/s (spread {100 * r['spread']:.1f}%)"
+            for (d, b), r in zip(rows, recs)) + f" ({time.perf_counter() - t0:.0f} s)", file=log, flush=True)
     digits_accuracy(out, engines_, done, write, epochs, subset, progress, threads, log)
     from ..views.backends import summarize
     summary = summarize([done[k] for k in done], models, engines_)

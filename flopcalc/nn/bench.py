@@ -24,10 +24,17 @@ from ..stats import spearman
 from ..errors import install_hint
 from ..scaling import GRID_ALPHAS, GRID_RESOLUTIONS
 from ..timing import Timing, measure, median_seconds
-from .calibrate import GRID
+from .calibrate import GRID, NETWORKS
+
 from ..scaling import as_pair
 from ..scaling import DEFAULT_RESOLUTION
 from .engines import engine_run
+
+# off-grid networks of the calibration that bench --grid times beside the grid, to measure the machine's
+# speed now against its profile: four at batch 1, two batched, small to large
+ANCHORS = [n for n in NETWORKS if n in (("mobilenet_v1", 0.45, 144, 1), ("mobilenet_v1", 0.9, 208, 1),
+                                        ("mobilenet_v2", 0.6, 176, 1), ("mobilenet_v2", 1.2, 112, 1),
+                                        ("mobilenet_v1", 0.9, 144, 32), ("mobilenet_v2", 0.6, 208, 32))]
 
 
 @dataclass
@@ -54,6 +61,8 @@ class BenchRun:
     check: dict | None = None       # an engine's outputs against torch's (engines.check_outputs)
     graph_macs: int | None = None   # the multiply-adds of the graph the engine runs, where it shows it
     conversion: dict | None = None  # an engine's conversion: cached or converted now, seconds, folder
+    predicted_raw_s: float | None = None  # the profile's prediction before the grid's speed anchor
+    speed_factor: float | None = None     # the machine's speed now against its profile (grid's anchors)
 
     @property
     def config(self) -> dict:
@@ -151,12 +160,12 @@ def per_layer_seconds(net: torch.nn.Module, x: torch.Tensor, repeats: int = 7) -
 def bench(model, alpha: float = 1.0, resolution=DEFAULT_RESOLUTION, batch: int = 1, *, num_classes: int | None = None,
           machine: MachineProfile | None = None, backend: str = "torch", eager: bool = False, per_layer: bool = False,
           min_time: float = 0.5, compile: bool = False, net: torch.nn.Module | None = None, dtype: str = "float32",
-          calibration=None) -> BenchRun:
+          calibration=None, analysis=None, name: str | None = None) -> BenchRun:
     """Measure one config (``net``: an already-loaded model, e.g. from a checkpoint) on ``backend``:
     torch's optimized (or eager) model, or an engine's conversion of it, checked against torch's outputs."""
     from ..conventions import analyze
     h, w = as_pair(resolution)
-    a = analyze(model, alpha, (h, w), num_classes, batch=batch)
+    a = analysis if analysis is not None else analyze(model, alpha, (h, w), num_classes, batch=batch)
     net = net if net is not None else _eval_model(model, alpha, a.config["num_classes"])
     x = torch.randn(batch, 3, h, w)
     threads = torch.get_num_threads()
@@ -172,7 +181,7 @@ def bench(model, alpha: float = 1.0, resolution=DEFAULT_RESOLUTION, batch: int =
                                f"{backend} does not")
         mode = backend if dtype == "float32" else f"{backend} int8"
         timing = measure(call, 5, min_time, warmup=3)
-    name = model_name(model)
+    name = name or model_name(model)
     res = BenchRun(name, alpha, (h, w), batch, threads, backend, mode, timing.median_s, a.total.macs or 0,
                    num_classes=a.config["num_classes"], dtype=dtype, spread=timing.cv, check=check)
     if compiled is not None:
@@ -249,16 +258,30 @@ def bench_module(net: torch.nn.Module, a, inputs, name: str, *, machine: Machine
         torch, i.dtype)) for i in specs]
     threads = torch.get_num_threads()
     net = net.eval()
-    if backend == "onnxruntime":
+    compiled = check = None
+    if backend == "onnxruntime":  # exported as export does it for any module: its own inputs, several too
         if per_layer:
             raise LatencyError("--per-layer times the torch model's modules; use it without --backend onnxruntime")
-        measured, mode = _time_module_onnx(net, specs, xs, threads, min_time), "onnxruntime"
+        timing, mode = _time_module_onnx(net, specs, xs, threads, min_time), "onnxruntime"
+    elif backend != "torch":
+        if len(xs) != 1 or xs[0].dtype != torch.float32:
+            raise LatencyError(f"--backend {backend} runs a module of one float32 input; this one takes "
+                               f"{', '.join(map(str, specs))}")
+        if per_layer:
+            raise LatencyError(f"--per-layer on a module source times its torch modules; leave out --backend "
+                               f"{backend}")
+        compiled, check, call = engine_run(backend, net, xs[0], "float32", None, threads)
+        timing, mode = measure(call, 5, min_time, warmup=3), backend
     else:
         with torch.inference_mode():
-            measured = median_seconds(lambda: net(*xs), 5, min_time, warmup=3)
+            timing = measure(lambda: net(*xs), 5, min_time, warmup=3)
         mode = "eager"
-    res = BenchRun(name, None, None, specs[0].shape[0], threads, backend, mode, measured, a.total.macs or 0,
-                   inputs=specs)
+    res = BenchRun(name, None, None, specs[0].shape[0], threads, backend, mode, timing.median_s, a.total.macs or 0,
+                   inputs=specs, spread=timing.cv, check=check)
+    if compiled is not None:
+        res.graph_macs = compiled.graph_macs
+        res.conversion = {"cached": compiled.cached, "rebuilt": compiled.rebuilt, "seconds": compiled.convert_s,
+                          "folder": str(compiled.folder) if compiled.folder else None}
     if machine is not None:
         rows = layer_times(a, machine)
         res.roofline_s = sum(r.roofline_s for r in rows)
@@ -275,11 +298,12 @@ def bench_module(net: torch.nn.Module, a, inputs, name: str, *, machine: Machine
     return res
 
 
-def _time_module_onnx(net, specs, xs, threads: int, min_time: float) -> float:
+def _time_module_onnx(net, specs, xs, threads: int, min_time: float) -> Timing:
+    """A module of several inputs on ONNX Runtime (exported with its own inputs' names)."""
     from .onnx_export import export_module
     session = onnx_session(net, None, threads, write=lambda path: export_module(net, specs, path))
     feed = {i.name: x.numpy() for i, x in zip(session.get_inputs(), xs)}
-    return median_seconds(lambda: session.run(None, feed), 5, min_time, warmup=3)
+    return measure(lambda: session.run(None, feed), 5, min_time, warmup=3)
 
 
 def _predictions(res: BenchRun, a, machine: MachineProfile):
@@ -294,26 +318,37 @@ def _predictions(res: BenchRun, a, machine: MachineProfile):
 
 
 def grid(machine: MachineProfile, batches=(1, 32), progress=None, rounds: int = 2, min_time: float = 0.15,
-         models=None, backend: str = "torch") -> list[BenchRun]:
+         models=None, backend: str = "torch", anchor: bool = True) -> list[BenchRun]:
     """Every config of the grid (``models``, by default V1 and V2, over sweep's default alphas and
     resolutions) at each batch, on ``backend``: measured twice and predicted. The two measurements
     are taken in interleaved sweeps (first, second, first, second...: ``rounds`` sweeps each), each
     config's time in a sweep a median of repeats, a measurement the median over its sweeps: a slow
     spell of a shared machine then moves one sweep of many configs, not every repeat of one, and the
-    second measurement says how far the first can be trusted."""
+    second measurement says how far the first can be trusted.
+
+    A shared machine's speed also drifts between its calibration and now (5-20% within minutes). With
+    ``anchor``, every sweep also times a few of the calibration's own off-grid networks (ANCHORS, never a
+    grid config); the median of their measured over predicted times, per regime (batch 1, batched), is
+    the machine's speed now against its profile, and each prediction is scaled by it. The unscaled
+    prediction is kept (``predicted_raw_s``)."""
     from ..conventions import analyze
+    from ..walk import count_layers
     from .optimize import optimize_for_inference
     grid_configs = GRID if models is None else [(m, a, r) for m in models for a in GRID_ALPHAS
                                                 for r in GRID_RESOLUTIONS]
     configs = [(m, a, r, b) for b in batches for m, a, r in grid_configs]
+    predicting = anchor and _predictor(machine, backend) is not None
+    anchors = [n for n in ANCHORS if n[3] in batches or (n[3] > 1 and any(b > 1 for b in batches))] \
+        if predicting else []
+    timed = configs + anchors
     nets: dict = {}
-    times: dict = {c: ([], []) for c in configs}
-    spreads: dict = {c: [] for c in configs}
+    times: dict = {c: ([], []) for c in timed}
+    spreads: dict = {c: [] for c in timed}
     checked: dict = {}
-    done, total = 0, len(configs) * rounds * 2
+    done, total = 0, len(timed) * rounds * 2
     for _ in range(rounds):
         for which in (0, 1):
-            for c in configs:
+            for c in timed:
                 model, alpha, res, batch = c
                 if (model, alpha) not in nets:
                     net = _eval_model(model, alpha, DEFAULT_CLASSES)
@@ -332,6 +367,14 @@ def grid(machine: MachineProfile, batches=(1, 32), progress=None, rounds: int = 
                 done += 1
                 if progress:
                     progress(done, total)
+    speed = {}
+    if anchors:
+        p = _predictor(machine, backend)
+        for regime in (1, 32):
+            ratios = [statistics.median(times[n][0] + times[n][1]) / p.predict(count_layers(
+                n[0], n[1], n[2], DEFAULT_CLASSES, batch=n[3])) for n in anchors if (n[3] == 1) == (regime == 1)]
+            if ratios:
+                speed[regime] = statistics.median(ratios)
     out = []
     threads = torch.get_num_threads()
     for c in configs:
@@ -344,5 +387,13 @@ def grid(machine: MachineProfile, batches=(1, 32), progress=None, rounds: int = 
         if c in checked:
             r.check, r.graph_macs = checked[c]
         _predictions(r, a, machine)
+        factor = speed.get(1 if batch == 1 else 32)
+        if r.predicted_s is not None and factor is not None:
+            r.predicted_raw_s, r.predicted_s, r.speed_factor = r.predicted_s, r.predicted_s * factor, factor
         out.append(r)
     return out
+
+
+def _predictor(machine: MachineProfile, backend: str):
+    from ..latency import predictor_for
+    return predictor_for(machine, backend, required=False)

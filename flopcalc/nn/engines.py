@@ -51,7 +51,8 @@ EXTRAS = {"onnxruntime": "onnx", "openvino": "openvino", "executorch": "executor
 NEEDS = {"onnxruntime": ("onnx", "onnxruntime"), "openvino": ("onnx", "onnxruntime", "openvino"),
          "executorch": ("executorch",), "ncnn": ("ncnn", "pnnx")}
 DISTRIBUTION = {"onnxruntime": "onnxruntime", "openvino": "openvino", "executorch": "executorch", "ncnn": "ncnn"}
-INT8 = ("torch", "onnxruntime", "openvino", "executorch")  # ncnn's int8 tools are not in its wheel
+# ncnn's int8 tools are not in its wheel
+INT8 = ("torch", "onnxruntime", "openvino", "executorch")
 DTYPES = ("float32", "int8")
 # a float32 engine's outputs equal torch's when max |y - y_torch| <= RTOL * max |y_torch| + ATOL: float32
 # sums in another order (and other kernels: Winograd, fused activations) differ in the last bits
@@ -175,6 +176,9 @@ def _convert_error(engine: str, e: BaseException, log: str = "") -> EngineError:
         if m:
             return EngineError(f"{engine} cannot convert this model: it has no conversion for {m.group(1)} "
                                f"({type(e).__name__}: {msg[:200]})")
+    errors = [line.strip() for line in log.splitlines() if "Error" in line or "error" in line]
+    if errors:  # the converter's own last error line (pnnx's, when its process aborted)
+        return EngineError(f"{engine} cannot convert this model: {errors[-1][:240]}")
     return EngineError(f"{engine} cannot convert this model ({type(e).__name__}: {msg[:240]})")
 
 
@@ -289,13 +293,19 @@ def _torch(net, shape, dtype, threads, calibration) -> Compiled:
 
 # ----------------------------------------------------------------------------- ONNX (onnxruntime, openvino)
 
-def _onnx_files(net, shape, dtype, calibration, folder: Path) -> tuple[Path, int]:
+def _onnx_files(net, shape, dtype, calibration, folder: Path, engine: str) -> tuple[Path, int]:
     """model.onnx (or model.int8.onnx, QDQ): the file both ONNX engines read; and the multiply-adds of its
     Conv, Gemm and MatMul nodes (of the float graph, which the QDQ one wraps in quantize pairs)."""
     from .onnx_export import export, graph_macs
     path = folder / "model.onnx"
-    with _quiet():
-        export(net, tuple(shape[2:]), path, dynamic_batch=False, batch=shape[0])
+    failed = None
+    with _quiet() as log:
+        try:
+            export(net, None, path, dynamic_batch=False, input_shape=tuple(shape))
+        except Exception as e:  # noqa: BLE001 - torch.onnx raises an error of its own per unsupported op
+            failed = e
+    if failed is not None:
+        raise _convert_error(f"{engine} (through ONNX)", failed, "".join(log)) from None
     macs = sum(graph_macs(path, shape[0]).values())
     if dtype == "float32":
         return path, macs
@@ -319,7 +329,7 @@ def _onnx_files(net, shape, dtype, calibration, folder: Path) -> tuple[Path, int
 
 
 def _ort_convert(net, shape, dtype, calibration, folder: Path) -> dict:
-    path, macs = _onnx_files(net, shape, dtype, calibration, folder)
+    path, macs = _onnx_files(net, shape, dtype, calibration, folder, "onnxruntime")
     return {"file": path.name, "graph_macs": macs}
 
 
@@ -360,7 +370,7 @@ def _ort_load(folder: Path, manifest: dict, threads: int) -> Compiled:
 
 def _ov_convert(net, shape, dtype, calibration, folder: Path) -> dict:
     import openvino as ov
-    onnx_path, macs = _onnx_files(net, shape, dtype, calibration, folder)
+    onnx_path, macs = _onnx_files(net, shape, dtype, calibration, folder, "openvino")
     model = ov.Core().read_model(str(onnx_path))
     ov.save_model(model, str(folder / "model.xml"), compress_to_fp16=False)
     onnx_path.unlink()
@@ -445,10 +455,10 @@ def _exported_macs(program) -> int:
 
 
 def _et_convert(net, shape, dtype, calibration, folder: Path) -> dict:
-    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-    from executorch.exir import to_edge_transform_and_lower
     x = torch.zeros(shape)
-    with _quiet() as log:
+    with _quiet() as log:  # the imports too: torchao announces its missing CUDA kernels on stderr
+        from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+        from executorch.exir import to_edge_transform_and_lower
         try:
             program = torch.export.export(net, (x,))
         except Exception as e:  # noqa: BLE001 - torch.export's failures are many types
@@ -486,9 +496,10 @@ def _et_quantize(net, x, calibration):
 def _et_load(folder: Path, manifest: dict, threads: int) -> Compiled:
     from executorch.runtime import Runtime
     with _quiet():
-        method = Runtime.get().load_program(str(folder / manifest["info"]["file"])).load_method("forward")
+        program = Runtime.get().load_program(str(folder / manifest["info"]["file"]))
+        method = program.load_method("forward")
 
-    def run(x: np.ndarray) -> np.ndarray:
+    def run(x: np.ndarray, _program=program) -> np.ndarray:  # the method needs its program alive
         return method.execute([torch.from_numpy(x)])[0].numpy()
     return Compiled("executorch", "", (), run)
 
@@ -499,12 +510,15 @@ def _ncnn_convert(net, shape, dtype, calibration, folder: Path) -> dict:
     import pnnx
     work = Path(tempfile.mkdtemp(prefix=".flopcalc-pnnx-"))
     try:
+        failed = None
         with _quiet() as log:
             try:
                 pnnx.export(net, str(work / "m.pt"), (torch.zeros(shape),), fp16=False)  # float32 weights
-            except Exception as e:  # noqa: BLE001 - pnnx raises what tracing raises
-                raise _convert_error("ncnn", e) from None
+            except Exception as e:  # noqa: BLE001 - pnnx raises what tracing raises, or a missing file when
+                failed = e          # its converter aborted (its own error is then in the log)
         text = "".join(log)
+        if failed is not None:
+            raise _convert_error("ncnn", failed, text) from None
         param, weights = work / "m.ncnn.param", work / "m.ncnn.bin"
         if not param.exists() or not weights.exists():
             raise _convert_error("ncnn", RuntimeError("pnnx wrote no ncnn model"), text)

@@ -23,11 +23,15 @@ from ..scaling import as_pair
 OPSET = 17
 
 
-def export(model: nn.Module, resolution, path: str | Path, *, dynamic_batch: bool = True, batch: int = 1) -> Path:
-    """Write ``model`` (eval mode) as ONNX to ``path``; input ``input`` (N, 3, H, W), output ``logits``."""
-    h, w = as_pair(resolution)
+def export(model: nn.Module, resolution, path: str | Path, *, dynamic_batch: bool = True, batch: int = 1,
+           input_shape: tuple[int, ...] | None = None) -> Path:
+    """Write ``model`` (eval mode) as ONNX to ``path``; input ``input`` (N, 3, H, W), or of ``input_shape``
+    (batch first) when given; output ``logits``."""
     model = model.eval()
-    x = torch.zeros(batch, 3, h, w)
+    if input_shape is None:
+        h, w = as_pair(resolution)
+        input_shape = (batch, 3, h, w)
+    x = torch.zeros(input_shape)
     axes = {"input": {0: "batch"}, "logits": {0: "batch"}} if dynamic_batch else None
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation
