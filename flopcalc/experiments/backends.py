@@ -28,6 +28,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..files import remove_stale_temporaries, write_text
+from .runner import load_results
 
 from ..views.backends import MODELS
 BATCHES = (1, 32)
@@ -38,18 +39,6 @@ DIGITS_MODEL, DIGITS_ALPHA = "mobilenet_v2", 0.5
 
 class BackendsError(UserError):
     pass
-
-
-def _load(path: Path) -> dict[str, dict]:
-    out = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue
-            out[rec["key"]] = rec
-    return out
 
 
 def installed(wanted=None) -> list[str]:
@@ -213,7 +202,7 @@ def run(out: str | Path, *, models=MODELS, engines=None, epochs: int = 20, subse
         machine = quick()
         print("backends: no machine profile; measured the matmul peak and bandwidth now", file=log)
     results_path = out / "results.jsonl"
-    done = _load(results_path)
+    done = load_results(results_path, "key")
 
     def write(rec):
         done[rec["key"]] = rec

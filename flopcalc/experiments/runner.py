@@ -13,7 +13,8 @@ from ..errors import UserError
 from ..files import remove_stale_temporaries, write_text
 from .plan import DEFAULT_EPOCHS, DEFAULT_SEEDS, ExperimentError, trials
 
-def _load(path: Path) -> dict[str, dict]:
+def load_results(path: Path, key: str = "trial") -> dict[str, dict]:
+    """An experiment's results.jsonl by each record's ``key`` (a line cut short by a kill is skipped)."""
     out = {}
     if path.exists():
         for line in path.read_text().splitlines():
@@ -21,7 +22,7 @@ def _load(path: Path) -> dict[str, dict]:
                 rec = json.loads(line)
             except ValueError:
                 continue
-            out[rec["trial"]] = rec
+            out[rec[key]] = rec
     return out
 
 
@@ -81,7 +82,7 @@ def run(name: str, data: str, out: str | Path, *, epochs: int = DEFAULT_EPOCHS, 
     results_path = out / "results.jsonl"
     for written in ("results.jsonl", "README.md", "accuracy_vs_macs.png"):  # an experiment killed mid-write
         remove_stale_temporaries(out / written)
-    done = _load(results_path)
+    done = load_results(results_path)
     for rec in done.values():  # a folder of another setting is refused, never relabelled
         theirs = (rec.get("data"), rec.get("epochs"), rec.get("subset"))
         if theirs != (data, epochs, subset):
