@@ -383,14 +383,16 @@ def predict(analysis, machine: MachineProfile, backend: str = "torch") -> float:
     return predictor_for(machine, backend).predict(analysis)
 
 
-def predicted_points(points, machine: MachineProfile, backend: str = "torch", batch: int = 1) -> list[tuple]:
-    """(point, predicted seconds per forward pass at ``batch``) of sweep's points on ``backend``."""
+def predicted_points(points, machine: MachineProfile, backend: str = "torch", batch: int = 1,
+                     models=()) -> list[tuple]:
+    """(point, predicted seconds per forward pass at ``batch``) of sweep's points on ``backend``; ``models``:
+    the zoo names and Families the points came from (a point holds its model's name only)."""
     from .walk import count_layers
-    from .zoo import MODELS
+    from .zoo import model_name
+    by_name = {model_name(m): m for m in models}
     p = predictor_for(machine, backend)
     out = []
     for pt in points:
-        model = pt.model if pt.model in MODELS else pt.model
-        a = count_layers(model, pt.alpha, pt.resolution, pt.num_classes, batch=batch)
+        a = count_layers(by_name.get(pt.model, pt.model), pt.alpha, pt.resolution, pt.num_classes, batch=batch)
         out.append((pt, p.predict(a)))
     return out

@@ -118,11 +118,12 @@ def _budget_ms(args: argparse.Namespace) -> int:
         raise UsageError("flopcalc budget: error: --near with --ms: give one of them")
     machine = load_machine(args.profile)
     predictor_for(machine, args.backend)  # no calibration for that engine: one line saying how to make it
-    points = all_points(args.models or ["mobilenet_v1", "mobilenet_v2"], args.resolution or GRID_RESOLUTIONS,
-                        convention=args.convention, small_input=args.small_input)
+    models = args.models or ["mobilenet_v1", "mobilenet_v2"]
+    points = all_points(models, args.resolution or GRID_RESOLUTIONS, convention=args.convention,
+                        small_input=args.small_input)
     if args.madds is not None or args.params is not None:
         points = budget(points, args.madds, args.params)
-    timed = predicted_points(points, machine, args.backend, args.batch)
+    timed = predicted_points(points, machine, args.backend, args.batch, models)
     fit = [(p, t) for p, t in timed if t * 1e3 <= args.ms]
     if not fit:
         if not timed:

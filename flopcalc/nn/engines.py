@@ -106,7 +106,7 @@ class Compiled:
     info: dict = field(default_factory=dict)
 
 
-def model_key(net: torch.nn.Module, engine: str, dtype: str, shape, threads: int, calibration=None) -> str:
+def model_key(net: torch.nn.Module, engine: str, dtype: str, shape, calibration=None) -> str:
     """The cache key: what a conversion depends on."""
     from .. import __version__
     h = hashlib.sha256()
@@ -201,7 +201,7 @@ def compile(engine: str, net: torch.nn.Module, shape, *, dtype: str = "float32",
         return _torch(net, shape, dtype, threads, calibration)
     converter, loader = _CONVERTERS[engine]
     root = cache or cache_root()
-    folder = root / engine / model_key(net, engine, dtype, shape, threads, calibration)
+    folder = root / engine / model_key(net, engine, dtype, shape, calibration)
     manifest = _intact(folder) if use_cache else None
     rebuilt = folder.exists() and manifest is None and use_cache
     start = time.perf_counter()

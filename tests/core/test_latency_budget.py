@@ -79,3 +79,14 @@ def test_a_budget_no_config_meets_names_the_fastest(cli, profile):
 def test_bad_latency_budgets_are_one_line(cli, profile, argv, message):
     code, out, err = cli("budget", *argv)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_spec_files_configs_are_predicted_too(cli, profile, tmp_path):
+    """A spec file (the zoo's V2 written out): its points carry the spec's name, and the budget predicts
+    them from the spec itself, the same times as the zoo's V2."""
+    spec = tmp_path / "v2.toml"
+    code, out, err = cli("spec", "mobilenet_v2", "--out", str(spec))
+    assert code == 0, err
+    code, out, err = cli("budget", "--ms", "0.21", "--models", str(spec), "--resolution", "224", "--format", "json")
+    assert code == 0, err
+    assert {round(c["predicted_ms"], 9) for c in json.loads(out)["configs"]} <= {0.206, 0.207, 0.208}

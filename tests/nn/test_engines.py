@@ -71,7 +71,7 @@ def test_a_conversion_is_cached_and_a_corrupt_one_is_rebuilt_not_trusted(cache):
     assert engines.check_outputs(healed, net)["equal"]
     # other weights, another shape or another dtype: another conversion
     other = _random_weights(build("mobilenet_v1", 0.25, 10), seed=5)
-    keys = {engines.model_key(n, "openvino", d, s, 1) for n, d, s in
+    keys = {engines.model_key(n, "openvino", d, s) for n, d, s in
             ((net, "float32", (1, 3, 32, 32)), (other, "float32", (1, 3, 32, 32)), (net, "float32", (2, 3, 32, 32)),
              (net, "int8", (1, 3, 32, 32)))}
     assert len(keys) == 4
