@@ -253,10 +253,25 @@ def containers(names) -> int:
     return len(prefixes) + 1
 
 
+NEIGHBOURS, PRIOR, RADIUS = 5, 2.0, 1.0
+
+
+def neighbour_correction(table, L: dict) -> float:
+    """The mean log residual of the calibration samples nearest ``L`` in shape space (``table``: [key,
+    log residual] pairs of its kind), weighted by closeness and shrunk towards 0 when they are few or far."""
+    if not table:
+        return 0.0
+    key = neighbour_key(L)
+    near = sorted((sum((a - b) ** 2 for a, b in zip(key, k2)), r) for k2, r in table)[:NEIGHBOURS]
+    num = den = 0.0
+    for d, r in near:
+        w = 1.0 / (d + 0.05) if d < 4 * RADIUS ** 2 else 0.0
+        num, den = num + w * r, den + w
+    return 0.0 if den == 0.0 else den / (den + PRIOR) * num / den
+
+
 class Predictor:
     """The calibrated per-kind model of ``machine``'s calibration (see the module docstring)."""
-
-    NEIGHBOURS, PRIOR, RADIUS = 5, 2.0, 1.0
 
     def __init__(self, calibration: dict):
         self.cal = calibration
@@ -268,21 +283,8 @@ class Predictor:
         return sum(a * b for a, b in zip(self.coef[L["kind"]], features(L)))
 
     def isolated(self, L: dict) -> float:
-        """Parametric time times exp(mean log residual of the nearest calibration samples),
-        weighted by closeness and shrunk towards 1 when they are few or far."""
-        t = self.parametric(L)
-        table = self.table.get(L["kind"])
-        if not table:
-            return t
-        key = neighbour_key(L)
-        near = sorted((sum((a - b) ** 2 for a, b in zip(key, k2)), r) for k2, r in table)[:self.NEIGHBOURS]
-        num = den = 0.0
-        for d, r in near:
-            w = 1.0 / (d + 0.05) if d < 4 * self.RADIUS ** 2 else 0.0
-            num, den = num + w * r, den + w
-        if den == 0.0:
-            return t
-        return t * math.exp(den / (den + self.PRIOR) * num / den)
+        """Parametric time times exp(mean log residual of the nearest calibration samples)."""
+        return self.parametric(L) * math.exp(neighbour_correction(self.table.get(L["kind"]), L))
 
     def layer_time(self, L: dict | None, kind: str) -> float:
         if L is None:
@@ -312,10 +314,16 @@ class Predictor:
 # ----------------------------------------------------------------------------- other engines
 
 # An engine (ONNX Runtime, OpenVINO, ExecuTorch, ncnn) runs the same layers with its own kernels, fused
-# (a conv with its activation) and without Python between them. Its model is torch's, re-weighted: per
-# group of kinds, a factor on the torch kernels' isolated times; a cost per heavy layer (a kernel
-# launch, a hand-off between threads); a cost per run. One set for a single image, one for batches;
-# fitted (non-negative least squares on relative error) on whole networks that the engine ran.
+# (a conv with its activation) and without Python between them. Its model: per group of kinds, a factor
+# on a kernel time; a cost per heavy layer (a kernel launch, a hand-off between threads); a cost per
+# run. One set for a single image, one for batches; fitted (non-negative least squares on relative
+# error) on whole networks that the engine ran. The kernel time is torch's isolated kernel time, and
+# where the engine times its layers (OpenVINO, ONNX Runtime) corrected to the engine's own (``kernels``):
+# per kind, the median ratio of the engine's per-layer times in those networks to torch's kernel model,
+# and near a layer of the networks, that layer's own ratio (the nearest samples' log ratios, as torch's
+# model corrects by its residuals). Torch's model carries the shape of the cost across sizes (it was
+# fitted on layers over a wider range than the networks hold); the engine's times move it. With its own
+# kernels, every heavy group has one factor (fitted together), so that the fit ranks no kind apart.
 ENGINE_GROUPS = {"pointwise": "pointwise", "depthwise": "depthwise", "conv": "conv", "linear": "linear",
                  "activation": "light", "add": "light", "pool": "light"}
 _ENGINE_TERMS = ("pointwise", "depthwise", "conv", "linear", "light", "heavy_layer", "run")
@@ -329,6 +337,16 @@ class EnginePredictor:
     def __init__(self, cal: dict, engine: dict):
         self.torch = Predictor(cal)
         self.coef = engine["coef"]
+        self.kernels = engine.get("kernels") or {"log_ratio": {}, "neighbours": {}}
+
+    def kernel_time(self, L: dict) -> float:
+        """A layer's kernel time: torch's, moved to the engine's own where its per-layer times say."""
+        kind = L["kind"]
+        t = self.torch.isolated(L)
+        if kind not in self.kernels["log_ratio"]:
+            return t
+        return t * math.exp(self.kernels["log_ratio"][kind] +
+                            neighbour_correction(self.kernels["neighbours"].get(kind), L))
 
     def terms(self, L: dict | None, kind: str) -> list[float]:
         """One layer's share of the terms (the run's own term is added once per network)."""
@@ -337,7 +355,7 @@ class EnginePredictor:
         if L is None:
             return out
         base = 0 if L["B"] == 1 else n
-        out[base + _ENGINE_TERMS.index(ENGINE_GROUPS[L["kind"]])] = self.torch.isolated(L)
+        out[base + _ENGINE_TERMS.index(ENGINE_GROUPS[L["kind"]])] = self.kernel_time(L)
         out[base + 5] = 1.0 if L["kind"] in HEAVY else 0.0
         return out
 

@@ -291,17 +291,19 @@ def calibrate_engine(machine: MachineProfile, backend: str, scale: float = 1.0, 
     """Fit ``backend``'s model (:class:`flopcalc.latency.EnginePredictor`) on off-grid networks that the
     engine runs, each converted (cached) and its outputs checked against torch's; timed in ``rounds``
     interleaved sweeps. Returns the engine's entry of the profile's calibration."""
-    from ..latency import ENGINE_TERMS, EnginePredictor, predictor_for
+    from ..latency import ENGINE_TERMS, HEAVY, EnginePredictor, predictor_for
     from ..walk import count_layers
     from .engines import engine_run, seeded_build, version
     predictor_for(machine, "torch")  # the engine's model re-weights torch's: that calibration first
     start = time.perf_counter()
     nets = ENGINE_NETWORKS if scale >= 1 else ENGINE_NETWORKS[::3]
     total, done = len(nets) * (rounds + 1), 0
-    calls = []
+    calls, compiled = [], []
     for m, a, r, b in nets:
-        _, _, call = engine_run(backend, seeded_build(m, a, DEFAULT_CLASSES), torch.randn(b, 3, r, r))
+        x = torch.randn(b, 3, r, r)
+        c, _, call = engine_run(backend, seeded_build(m, a, DEFAULT_CLASSES), x)
         calls.append(call)
+        compiled.append((c, x))
         done += 1
         if progress:
             progress(done, total)
@@ -315,21 +317,73 @@ def calibrate_engine(machine: MachineProfile, backend: str, scale: float = 1.0, 
                 progress(done, total)
         sweeps.append(sweep)
     T = np.array([statistics.median(s[i] for s in sweeps) for i in range(len(nets))])
-    p = EnginePredictor(machine.calibration, {"coef": [0.0] * len(ENGINE_TERMS)})
     analyses = [count_layers(m, a, r, DEFAULT_CLASSES, batch=b) for m, a, r, b in nets]
+    kernels, kernel_fit = engine_kernels(machine, compiled, analyses, T.tolist())
+    p = EnginePredictor(machine.calibration, {"coef": [0.0] * len(ENGINE_TERMS), "kernels": kernels})
     X = []
     for an in analyses:
         desc = [(row.name, row.kind, layer_description(row, an.batch)) for row in an.layers]
         X.append(p.network_terms(desc, an.batch))
-    X = np.array(X)
+    # the fit's free terms: ENGINE_TERMS, or with the engine's own kernels one factor for every heavy group
+    # of a regime (M maps the free terms onto ENGINE_TERMS)
+    free = [[t] for t in ENGINE_TERMS]
+    if kernels:
+        tied = [[f"{g}_{regime}" for g in HEAVY] for regime in ("batch1", "batched")]
+        free = tied + [[t] for t in ENGINE_TERMS if not any(t in group for group in tied)]
+    M = np.array([[1.0 if t in group else 0.0 for group in free] for t in ENGINE_TERMS])
+    X = np.array(X) @ M
     sc = X.max(axis=0)
     sc[sc == 0] = 1.0
-    coef, residual = nnls((X / sc) / T[:, None], np.ones(len(T)))
-    entry = {"coef": (coef / sc).tolist(), "version": version(backend), "threads": torch.get_num_threads()}
+    c, residual = nnls((X / sc) / T[:, None], np.ones(len(T)))
+    entry = {"coef": (M @ (c / sc)).tolist(), "version": version(backend), "threads": torch.get_num_threads()}
+    if kernels:
+        entry["kernels"] = kernels
     fitted = EnginePredictor(machine.calibration, entry)
     errs = [abs(fitted.predict(an) / t - 1) for an, t in zip(analyses, T)]
     entry["fit"] = {"networks": len(nets), "network_median_error": statistics.median(errs),
                     "network_max_error": max(errs), "network_residual": residual / math.sqrt(len(T)),
                     "seconds": time.perf_counter() - start,
-                    "spread": statistics.median(abs(s[i] / T[i] - 1) for s in sweeps for i in range(len(T)))}
+                    "spread": statistics.median(abs(s[i] / T[i] - 1) for s in sweeps for i in range(len(T))),
+                    **kernel_fit}
     return entry
+
+
+MIN_KERNEL_SAMPLES = 20  # fewer per-layer times of a kind: that kind keeps torch's kernel model
+
+
+def engine_kernels(machine: MachineProfile, compiled, analyses, run_seconds=None) -> tuple[dict | None, dict]:
+    """The engine's own kernel times, where it times its layers: each layer's time inside the calibration
+    networks (the engine's per-node counters; a fused node under its conv), as a log ratio to torch's
+    kernel model: per kind, the median, and each sample's difference from it for the neighbours'
+    correction (:class:`flopcalc.latency.EnginePredictor`). (None, {}) for an engine that does not time its
+    layers. ``run_seconds``: each network's measured time, to report how the profiled layers add up to it."""
+    from .bench import engine_layer_seconds
+    if any(c.layer_seconds is None for c, _ in compiled):
+        return None, {}
+    base = Predictor(machine.calibration)
+    samples, sums = [], []
+    for (c, x), an in zip(compiled, analyses):
+        seconds = engine_layer_seconds(c, x, [(row.name, row.kind) for row in an.layers])
+        sums.append(sum(seconds.values()))
+        for row in an.layers:
+            L = layer_description(row, an.batch)
+            if L is not None and row.name in seconds and seconds[row.name] > 0:
+                samples.append((L, math.log(seconds[row.name] / base.isolated(L))))
+    counts = {k: sum(1 for L, _ in samples if L["kind"] == k) for k in FEATURES}
+    kinds = [k for k, n in counts.items() if n >= MIN_KERNEL_SAMPLES]
+    if not kinds:
+        return None, {}
+    ratio = {k: statistics.median(r for L, r in samples if L["kind"] == k) for k in kinds}
+    kernels = {"log_ratio": ratio,
+               "neighbours": {k: [[list(neighbour_key(L)), r - ratio[k]] for L, r in samples if L["kind"] == k]
+                              for k in kinds}}
+    fit = {"layer_samples": {k: counts[k] for k in kinds},
+           # how far the engine's layers are from torch's model times the kind's ratio: the spread the
+           # neighbours' correction works on
+           "kernel_median_error": {k: statistics.median(abs(math.exp(r - ratio[k]) - 1) for L, r in samples
+                                                        if L["kind"] == k) for k in kinds},
+           "engine_over_torch": {k: math.exp(v) for k, v in ratio.items()}}
+    if run_seconds is not None:
+        over = [a / t for a, t in zip(sums, run_seconds)]
+        fit["layers_over_run"] = {"median": statistics.median(over), "min": min(over), "max": max(over)}
+    return kernels, fit

@@ -415,17 +415,15 @@ def _ov_load(folder: Path, manifest: dict, threads: int) -> Compiled:
               "INFERENCE_PRECISION_HINT": "f32"}
     compiled = core.compile_model(model, "CPU", config)
     request = compiled.create_infer_request()
-    profiled: dict = {}
 
     def run(x: np.ndarray) -> np.ndarray:
         return request.infer({0: x})[0]
 
     def layer_seconds(x: np.ndarray, repeats: int = 7) -> dict[str, float]:
-        """Median seconds of each executed node over ``repeats`` runs (OpenVINO's performance counters)."""
-        if "request" not in profiled:
-            c = core.compile_model(model, "CPU", dict(config, PERF_COUNT=True))
-            profiled["request"] = c.create_infer_request()
-        req = profiled["request"]
+        """Median seconds of each executed node over ``repeats`` runs (OpenVINO's performance counters, a
+        compiled model of their own, released on return: many profiled models kept alive at once slowed
+        the layers of the later ones up to 7 times)."""
+        req = core.compile_model(model, "CPU", dict(config, PERF_COUNT=True)).create_infer_request()
         times: dict[str, list[float]] = {}
         for i in range(repeats + 2):
             req.infer({0: x})

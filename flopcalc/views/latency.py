@@ -48,12 +48,17 @@ def machine_document(m, path: str, load=None) -> Document:
             erows = [{"engine": e, "version": v.get("version"), "networks": v["fit"]["networks"],
                       "median_error": v["fit"]["network_median_error"], "max_error": v["fit"]["network_max_error"],
                       "fit_residual": v["fit"]["network_residual"], "spread": v["fit"].get("spread"),
-                      "seconds": v["fit"].get("seconds")} for e, v in sorted(engines.items())]
+                      "seconds": v["fit"].get("seconds"),
+                      "kernels": (f"own, {sum(v['fit']['layer_samples'].values())} layers"
+                                  if v["fit"].get("layer_samples") else "torch's")}
+                     for e, v in sorted(engines.items())]
             tables.append(Table([Col("engine"), Col("version"), Col("networks", "int"), Col("median_error", "pct"),
                                  Col("max_error", "pct"), Col("fit_residual", "pct"), Col("spread", "pct"),
-                                 Col("seconds", "float", digits=0)], erows,
+                                 Col("seconds", "float", digits=0), Col("kernels")], erows,
                                 title="other engines: each fitted on off-grid networks it ran (|error| on those "
-                                      "networks; spread: a sweep's median distance from the median of sweeps)"))
+                                      "networks; spread: a sweep's median distance from the median of sweeps; "
+                                      "kernels: the engine's own kernel model, fitted on its per-layer times "
+                                      "in those networks, or torch's re-weighted)"))
     else:
         notes.append("roofline only (--quick): run 'flopcalc machine' without --quick for predicted times")
     data = {"profile": path, **machine_summary(m), "torch": m.torch, "seconds": m.seconds, "fit": m.fit}

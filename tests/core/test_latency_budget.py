@@ -90,3 +90,35 @@ def test_a_spec_files_configs_are_predicted_too(cli, profile, tmp_path):
     code, out, err = cli("budget", "--ms", "0.21", "--models", str(spec), "--resolution", "224", "--format", "json")
     assert code == 0, err
     assert {round(c["predicted_ms"], 9) for c in json.loads(out)["configs"]} <= {0.206, 0.207, 0.208}
+
+
+def test_an_engines_own_kernels_replace_torchs_for_their_kinds(cli, profile):
+    """An engine fitted with its own kernel times (``kernels``: from its per-layer times) moves torch's kernel
+    model by the engine's ratio for those kinds: here torch's 1 us a layer times 4 for pointwise and 2 for
+    depthwise; the stem conv and the classifier keep torch's 1 us; each group's factor 1 and 10 us a heavy
+    layer. V2 at batch 1 by hand (34 pointwise, 17 depthwise, 1 conv, 1 linear). A neighbour's ratio moves
+    the layers near it only: one sample at the first expansion layer's shape, 1.5 times the pointwise
+    ratio, with its weight (1 / 0.05 at distance 0) shrunk by the prior (2): exp(20 / 22 * log 1.5)."""
+    import math
+    from flopcalc.latency import EnginePredictor, load_machine, neighbour_key, layer_description, predict
+    from flopcalc.walk import count_layers
+    machine = load_machine(profile)
+    engine = machine.calibration["engines"]["openvino"]
+    for group in ("pointwise", "depthwise", "conv", "linear"):
+        engine["coef"][ENGINE_TERMS.index(f"{group}_batch1")] = 1.0
+    engine["kernels"] = {"log_ratio": {"pointwise": math.log(4), "depthwise": math.log(2)}, "neighbours": {}}
+    a = count_layers("mobilenet_v2", 1.0, 224, 1000)
+    expected = 1e-3 + 53 * 1e-5 + 34 * 4e-6 + 17 * 2e-6 + 2 * 1e-6
+    assert predict(a, machine, "openvino") == pytest.approx(expected)
+    rows = {r.name: r for r in a.layers}
+    p = EnginePredictor(machine.calibration, engine)
+    assert {r.kind: round(p.row_time(r, 1), 12) for r in rows.values() if r.kind in ("pointwise", "depthwise",
+                                                                                       "conv", "linear")} == \
+        {"pointwise": 14e-6, "depthwise": 12e-6, "conv": 11e-6, "linear": 11e-6}
+    first = next(r for r in a.layers if r.kind == "pointwise" and r.name.startswith("features.2."))
+    L = layer_description(first, 1)
+    engine["kernels"]["neighbours"]["pointwise"] = [[list(neighbour_key(L)), math.log(1.5)]]
+    p = EnginePredictor(machine.calibration, engine)
+    assert p.kernel_time(L) == pytest.approx(4e-6 * math.exp(20 / 22 * math.log(1.5)))
+    far = next(r for r in a.layers if r.kind == "pointwise" and r.name.startswith("features.18"))
+    assert p.kernel_time(layer_description(far, 1)) == pytest.approx(4e-6)

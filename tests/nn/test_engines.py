@@ -170,3 +170,34 @@ def test_a_model_the_engine_cannot_convert_is_one_line_naming_why(cache):
         engines.compile("ncnn", _Unsupported(), (1, 3, 8, 8))
     assert str(e.value).startswith("ncnn cannot convert this model") and "fft" in str(e.value).lower(), str(e.value)
     assert not list((cache / "ncnn").glob("*/manifest.json"))  # nothing half-made is left as a conversion
+
+
+def test_an_engines_own_kernel_model_is_fitted_on_its_per_layer_times(cache):
+    """``machine --backend openvino`` moves torch's kernel model to OpenVINO's per-layer times in the
+    calibration networks: here V2 (alpha 0.35) twice (batch 1 and 2) and V1 (0.25), every heavy layer a
+    sample. By hand: V2 has 34 pointwise and 17 depthwise layers, V1 13 of each; the stem conv and the
+    classifier (3 of each) are under MIN_KERNEL_SAMPLES and keep torch's model. Every sample's log ratio,
+    less its kind's median, is kept for the neighbours' correction (so they are centred on 0)."""
+    import statistics
+    from flopcalc.latency import MachineProfile
+    from flopcalc.nn.calibrate import MIN_KERNEL_SAMPLES, engine_kernels
+    from flopcalc.walk import count_layers
+    from support import BANDWIDTH, PEAK, calibration
+    machine = MachineProfile(PEAK, BANDWIDTH, 1, "test", calibration())
+    compiled, analyses = [], []
+    for model, alpha, batch in (("mobilenet_v2", 0.35, 1), ("mobilenet_v2", 0.35, 2), ("mobilenet_v1", 0.25, 1)):
+        net = _random_weights(build(model, alpha, 10))
+        x = torch.randn(batch, 3, 32, 32)
+        compiled.append((engines.compile("openvino", net, tuple(x.shape), threads=1), x))
+        analyses.append(count_layers(model, alpha, 32, 10, batch=batch))
+    kernels, fit = engine_kernels(machine, compiled, analyses)
+    assert MIN_KERNEL_SAMPLES > 3
+    assert {k: fit["layer_samples"][k] for k in ("pointwise", "depthwise")} == {"pointwise": 81, "depthwise": 47}
+    assert not {"conv", "linear"} & set(kernels["log_ratio"])
+    for kind in kernels["log_ratio"]:
+        deviations = [r for _, r in kernels["neighbours"][kind]]
+        assert len(deviations) == fit["layer_samples"][kind] and abs(statistics.median(deviations)) < 1e-12
+    # an engine that does not time its layers keeps torch's kernels
+    ncnn = [(engines.compile("ncnn", _random_weights(build("mobilenet_v1", 0.25, 10)), (1, 3, 32, 32), threads=1),
+             torch.randn(1, 3, 32, 32))]
+    assert engine_kernels(machine, ncnn, analyses[2:]) == (None, {})
