@@ -15,8 +15,9 @@ pools (OpenMP, TBB, XNNPACK's) left spinning in one process slow the next engine
    the first measurement beside the second measurement's, the median |difference| of each, Spearman
    (and MAdds alone). Goals: share at least the re-measurement's minus 5 points; median |error| at most
    1.25x the re-measurement's; Spearman at least 0.95.
-4. **Per layer**: V2 1.0 at 224, batch 32, on torch and OpenVINO: Spearman of the calibrated per-layer
-   prediction against the measured layer times. Goal: 0.9.
+4. **Per layer**: V2 1.0 at 224, batch 32, on torch and each ``--engines`` engine that times its layers
+   (OpenVINO, ONNX Runtime): Spearman of the calibrated per-layer prediction against the measured layer
+   times. Goal: 0.9.
 
 Run: ``python benchmarks/bench_engines.py [--engines ncnn,openvino] [--profile FILE] [--calibrate]
 [--skip-grid] [--record reports/data/bench_grid.json]``.

@@ -57,8 +57,8 @@ def machine_document(m, path: str, load=None) -> Document:
                                  Col("seconds", "float", digits=0), Col("kernels")], erows,
                                 title="other engines: each fitted on off-grid networks it ran (|error| on those "
                                       "networks; spread: a sweep's median distance from the median of sweeps; "
-                                      "kernels: the engine's own kernel model, fitted on its per-layer times "
-                                      "in those networks, or torch's re-weighted)"))
+                                      "kernels: torch's kernel model moved to the engine's own per-layer times "
+                                      "in those networks, or torch's as it is)"))
     else:
         notes.append("roofline only (--quick): run 'flopcalc machine' without --quick for predicted times")
     data = {"profile": path, **machine_summary(m), "torch": m.torch, "seconds": m.seconds, "fit": m.fit}
