@@ -84,7 +84,8 @@ def measure_one(model: str, engine: str, dtype: str, batch: int, machine, min_ti
     import torch
     from ..conventions import analyze
     from ..memory import memory
-    from ..nn.bench import engine_layer_seconds, per_layer_seconds
+    from ..nn.bench import per_layer_seconds
+    from ..nn.engines import engine_layer_seconds
     from ..nn.engines import engine_run, seeded_build, version
     from ..timing import measure
     a = analyze(model, 1.0, resolution, 1000, batch=batch)

@@ -28,7 +28,7 @@ from .calibrate import GRID, NETWORKS
 
 from ..scaling import as_pair
 from ..scaling import DEFAULT_RESOLUTION
-from .engines import engine_run
+from .engines import engine_layer_seconds, engine_run
 
 # off-grid networks of the calibration that bench --grid times beside the grid, to measure the machine's
 # speed now against its profile: four at batch 1, two batched, small to large
@@ -207,44 +207,6 @@ def bench(model, alpha: float = 1.0, resolution=DEFAULT_RESOLUTION, batch: int =
                     res.rank_correlation_calibrated = spearman([r["predicted_s"] for r in res.layers],
                                                                [r["measured_s"] for r in res.layers])
     return res
-
-
-def engine_layer_seconds(compiled, x: torch.Tensor, rows) -> dict[str, float]:
-    """An engine's per-node times by the analyzer's row names (``rows``: (name, kind) in order). An exported
-    node is named by its modules' scopes, each relative to the one before
-    (``/features/features.1/conv/conv.1/Conv``: the module ``features.1.conv.1``). A node the engine fused
-    (a conv with its batch norm and activation) is timed once, under whichever layer's name the engine
-    gave it (OpenVINO the conv's, ONNX Runtime the activation's): its time goes to the heavy layer, the
-    last conv or linear layer before it. OpenVINO names the last node after the exported output
-    (``logits``): the classifier. Other nodes outside every module (layout reorders) are left out."""
-    rows = list(rows)
-    known = {n for n, _ in rows}
-    out: dict[str, float] = {}
-    last_linear = next((n for n, k in reversed(rows) if k == "linear"), None)
-    for node, t in compiled.layer_seconds(x.numpy(), 7).items():
-        if node == "logits" and last_linear is not None:
-            out[last_linear] = out.get(last_linear, 0.0) + t
-            continue
-        if not node.startswith("/"):
-            continue
-        full, prev, module = "", "", None
-        for seg in node.split("/")[1:]:
-            if prev and seg.startswith(prev + "."):
-                full += seg[len(prev):]       # a child of the previous scope: "conv" then "conv.1"
-            else:
-                full = f"{full}.{seg}" if full else seg
-            prev = seg
-            if full in known:
-                module = full
-        if module is not None:
-            out[module] = out.get(module, 0.0) + t
-    heavy = None
-    for name, kind in rows:
-        if kind in ("conv", "depthwise", "pointwise", "linear"):
-            heavy = name
-        elif kind in ("activation", "batchnorm") and name in out and heavy is not None and heavy not in out:
-            out[heavy] = out.pop(name)        # fused into the conv before it, named after the activation
-    return out
 
 
 def bench_module(net: torch.nn.Module, a, inputs, name: str, *, machine: MachineProfile | None = None,

@@ -357,7 +357,7 @@ def engine_kernels(machine: MachineProfile, compiled, analyses, run_seconds=None
     kernel model: per kind, the median, and each sample's difference from it for the neighbours'
     correction (:class:`flopcalc.latency.EnginePredictor`). (None, {}) for an engine that does not time its
     layers. ``run_seconds``: each network's measured time, to report how the profiled layers add up to it."""
-    from .bench import engine_layer_seconds
+    from .engines import engine_layer_seconds
     if any(c.layer_seconds is None for c, _ in compiled):
         return None, {}
     base = Predictor(machine.calibration)

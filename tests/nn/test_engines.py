@@ -117,7 +117,7 @@ def _int8_weights(compiled) -> list:
 def test_engines_report_per_layer_times_by_the_analyzers_row_names(engine, cache):
     """Every conv of V2 gets a time of its own (fused with its batch norm and activation: OpenVINO names the
     fused node after the conv, ONNX Runtime after the activation; both land on the conv)."""
-    from flopcalc.nn.bench import engine_layer_seconds
+    from flopcalc.nn.engines import engine_layer_seconds
     net = _random_weights(build("mobilenet_v2", 0.35, 10))
     compiled = engines.compile(engine, net, (1, 3, 64, 64), threads=1)
     rows = analyze("mobilenet_v2", 0.35, 64, 10).layers
