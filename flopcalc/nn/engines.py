@@ -331,9 +331,10 @@ def engine_layer_seconds(compiled, x: torch.Tensor, rows) -> dict[str, float]:
                 module = full
         if module is not None:
             out[module] = out.get(module, 0.0) + t
+    from ..latency import HEAVY
     heavy = None
     for name, kind in rows:
-        if kind in ("conv", "depthwise", "pointwise", "linear"):
+        if kind in HEAVY:
             heavy = name
         elif kind in ("activation", "batchnorm") and name in out and heavy is not None and heavy not in out:
             out[heavy] = out.pop(name)        # fused into the conv before it, named after the activation
