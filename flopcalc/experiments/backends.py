@@ -221,6 +221,8 @@ def run(out: str | Path, *, models=MODELS, engines=None, epochs: int = 20, subse
         t0 = time.perf_counter()
         with ctx.Pool(1) as pool:
             recs = pool.apply(_measure_group, (m, e, rows, machine, min_time, resolution, threads))
+            pool.close()  # let the worker exit by itself (leaving the block would kill it, and its
+            pool.join()   # semaphores would be reported leaked at shutdown)
         for (d, b), rec in zip(rows, recs):
             write(dict(rec, key=f"{m}|{e}|{d}|b{b}", kind="speed", peak_gflops=machine.peak_flops / 1e9,
                        bandwidth_gbs=machine.bandwidth / 1e9))

@@ -542,8 +542,8 @@ def _et_quantize(net, x, calibration):
 
 
 def _et_load(folder: Path, manifest: dict, threads: int) -> Compiled:
-    from executorch.runtime import Runtime
-    with _quiet():
+    with _quiet():  # the import too: torch's logger announces torchao's enum registrations on stderr
+        from executorch.runtime import Runtime
         program = Runtime.get().load_program(str(folder / manifest["info"]["file"]))
         method = program.load_method("forward")
 
