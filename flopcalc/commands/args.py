@@ -123,7 +123,7 @@ def add_model(p: argparse.ArgumentParser, optional: bool = False,
     kind = model_source_or_checkpoint_type if checkpoints else model_or_source_type if sources else model_type
     p.add_argument("model", metavar="MODEL", type=kind, nargs="?" if optional else None,
                    help=MODEL_HELP + (grid_help if optional else "") + (SOURCE_HELP if sources else "")
-                   + ("; or a checkpoint (.pt/.pth) that flopcalc train or torchvision wrote" if checkpoints else ""))
+                   + (CHECKPOINT_HELP if checkpoints else ""))
     add_depth(p)
     if sources:
         p.add_argument("--input", type=argument("input_spec"), action="append", default=None, metavar="SHAPE",
@@ -160,10 +160,18 @@ def model_or_source_type(text: str):
     return argument("parse_source")(text) or model_type(text)
 
 
+CHECKPOINT_HELP = "; or a checkpoint (.pt/.pth) that flopcalc train or torchvision wrote"
+
+
+def is_checkpoint(text) -> bool:
+    """A command-line model named by a checkpoint's file name (.pt or .pth)."""
+    return isinstance(text, str) and text.lower().endswith((".pt", ".pth"))
+
+
 def model_source_or_checkpoint_type(text: str):
     """A zoo name, a spec file, a module source, or a checkpoint (.pt/.pth) that flopcalc train or torchvision
     wrote (read when the command runs)."""
-    if text.lower().endswith((".pt", ".pth")):
+    if is_checkpoint(text):
         import os
         if not os.path.isfile(text):
             raise argparse.ArgumentTypeError(f"checkpoint {text!r} does not exist")

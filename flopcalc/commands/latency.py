@@ -8,9 +8,9 @@ import sys
 from ..errors import UsageError
 from ..output import emit, render
 from ..zoo import MODELS
-from .args import (ENGINE_CHOICES, MODEL_HELP, add_config_args, add_depth, add_format, argument,
+from .args import (CHECKPOINT_HELP, ENGINE_CHOICES, MODEL_HELP, add_config_args, add_depth, add_format, argument,
                    add_machine_args, add_model, add_runtime_args, alpha_of, integer,
-                   list_of, model_type, resolution_of)
+                   is_checkpoint, list_of, model_type, resolution_of)
 from .runtime import progress_of, say_load, torch_door
 from ..scaling import as_pair
 
@@ -75,7 +75,7 @@ def add_export(sub) -> None:
                                    "norm folded into the convs), and check that its Conv, Gemm and MatMul nodes carry "
                                    "exactly the analyzer's macs.")
     p.add_argument("model", metavar="MODEL|CHECKPOINT",
-                   help=MODEL_HELP + "; or a checkpoint (.pt/.pth) that flopcalc train or torchvision wrote")
+                   help=MODEL_HELP + CHECKPOINT_HELP)
     add_depth(p)
     add_config_args(p, conventions=False)
     p.add_argument("--onnx", required=True, metavar="FILE", help="the ONNX file to write")
@@ -166,7 +166,7 @@ def run_latency(args: argparse.Namespace) -> int:
     from ..family import Family
     if args.model is not None and not isinstance(args.model, (str, Family)):
         return _bench_module(args, machine, meter)
-    if isinstance(args.model, str) and args.model.lower().endswith((".pt", ".pth")):
+    if is_checkpoint(args.model):
         if args.grid:
             raise UsageError("flopcalc bench: error: --grid times zoo models; give a zoo name or a spec file")
         return _bench_checkpoint(args, machine, meter, batches[0])
